@@ -1,0 +1,73 @@
+"""Settings, from environment variables with defaults that make the embedded profile work.
+
+One frozen object, built once per process and passed down explicitly.
+"""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE_DIR.parent
+
+
+def _packaged(subdir):
+    """The packaged copy of templates/ or etc/: the source tree in a checkout or an
+    editable install, else the data files setup.py installed under sys.prefix."""
+    import sys
+    here = SOURCE_ROOT / subdir
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "heat-dbaas" / subdir
+
+
+def _paths(value):
+    return tuple(Path(p) for p in value.split(os.pathsep) if p)
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = Path(".state")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8779
+    heat_host: str = "127.0.0.1"
+    heat_port: int = 8004
+    heat_url: str = ""  # default: http://heat_host:heat_port/v1
+    service_project: str = "dbaas"
+    template_dirs: tuple = ()  # the operator's, searched before the packaged one
+    environment_file: Path = field(default_factory=lambda: _packaged("templates") / "environments" / "local.yaml")
+    max_volume_size: int = 1024
+    page_size: int = 20
+
+    @property
+    def heat_endpoint(self):
+        return self.heat_url or f"http://{self.heat_host}:{self.heat_port}/v1"
+
+    @property
+    def packaged_templates(self):
+        return _packaged("templates")
+
+    @property
+    def search_path(self):
+        return tuple(self.template_dirs) + (self.packaged_templates,)
+
+    @classmethod
+    def from_env(cls, env=None, **overrides):
+        env = os.environ if env is None else env
+        values = {}
+        if "DBAAS_STATE_DIR" in env:
+            values["state_dir"] = Path(env["DBAAS_STATE_DIR"])
+        for key, name, cast in (
+            ("api_host", "DBAAS_API_HOST", str), ("api_port", "DBAAS_API_PORT", int),
+            ("heat_host", "DBAAS_HEAT_HOST", str), ("heat_port", "DBAAS_HEAT_PORT", int),
+            ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
+            ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
+        ):
+            if name in env:
+                values[key] = cast(env[name])
+        if env.get("DBAAS_TEMPLATE_DIRS"):
+            values["template_dirs"] = _paths(env["DBAAS_TEMPLATE_DIRS"])
+        if env.get("DBAAS_ENVIRONMENT_FILE"):
+            values["environment_file"] = Path(env["DBAAS_ENVIRONMENT_FILE"])
+        values.update(overrides)
+        values["state_dir"] = Path(values.get("state_dir", cls.state_dir)).resolve()
+        return cls(**values)
