@@ -1,0 +1,208 @@
+"""The embedded Heat: the real engine and its v1 API in one process, on loopback.
+
+Heat 27 has no heat-all, and oslo.service's launcher forks a worker after which the
+in-process ``fake://`` transport no longer reaches the engine (FIELD-NOTES). So this starts
+``EngineService`` directly on oslo.service's threading backend and serves the v1 paste app
+with a threaded WSGI server in the same process.
+
+Run as ``python -m dbaas_api.embedded.heat --state-dir DIR``; ``dbaas up`` does that.
+"""
+import argparse
+import logging as pylogging
+import os
+import secrets
+import signal
+import threading
+from pathlib import Path
+
+from oslo_service import backend
+
+backend.init_backend(backend.BackendType.THREADING)
+
+from oslo_config import cfg  # noqa: E402
+from oslo_log import log as logging  # noqa: E402
+
+from dbaas_api.config import Settings  # noqa: E402
+from dbaas_api.embedded import sqlite  # noqa: E402
+
+LOG = logging.getLogger("dbaas.embedded.heat")
+
+# Heat sleeps a fixed second between the steps of a resource operation; a local datastore
+# is ready in well under that, so the embedded engine polls faster. Seconds.
+POLL_INTERVAL = 0.1
+
+PASTE_INI = """\
+[composite:heat-api]
+use = egg:Paste#urlmap
+/: api
+/healthcheck: healthcheck
+
+[composite:api]
+paste.composite_factory = heat.api:pipeline_factory
+noauth = request_id faultwrap projectauth context versionnegotiation apiv1app
+
+[app:apiv1app]
+paste.app_factory = heat.common.wsgi:app_factory
+heat.app_factory = heat.api.openstack.v1:API
+
+[app:healthcheck]
+paste.app_factory = oslo_middleware:Healthcheck.app_factory
+
+[filter:versionnegotiation]
+paste.filter_factory = heat.common.wsgi:filter_factory
+heat.filter_factory = heat.api.openstack:version_negotiation_filter
+
+[filter:faultwrap]
+paste.filter_factory = heat.common.wsgi:filter_factory
+heat.filter_factory = heat.api.openstack:faultwrap_filter
+
+[filter:context]
+paste.filter_factory = heat.common.context:ContextMiddleware_filter_factory
+
+[filter:request_id]
+paste.filter_factory = oslo_middleware.request_id:RequestId.factory
+
+[filter:projectauth]
+paste.filter_factory = dbaas_api.embedded.noauth:filter_factory
+"""
+
+
+class HeatFiles:
+    """Where the embedded Heat keeps its state: all of it under <state>/heat."""
+
+    def __init__(self, state_dir):
+        self.dir = Path(state_dir) / "heat"
+        self.conf = self.dir / "heat.conf"
+        self.paste = self.dir / "api-paste.ini"
+        self.database = self.dir / "heat.sqlite"
+        self.key = self.dir / "auth_encryption_key"
+        self.log = Path(state_dir) / "logs" / "heat.log"
+
+
+def plugin_dir():
+    import heat_plugins
+    return str(Path(heat_plugins.__file__).resolve().parent)
+
+
+def write_config(settings):
+    """Write heat.conf and api-paste.ini; keep the encryption key across restarts."""
+    files = HeatFiles(settings.state_dir)
+    files.dir.mkdir(parents=True, exist_ok=True)
+    files.log.parent.mkdir(parents=True, exist_ok=True)
+    if not files.key.exists():
+        files.key.write_text(secrets.token_hex(16))
+        files.key.chmod(0o600)
+    files.paste.write_text(PASTE_INI)
+    conf = f"""\
+[DEFAULT]
+host = embedded
+transport_url = fake://
+plugin_dirs = {plugin_dir()}
+deferred_auth_method = password
+auth_encryption_key = {files.key.read_text().strip()}
+encrypt_parameters_and_properties = true
+convergence_engine = true
+max_stacks_per_tenant = 100000
+max_resources_per_stack = 1000
+num_engine_workers = 1
+executor_thread_pool_size = 64
+periodic_interval = 5
+log_file = {files.log}
+debug = false
+bind_host = {settings.heat_host}
+bind_port = {settings.heat_port}
+
+[database]
+connection = sqlite:///{files.database}
+max_pool_size = 16
+max_overflow = 64
+
+[paste_deploy]
+flavor = noauth
+api_paste_config = {files.paste}
+
+[heat_api]
+bind_host = {settings.heat_host}
+bind_port = {settings.heat_port}
+
+[oslo_policy]
+enforce_new_defaults = true
+enforce_scope = false
+"""
+    files.conf.write_text(conf)
+    files.conf.chmod(0o600)
+    return files
+
+
+def _prepare_database(files):
+    from heat.db import api as db_api
+    from heat.db import migration
+
+    fresh = not files.database.exists()
+    migration.db_sync()
+    if fresh:
+        db_api.get_engine().dispose()
+        sqlite.use_autoincrement_ids(str(files.database))
+    sqlite.harden_engine(db_api.get_engine())
+
+
+def _speed_up_polling():
+    from heat.engine import scheduler
+
+    original = scheduler.TaskRunner._sleep
+
+    def _sleep(self, wait_time):
+        original(self, None if wait_time is None else wait_time * POLL_INTERVAL)
+
+    scheduler.TaskRunner._sleep = _sleep
+
+
+def serve(settings):
+    # The plugins run in this process and find the local driver's state here.
+    os.environ["DBAAS_STATE_DIR"] = str(settings.state_dir)
+    files = write_config(settings)
+    logging.register_options(cfg.CONF)
+    cfg.CONF(args=[], default_config_files=[str(files.conf)], project="heat", prog="heat-embedded")
+    logging.setup(cfg.CONF, "heat")
+
+    from heat.common import config, messaging
+    from heat.engine import service as engine_service
+    from heat.rpc import api as rpc_api
+
+    config.set_config_defaults()
+    messaging.setup()
+    _prepare_database(files)
+    _speed_up_polling()
+
+    engine = engine_service.EngineService(cfg.CONF.host, rpc_api.ENGINE_TOPIC)
+    engine.start()
+    app = config.load_paste_app("heat-api")
+
+    from werkzeug.serving import make_server
+    pylogging.getLogger("werkzeug").setLevel(pylogging.WARNING)
+    server = make_server(settings.heat_host, settings.heat_port, app, threaded=True)
+
+    def _stop(signum, _frame):
+        LOG.info("Signal %s: stopping the embedded Heat", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    LOG.info("Embedded Heat serving on http://%s:%s/v1", settings.heat_host, settings.heat_port)
+    try:
+        server.serve_forever()
+    finally:
+        engine.stop()
+    os._exit(0)  # the engine's timer threads are not daemons
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", help="overrides DBAAS_STATE_DIR")
+    args = parser.parse_args(argv)
+    overrides = {"state_dir": Path(args.state_dir)} if args.state_dir else {}
+    serve(Settings.from_env(**overrides))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Start and stop the embedded profile: Heat (engine + API) and the DBaaS API as background
+processes, plus the local datastore processes that belong to existing instances.
+
+Everything lives under the state dir: ``run/*.pid``, ``logs/*.log``, ``heat/``, ``instances/``.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from dbaas_api.drivers.local import LocalDriver
+
+START_TIMEOUT = 90
+STOP_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: tuple
+    health_url: str
+    state_dir: Path
+
+    @property
+    def pidfile(self):
+        return self.state_dir / "run" / f"{self.name}.pid"
+
+    @property
+    def logfile(self):
+        return self.state_dir / "logs" / f"{self.name}.out"
+
+    def pid(self):
+        """The recorded pid if that process is still ours and alive, else None."""
+        try:
+            pid = int(self.pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            return None
+        return pid if self.argv[-1] in cmdline else None
+
+    def healthy(self):
+        try:
+            return requests.get(self.health_url, timeout=2).status_code < 500
+        except requests.RequestException:
+            return False
+
+    def start(self, env):
+        if self.pid():
+            return False
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self.logfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "ab") as log:
+            process = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env=env, close_fds=True)
+        self.pidfile.write_text(str(process.pid))
+        return True
+
+    def wait_healthy(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return True
+            if not self.pid():
+                raise RuntimeError(f"{self.name} exited during start; see {self.logfile}")
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.logfile}")
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        pid = self.pid()
+        if pid:
+            _terminate(pid, timeout)
+        self.pidfile.unlink(missing_ok=True)
+
+
+def _terminate(pid, timeout):
+    """SIGTERM the process group, then SIGKILL it if it has not gone within timeout."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+                return
+            time.sleep(0.1)
+
+
+def _is_zombie(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+class Embedded:
+    """The embedded profile of one state dir."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        state = settings.state_dir
+        self.heat = Component(
+            "heat", (sys.executable, "-m", "dbaas_api.embedded.heat", "--state-dir", str(state)),
+            f"http://{settings.heat_host}:{settings.heat_port}/healthcheck", state)
+        self.api = Component(
+            "api", (sys.executable, "-m", "gunicorn", "--config", "python:dbaas_api.gunicorn_conf",
+                    "dbaas_api.app:create_app()"),
+            f"http://{settings.api_host}:{settings.api_port}/", state)
+        self.driver = LocalDriver(state)
+
+    def _env(self):
+        env = dict(os.environ)
+        env.update({
+            "DBAAS_STATE_DIR": str(self.settings.state_dir),
+            "DBAAS_API_HOST": self.settings.api_host, "DBAAS_API_PORT": str(self.settings.api_port),
+            "DBAAS_HEAT_HOST": self.settings.heat_host, "DBAAS_HEAT_PORT": str(self.settings.heat_port),
+        })
+        return env
+
+    def up(self):
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.settings.state_dir, 0o711)  # datastore users must traverse it
+        env = self._env()
+        self.heat.start(env)
+        self.heat.wait_healthy()
+        self.reconcile()
+        self.api.start(env)
+        self.api.wait_healthy()
+
+    def down(self):
+        self.api.stop()
+        self.heat.stop()
+        for instance in self.driver.list():
+            self.driver.stop(instance.key)
+
+    def reconcile(self):
+        """Start the datastore of every instance whose stack exists; destroy the rest, so
+        that no process or data directory outlives the stack that owns it."""
+        from dbaas_api.heat_gateway import HeatGateway
+        gateway = HeatGateway(self.settings)
+        started, removed = [], []
+        for instance in self.driver.list():
+            stack_id = (instance.owner or {}).get("stack_id")
+            stack = gateway.get_stack(stack_id) if stack_id else None
+            if stack is None or stack.get("stack_status") == "DELETE_COMPLETE":
+                self.driver.destroy(instance.key)
+                removed.append(instance.key)
+            else:
+                self.driver.start(instance.key)
+                started.append(instance.key)
+        return started, removed
+
+    def status(self):
+        rows = []
+        for component in (self.heat, self.api):
+            pid = component.pid()
+            rows.append((component.name, pid, component.health_url if pid else "", component.logfile))
+        return rows
