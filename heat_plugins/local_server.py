@@ -1,0 +1,125 @@
+"""DBaaS::Local::Server: a datastore server as a local process (the embedded default).
+
+The environment file maps the templates' logical ``DBaaS::Server`` to this type. Each
+server gets its own data directory and its own loopback address at the datastore's standard
+port, just as a cloud server gets its own IP. The process runs in its own session with a
+tracked pid, so it survives an engine restart and can always be found again.
+"""
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import attributes, constraints, properties, resource, support
+
+from dbaas_api import datastores
+from dbaas_api.config import Settings
+from dbaas_api.drivers.local import LocalDriver
+from dbaas_api.errors import DBaaSError
+
+
+def _driver():
+    # The embedded launcher exports DBAAS_STATE_DIR before the engine starts.
+    return LocalDriver(Settings.from_env().state_dir)
+
+
+class LocalServer(resource.Resource):
+    """A PostgreSQL, MariaDB or Redis server running as a local process.
+
+    Reaches CREATE_COMPLETE only when the server accepts an authenticated admin connection.
+    """
+
+    support_status = support.SupportStatus(version="27.0.0")
+
+    PROPERTIES = (
+        DATASTORE, DATASTORE_VERSION, FLAVOR, VOLUME_SIZE, ADMIN_PASSWORD,
+    ) = (
+        "datastore", "datastore_version", "flavor", "volume_size", "admin_password",
+    )
+
+    ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
+
+    properties_schema = {
+        DATASTORE: properties.Schema(
+            properties.Schema.STRING,
+            _("Datastore type, from the datastore registry."),
+            required=True,
+            constraints=[constraints.AllowedValues([ds.name for ds in datastores.all()])],
+        ),
+        DATASTORE_VERSION: properties.Schema(
+            properties.Schema.STRING,
+            _("Datastore version, from the datastore registry."),
+            required=True,
+        ),
+        FLAVOR: properties.Schema(
+            properties.Schema.STRING,
+            _("Flavor id; sets the server's memory and connection limits. Changes in place."),
+            required=True,
+            update_allowed=True,
+        ),
+        VOLUME_SIZE: properties.Schema(
+            properties.Schema.INTEGER,
+            _("Size of the data volume in GB (a quota on the local driver)."),
+            required=True,
+            constraints=[constraints.Range(min=1)],
+            update_allowed=True,
+        ),
+        ADMIN_PASSWORD: properties.Schema(
+            properties.Schema.STRING,
+            _("Password of the datastore's admin account, used only by the engine's plugins."),
+            required=True,
+        ),
+    }
+
+    attributes_schema = {
+        ADDRESS: attributes.Schema(_("Address the server listens on."), type=attributes.Schema.STRING),
+        PORT: attributes.Schema(_("Port the server listens on."), type=attributes.Schema.INTEGER),
+    }
+
+    def validate(self):
+        super().validate()
+        try:
+            datastore = datastores.get(self.properties[self.DATASTORE])
+            datastores.find_flavor(self.properties[self.FLAVOR])
+        except DBaaSError as exc:
+            raise exception.StackValidationFailed(message=exc.message)
+        if self.properties[self.DATASTORE_VERSION] not in datastore.versions:
+            raise exception.StackValidationFailed(message=_("Unknown %(ds)s version %(v)s") % {
+                "ds": datastore.name, "v": self.properties[self.DATASTORE_VERSION]})
+
+    def handle_create(self):
+        key = self.physical_resource_name()
+        # Record the key before anything exists, so that delete can always find it.
+        self.resource_id_set(key)
+        owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
+                 "project": self.stack.context.tenant_id}
+        try:
+            _driver().create(
+                key, owner,
+                datastores.get(self.properties[self.DATASTORE]),
+                self.properties[self.DATASTORE_VERSION],
+                datastores.find_flavor(self.properties[self.FLAVOR]),
+                self.properties[self.ADMIN_PASSWORD],
+            )
+        except DBaaSError as exc:
+            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
+        return key
+
+    def check_create_complete(self, key):
+        # create() returns only once the server accepts authenticated connections.
+        return True
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if self.FLAVOR in prop_diff and self.resource_id:
+            _driver().resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]))
+
+    def handle_delete(self):
+        if self.resource_id:
+            _driver().destroy(self.resource_id)  # tolerates "already gone"
+
+    def _resolve_attribute(self, name):
+        instance = _driver().get(self.resource_id) if self.resource_id else None
+        if instance is None:
+            return None
+        return {self.ADDRESS: instance.address, self.PORT: instance.port}[name]
+
+
+def resource_mapping():
+    return {"DBaaS::Local::Server": LocalServer}
