@@ -1,0 +1,73 @@
+"""The HTTP layer: flask-restx namespaces speaking Trove's v1.0 wire format, and the one
+error handler. Every failure, whoever raised it (our services, werkzeug's routing, Flask's
+JSON parsing, a bug), leaves as Trove's ``{"<key>": {"code": N, "message": "..."}}``.
+
+The OpenAPI (Swagger 2.0) document is served at ``/v1.0/swagger.json``.
+"""
+import logging
+
+from flask import jsonify
+from flask_restx import Api
+from werkzeug.exceptions import HTTPException
+
+from dbaas_api import errors
+
+LOG = logging.getLogger(__name__)
+SWAGGER_PATH = "/v1.0/swagger.json"
+_ERROR_BY_CODE = {cls.code: cls for cls in errors.DBaaSError.__subclasses__()}
+
+
+class TroveApi(Api):
+    """flask-restx's Api with our error handler instead of its own error body (which adds a
+    top-level "message" and "did you mean" hints for 404s)."""
+
+    def handle_error(self, e):
+        return error_response(e)
+
+    def _register_doc(self, app_or_blueprint):
+        """No Swagger UI and no placeholder root page: ``GET /`` is Trove's version list,
+        registered by api/versions.py under flask-restx's "root" endpoint name."""
+
+
+def init_app(app):
+    """Register every namespace and the error handler on ``app``."""
+    from dbaas_api.api import datastores, flavors, instances, versions, views
+
+    api = TroveApi(
+        title="heat-dbaas", version="v1.0", doc=False,
+        description="Database as a service on OpenStack Heat, speaking Trove's v1.0 API.",
+        default_swagger_filename=SWAGGER_PATH.lstrip("/"))
+    api.models[views.LINK.name] = views.LINK  # shared by every namespace's models
+    api.add_namespace(versions.ns)
+    project = "/v1.0/<project_id>"
+    api.add_namespace(datastores.ns, path=f"{project}/datastores")
+    api.add_namespace(flavors.ns, path=f"{project}/flavors")
+    api.add_namespace(instances.ns, path=f"{project}/instances")
+    api.init_app(app)
+    # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).
+    app.register_error_handler(Exception, error_response)
+    return api
+
+
+def error_response(exc):
+    """The one error handler: any exception -> Trove's error body and status."""
+    error = _as_dbaas_error(exc)
+    response = jsonify(error.body())
+    response.status_code = error.code
+    if isinstance(exc, HTTPException) and exc.code == 405:
+        response.headers["Allow"] = ", ".join(exc.valid_methods or ())
+    return response
+
+
+def _as_dbaas_error(exc):
+    if isinstance(exc, errors.DBaaSError):
+        if exc.code >= 500 and not isinstance(exc, errors.NotImplementedYet):  # a refusal, not a fault
+            LOG.warning("%s: %s", type(exc).__name__, exc.message)
+        return exc
+    if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
+        error = _ERROR_BY_CODE.get(exc.code, errors.BadRequest)(exc.description)
+        error.code = exc.code  # a 4xx werkzeug knows and Trove has no key for keeps its code
+        return error
+    LOG.error("Unexpected error while handling a request",
+              exc_info=getattr(exc, "original_exception", None) or exc)
+    return errors.DBaaSError()

@@ -1,0 +1,50 @@
+"""What every handler does before calling a service: check the project, read the body, read
+the page. Kept out of the resources so each handler stays four lines in Keystone's order."""
+import json
+import re
+
+from flask import current_app, request
+
+from dbaas_api import errors
+
+PROJECT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+MAX_PAGE_SIZE = 100
+SERVICES = "dbaas"  # key in app.extensions
+
+
+def services():
+    """The Services bundle create_app put on the application."""
+    return current_app.extensions[SERVICES]
+
+
+def authorize(project_id):
+    """The project the request acts for. Without Keystone it is the URL's; a Keystone profile
+    will compare it with the token's project here (403 when they differ)."""
+    if not PROJECT_ID.match(project_id or ""):
+        raise errors.BadRequest("The project id in the URL must be 1 to 64 letters, digits, '_' or '-'.")
+    return project_id
+
+
+def json_body():
+    """The request body as JSON: 415 when it is not JSON, 400 when it does not parse."""
+    if not request.is_json:
+        raise errors.UnsupportedMediaType("The request body must be JSON (Content-Type: application/json).")
+    try:
+        return json.loads(request.get_data())
+    except json.JSONDecodeError as exc:
+        raise errors.BadRequest(
+            f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+    except (ValueError, RecursionError):  # not UTF-8, or nested beyond reason
+        raise errors.BadRequest("The request body is not valid JSON.") from None
+
+
+def page_args():
+    """(limit, marker) from the query string; limit defaults to the page size, at most 100."""
+    raw_limit = request.args.get("limit")
+    if raw_limit is None:
+        limit = services().settings.page_size
+    elif raw_limit.isdigit() and int(raw_limit) >= 1:
+        limit = int(raw_limit)
+    else:
+        raise errors.BadRequest("limit must be a positive integer.")
+    return min(limit, MAX_PAGE_SIZE), request.args.get("marker") or None

@@ -1,0 +1,94 @@
+"""``/v1.0/{project_id}/instances``. Each handler: check the project, validate the shape,
+call the service, wrap the view (Keystone's order)."""
+from flask import Response
+from flask_restx import Namespace, Resource, fields
+
+from dbaas_api import schemas
+from dbaas_api.api import views
+from dbaas_api.api.common import authorize, json_body, page_args, services
+
+ns = Namespace("instances", description="Database instances")
+
+create_request = ns.schema_model(
+    "InstanceCreate", {k: v for k, v in schemas.INSTANCE_CREATE.items() if k != "$schema"})
+instance_model = ns.model("Instance", {
+    "id": fields.String, "name": fields.String,
+    "status": fields.String(description="BUILD, ACTIVE, RESIZE, SHUTDOWN, ERROR..."),
+    "operating_status": fields.String(description="the database's health; '' until probed"),
+    "links": views.LINKS,
+    "flavor": fields.Nested(ns.model("InstanceFlavor", {"id": fields.String, "links": views.LINKS})),
+    "datastore": fields.Nested(ns.model("InstanceDatastore", {
+        "type": fields.String, "version": fields.String, "version_number": fields.String})),
+    "region": fields.String,
+    "access": fields.Nested(ns.model("InstanceAccess", {
+        "is_public": fields.Boolean, "allowed_cidrs": fields.List(fields.String)})),
+    "volume": fields.Nested(ns.model("InstanceVolume", {"size": fields.Integer(description="GB")})),
+    "addresses": fields.List(fields.Nested(ns.model("InstanceAddress", {
+        "address": fields.String, "type": fields.String, "network": fields.String}))),
+    "ip": fields.List(fields.String),
+    "hostname": fields.String,
+    "port": fields.Integer,
+    "created": fields.String(description="ISO 8601 (show and detail)"),
+    "updated": fields.String(description="ISO 8601 (show and detail)"),
+})
+instance_envelope = ns.model("InstanceEnvelope", {"instance": fields.Nested(instance_model)})
+instance_page = ns.model("InstancePage", {
+    "instances": fields.List(fields.Nested(instance_model)),
+    "links": fields.List(fields.Nested(views.LINK), description="rel=next when a further page exists"),
+})
+page_params = {
+    "limit": {"description": "page size (default 20, at most 100)", "type": "integer", "in": "query"},
+    "marker": {"description": "the last id of the previous page", "type": "string", "in": "query"},
+}
+
+
+def _page(project_id, detail):
+    project = authorize(project_id)
+    limit, marker = page_args()
+    page = services().instances.list(project, limit, marker)
+    items = [views.instance(record, detail=detail) for record in page.instances]
+    return views.paged("instances", items, page.next_marker, limit)
+
+
+@ns.route("")
+class Instances(Resource):
+    @ns.doc(params=page_params)
+    @ns.response(200, "A page of instances, newest first, from the stack list alone", instance_page)
+    def get(self, project_id):
+        return _page(project_id, detail=False)
+
+    @ns.expect(create_request)
+    @ns.response(200, "The instance being built", instance_envelope)
+    @ns.response(400, "The request is not valid")
+    @ns.response(415, "The body is not JSON")
+    @ns.response(501, "The request asks for something not supported yet")
+    def post(self, project_id):
+        project = authorize(project_id)
+        body = json_body()
+        schemas.validate(schemas.INSTANCE_CREATE, body)
+        record = services().instances.create(project, body["instance"])
+        return {"instance": views.instance(record, detail=True)}
+
+
+@ns.route("/detail")
+class InstancesDetail(Resource):
+    @ns.doc(params=page_params)
+    @ns.response(200, "A page of instances with created and updated", instance_page)
+    def get(self, project_id):
+        return _page(project_id, detail=True)
+
+
+@ns.route("/<instance_id>")
+class Instance(Resource):
+    @ns.response(200, "The instance, with its address", instance_envelope)
+    @ns.response(404, "No such instance in this project")
+    def get(self, project_id, instance_id):
+        project = authorize(project_id)
+        return {"instance": views.instance(services().instances.get(project, instance_id), detail=True)}
+
+    @ns.response(202, "Deletion started")
+    @ns.response(404, "No such instance in this project")
+    def delete(self, project_id, instance_id):
+        project = authorize(project_id)
+        services().instances.delete(project, instance_id)
+        return Response(status=202)

@@ -1,0 +1,107 @@
+"""Trove's v1.0 views (trove/*/views.py), built from our records and the request's host.
+
+Links use the scheme and host the client used (Trove forces https), so they work behind the
+embedded profile's plain http. Nothing here reads a password: the records carry none.
+"""
+import ipaddress
+from urllib.parse import urlencode
+
+from flask import request
+from flask_restx import Model, fields
+
+from dbaas_api.service.instances import REGION
+
+API_VERSION = "v1.0"
+LINK = Model("Link", {"rel": fields.String(example="self"), "href": fields.String})
+LINKS = fields.List(fields.Nested(LINK))
+VERSION_DOC = {"id": API_VERSION, "status": "CURRENT", "updated": "2012-08-01T00:00:00Z"}
+
+
+def version_doc():
+    return {**VERSION_DOC, "links": [{"rel": "self", "href": f"{request.url_root}{API_VERSION}/"}]}
+
+
+def links(resource_path, resource_id):
+    """[self, bookmark], as trove.common.views.create_links builds them."""
+    root, project_id = request.url_root, request.view_args["project_id"]
+    return [
+        {"href": f"{root}{API_VERSION}/{project_id}/{resource_path}/{resource_id}", "rel": "self"},
+        {"href": f"{root}{resource_path}/{resource_id}", "rel": "bookmark"},
+    ]
+
+
+def paged(collection, items, next_marker, limit):
+    """Trove's paginated list: ``links`` with rel=next only when a further page exists."""
+    body = {collection: items}
+    if next_marker:
+        query = {**request.args.to_dict(), "limit": limit, "marker": next_marker}
+        body["links"] = [{"rel": "next", "href": f"{request.base_url}?{urlencode(query)}"}]
+    return body
+
+
+def instance(record, detail=False):
+    view = {
+        "id": record.id,
+        "name": record.name,
+        "status": record.status,
+        "operating_status": "",
+        "links": links("instances", record.id),
+        "flavor": {"id": record.flavor_id, "links": links("flavors", record.flavor_id)},
+        "datastore": {"type": record.datastore, "version": record.version,
+                      "version_number": record.version},
+        "region": REGION,
+        "access": {"is_public": False, "allowed_cidrs": []},
+    }
+    if record.volume_size is not None:
+        view["volume"] = {"size": record.volume_size}
+    if record.address:
+        view.update(_address(record.address))
+    if record.port:
+        view["port"] = record.port
+    if detail:
+        view["created"], view["updated"] = record.created, record.updated
+    return view
+
+
+def _address(address):
+    """Trove shows an IP as ``addresses``/``ip`` and a host name as ``hostname``."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return {"hostname": address}
+    return {"addresses": [{"address": address, "type": "private", "network": None}], "ip": [address]}
+
+
+def flavor(record):
+    """trove/flavor/views.py: the id is an int when it looks like one, str_id always."""
+    numeric = record.id.isdigit() and not record.id.startswith("0")
+    return {
+        "id": int(record.id) if numeric else None,
+        "str_id": record.id,
+        "name": record.name,
+        "ram": record.ram_mb,
+        "vcpus": record.vcpus,
+        "disk": 0,
+        "ephemeral": 0,
+        "links": links("flavors", record.id),
+    }
+
+
+def datastore(record):
+    return {
+        "id": record.datastore_id(),
+        "name": record.name,
+        "links": links("datastores", record.datastore_id()),
+        "default_version": record.version_id(record.default_version),
+        "versions": [datastore_version(record, version, include_datastore=False)
+                     for version in record.versions],
+    }
+
+
+def datastore_version(datastore_record, version, include_datastore=True):
+    version_id = datastore_record.version_id(version)
+    view = {"id": version_id, "name": version, "version": version,
+            "links": links("datastores/versions", version_id)}
+    if include_datastore:
+        view["datastore"] = datastore_record.datastore_id()
+    return view

@@ -1,0 +1,44 @@
+"""The Flask application factory (``gunicorn 'dbaas_api.app:create_app()'``).
+
+The app keeps no state of its own: the records are Heat stacks, so any number of these
+processes can serve the same clients.
+"""
+from dataclasses import dataclass
+
+from flask import Flask
+
+from dbaas_api import api
+from dbaas_api.api.common import SERVICES
+from dbaas_api.config import Settings
+from dbaas_api.service.instances import InstanceService
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the handlers call, built once per app."""
+    settings: Settings
+    instances: InstanceService
+
+
+def create_app(config=None, gateway=None, renderer=None):
+    """``config``: a Settings (default Settings.from_env()); ``gateway`` and ``renderer``
+    default to the real ones (tests pass fakes, so nothing here imports heatclient or Jinja
+    until it is needed)."""
+    settings = config or Settings.from_env()
+    if gateway is None:
+        from dbaas_api.heat_gateway import HeatGateway
+        gateway = HeatGateway(settings)
+    if renderer is None:
+        from dbaas_api.rendering import Renderer
+        renderer = Renderer(settings)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        RESTX_ERROR_404_HELP=False,     # no "did you mean" hints in 404 bodies
+        ERROR_INCLUDE_MESSAGE=False,    # no flask-restx "message" beside Trove's error key
+        RESTX_MASK_SWAGGER=False,
+    )
+    app.extensions[SERVICES] = Services(
+        settings=settings, instances=InstanceService(settings, gateway, renderer))
+    api.init_app(app)
+    return app

@@ -1,0 +1,134 @@
+"""The only code that talks to Heat. Stacks live in the service project; every call goes to
+``<heat_endpoint>/<service_project>``, and Heat's errors become our error hierarchy here so
+no other layer knows heatclient exists.
+"""
+import logging
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+from heatclient import client as heat_client
+from heatclient import exc as heat_exc
+
+from dbaas_api import errors
+
+LOG = logging.getLogger(__name__)
+# heatclient logs every request body at DEBUG, stack parameters (passwords) included.
+logging.getLogger("heatclient.common.http").setLevel(logging.INFO)
+
+# The embedded Heat runs a no-auth filter that takes the project from the URL; a Keystone
+# profile will pass a session instead.
+NO_AUTH_TOKEN = "dbaas-no-auth"
+_SECRET_KEY_WORDS = ("password", "secret", "token")
+
+
+class HeatGateway:
+    def __init__(self, settings, client=None):
+        self._client = client or heat_client.Client(
+            "1", endpoint=f"{settings.heat_endpoint}/{settings.service_project}",
+            token=NO_AUTH_TOKEN)
+
+    def create_stack(self, name, rendered, tags):
+        """Create the stack and return its id (the instance id)."""
+        with _heat_errors(secrets=_secrets(rendered.parameters)):
+            body = self._client.stacks.create(
+                stack_name=name, disable_rollback=True, tags=",".join(tags),
+                **_stack_fields(rendered))
+        return body["stack"]["id"]
+
+    def update_stack(self, stack_id, rendered, tags):
+        """Replace the stack's template and parameters with a new rendering."""
+        with _heat_errors(secrets=_secrets(rendered.parameters)):
+            self._client.stacks.update(stack_id, tags=",".join(tags), **_stack_fields(rendered))
+
+    def get_stack(self, stack_id, resolve_outputs=True):
+        """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""
+        try:
+            with _heat_errors():
+                return self._client.stacks.get(stack_id, resolve_outputs=resolve_outputs).to_dict()
+        except errors.NotFound:
+            return None
+
+    def list_stacks(self, tags, limit, marker=None):
+        """One page of stacks having all ``tags``, newest first, in exactly one Heat call.
+
+        heatclient's ``stacks.list`` is a generator that asks again whenever a page comes back
+        shorter than ``limit`` (always, on the last page), so this sends the one GET itself.
+        """
+        params = {"tags": ",".join(tags), "limit": int(limit),
+                  "sort_keys": "creation_time", "sort_dir": "desc"}  # Heat's name for created_at
+        if marker:
+            params["marker"] = marker
+        with _heat_errors():
+            response = self._client.http_client.get(f"/stacks?{urlencode(params)}")
+        return list(response.json().get("stacks", []))
+
+    def delete_stack(self, stack_id):
+        with _heat_errors():
+            self._client.stacks.delete(stack_id)
+
+    def resources(self, stack_id):
+        with _heat_errors():
+            return [resource.to_dict() for resource in self._client.resources.list(stack_id)]
+
+
+def _stack_fields(rendered):
+    return {"template": rendered.template, "parameters": dict(rendered.parameters),
+            "environment": dict(rendered.environment), "files": dict(rendered.files)}
+
+
+@contextmanager
+def _heat_errors(secrets=()):
+    """heatclient's exceptions -> errors.*, with Heat's message kept to what a user may see."""
+    try:
+        yield
+    except (heat_exc.CommunicationError, heat_exc.InvalidEndpoint) as exc:
+        LOG.warning("Heat is unreachable: %s", exc)
+        raise errors.ServiceUnavailable("The orchestration service is unavailable.") from None
+    except heat_exc.HTTPException as exc:
+        code = _code(exc)
+        message = _public_message(exc, secrets)
+        if code == 404:
+            raise errors.NotFound(message) from None
+        if code == 400:
+            raise errors.BadRequest(message) from None
+        if code == 409:
+            raise errors.Conflict(message) from None
+        LOG.error("Heat answered %s: %s", code, message)
+        if code == 503:
+            raise errors.ServiceUnavailable("The orchestration service is unavailable.") from None
+        raise errors.DBaaSError() from None
+
+
+def _code(exc):
+    try:
+        return int(exc.code)
+    except (TypeError, ValueError):
+        return 500
+
+
+def _public_message(exc, secrets):
+    """Heat's own message: first line only (no traceback, no engine internals), with any
+    secret value that Heat echoed (a constraint failure quotes the value) masked."""
+    error = getattr(exc, "error", None)
+    message = (error.get("error") or {}).get("message") if isinstance(error, dict) else None
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    message = (message or "").strip()
+    message = message.splitlines()[0] if message else "The orchestration service rejected the request."
+    for secret in secrets:
+        message = message.replace(secret, "******")
+    return message[:500]
+
+
+def _secrets(value, key=""):
+    """Every string in ``value`` held under a key that names a secret, longest first."""
+    found = set()
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            found.update(_secrets(child, str(child_key)))
+    elif isinstance(value, (list, tuple)):
+        for child in value:
+            found.update(_secrets(child, key))
+    elif isinstance(value, str) and value and any(word in key.lower() for word in _SECRET_KEY_WORDS):
+        found.add(value)
+    return sorted(found, key=len, reverse=True)

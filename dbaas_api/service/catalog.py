@@ -1,0 +1,39 @@
+"""Finding datastores and versions the way Trove clients name them: by name or by id.
+
+Both the datastore endpoints and instance create resolve names here, so "postgres",
+"postgresql" and the datastore's UUID all mean the same thing everywhere.
+"""
+from dbaas_api import datastores, errors
+
+DEFAULT_DATASTORE = "postgresql"
+
+
+def find_datastore(name_or_id=None):
+    """The datastore called or identified by ``name_or_id``; the default one when omitted."""
+    if not name_or_id:
+        return datastores.get(DEFAULT_DATASTORE)
+    for datastore in datastores.all():
+        if name_or_id == datastore.datastore_id():
+            return datastore
+    return datastores.get(name_or_id)
+
+
+def find_version(datastore, name_or_id=None):
+    """The version of ``datastore`` called or identified by ``name_or_id``; its default
+    version when omitted."""
+    if not name_or_id:
+        return datastore.default_version
+    for version in datastore.versions:
+        if str(name_or_id) in (version, datastore.version_id(version)):
+            return version
+    raise errors.NotFound(f"Datastore version '{name_or_id}' cannot be found "
+                          f"for datastore '{datastore.name}'.")
+
+
+def find_version_by_id(version_id):
+    """(datastore, version) for a version UUID, as ``GET /datastores/versions/{id}`` needs."""
+    for datastore in datastores.all():
+        for version in datastore.versions:
+            if version_id == datastore.version_id(version):
+                return datastore, version
+    raise errors.NotFound(f"Datastore version '{version_id}' cannot be found.")

@@ -1,0 +1,238 @@
+"""Instance operations: the stack is the record, so these read and write Heat stacks.
+
+No Flask here. ``create`` checks what the request means (datastore, version, flavor, sizes,
+names, grants) against the registry before anything reaches the renderer or Heat, so a bad
+request never leaves a half-made stack behind. Another project's instance and a deleted one
+are both simply not found.
+"""
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from dbaas_api import datastores, errors, status, tags
+from dbaas_api.model import InstanceSpec, UserSpec
+from dbaas_api.service import catalog
+
+_STACK_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+REGION = "RegionOne"
+
+# Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
+NOT_IMPLEMENTED_FIELDS = {
+    "replica_of": "Creating replicas",
+    "restorePoint": "Restoring from a backup",
+    "configuration": "Configuration groups",
+    "configuration_id": "Configuration groups",
+    "nics": "Choosing networks",
+    "modules": "Modules",
+    "locality": "Server-group locality",
+    "availability_zone": "Availability zones",
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What the views show about one instance, read from its stack."""
+    id: str
+    name: str
+    status: str
+    datastore: str
+    version: str
+    flavor_id: str
+    volume_size: int | None
+    created: str
+    updated: str
+    address: str | None = None
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    instances: tuple
+    next_marker: str | None  # the last id of this page when a further page exists
+
+
+class InstanceService:
+    def __init__(self, settings, gateway, renderer):
+        self.settings = settings
+        self.gateway = gateway
+        self.renderer = renderer
+
+    def create(self, project_id, body):
+        """Create an instance from the (shape-validated) ``instance`` object of the body."""
+        spec = self._spec(project_id, body)
+        rendered = self.renderer.render_instance(spec)
+        instance_tags = tags.InstanceTags(
+            project_id=project_id, datastore=spec.datastore, version=spec.version,
+            flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name)
+        stack_id = self.gateway.create_stack(
+            name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
+        # Heat's create answers with the id alone; now stands in for creation_time until a read.
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now)
+
+    def list(self, project_id, limit, marker=None):
+        """One page, newest first, from the stack list alone (no call per instance)."""
+        if marker is not None and not _STACK_ID.match(marker):
+            raise errors.BadRequest("marker must be the id of an instance.")
+        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=limit + 1, marker=marker)
+        instances = tuple(_from_stack(stack) for stack in stacks[:limit])
+        next_marker = instances[-1].id if len(stacks) > limit and instances else None
+        return Page(instances, next_marker)
+
+    def get(self, project_id, instance_id):
+        """The instance with its address and port from the stack outputs."""
+        return _from_stack(self._owned_stack(project_id, instance_id, resolve_outputs=True))
+
+    def delete(self, project_id, instance_id):
+        self._owned_stack(project_id, instance_id, resolve_outputs=False)
+        self.gateway.delete_stack(instance_id)
+
+    def _owned_stack(self, project_id, instance_id, resolve_outputs):
+        not_found = errors.NotFound(f"Instance '{instance_id}' could not be found.")
+        if not _STACK_ID.match(instance_id or ""):
+            raise not_found  # a name or junk: never ask Heat, which would look up stack names
+        stack = self.gateway.get_stack(instance_id, resolve_outputs=resolve_outputs)
+        if stack is None or status.is_gone(stack.get("stack_status")):
+            raise not_found
+        owner = tags.decode(stack.get("tags"))
+        if owner is None or owner.project_id != project_id:
+            raise not_found
+        return stack
+
+    # What the request means: checked here, before the renderer or Heat see anything.
+
+    def _spec(self, project_id, body):
+        _refuse_unsupported(body)
+        datastore, version = _datastore_and_version(body.get("datastore") or {})
+        databases = _databases(datastore, body.get("databases") or [])
+        return InstanceSpec(
+            project_id=project_id,
+            name=body["name"],
+            datastore=datastore.name,
+            version=version,
+            flavor=_flavor(body.get("flavorRef")),
+            volume_size=self._volume_size(body.get("volume")),
+            databases=databases,
+            users=_users(datastore, body.get("users") or [], databases),
+        )
+
+    def _volume_size(self, volume):
+        if not volume or volume.get("size") is None:
+            raise errors.BadRequest("volume.size is required (in GB).")
+        size = int(volume["size"])
+        if size < 1:
+            raise errors.BadRequest("volume.size must be at least 1 GB.")
+        if size > self.settings.max_volume_size:
+            raise errors.BadRequest(
+                f"volume.size {size} GB exceeds the maximum of {self.settings.max_volume_size} GB.")
+        if volume.get("type") is not None:
+            raise errors.NotImplementedYet("Volume types are not supported yet.")
+        return size
+
+
+def _refuse_unsupported(body):
+    for field, feature in NOT_IMPLEMENTED_FIELDS.items():
+        if body.get(field):
+            raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported yet.")
+    if body.get("replica_count") not in (None, 1):
+        raise errors.BadRequest("replica_count is only valid when creating replicas.")
+    if body.get("region_name") not in (None, REGION):
+        raise errors.BadRequest(f"Unknown region '{body['region_name']}'; this service is '{REGION}'.")
+    access = body.get("access") or {}
+    if access.get("is_public") or access.get("allowed_cidrs"):
+        raise errors.NotImplementedYet("Public access and allowed CIDRs are not supported yet.")
+
+
+def _datastore_and_version(requested):
+    try:
+        datastore = catalog.find_datastore(requested.get("type"))
+        version = catalog.find_version(datastore, requested.get("version") or requested.get("version_number"))
+    except errors.NotFound as exc:
+        raise errors.BadRequest(exc.message) from None
+    return datastore, version
+
+
+def _flavor(flavor_ref):
+    if flavor_ref is None:
+        raise errors.BadRequest("flavorRef is required.")
+    flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]  # Trove accepts a flavor link too
+    try:
+        return datastores.find_flavor(flavor_id)
+    except errors.NotFound:
+        raise errors.BadRequest(f"Flavor '{flavor_ref}' not found.") from None
+
+
+def _databases(datastore, requested):
+    if requested and not datastore.supports_databases:
+        raise errors.BadRequest(f"Datastore '{datastore.name}' has no databases: remove 'databases'.")
+    names = [database["name"] for database in requested]
+    for database in requested:
+        if database.get("character_set") or database.get("collate"):
+            raise errors.NotImplementedYet("Database character_set and collate are not supported yet.")
+        _validate(datastore, "validate_database_name", database["name"])
+    _refuse_duplicates("Database", names)
+    return tuple(names)
+
+
+def _users(datastore, requested, databases):
+    if requested and not datastore.supports_users:
+        raise errors.BadRequest(f"Datastore '{datastore.name}' has no users: remove 'users'.")
+    users = []
+    for user in requested:
+        _validate(datastore, "validate_user_name", user["name"])
+        _validate(datastore, "validate_password", user["password"])
+        granted = tuple(database["name"] for database in user.get("databases") or [])
+        if granted and not datastore.supports_databases:
+            raise errors.BadRequest(
+                f"Datastore '{datastore.name}' has no databases: remove 'databases' from user '{user['name']}'.")
+        for name in granted:
+            if name not in databases:
+                raise errors.BadRequest(
+                    f"User '{user['name']}' is granted database '{name}', which is not in 'databases'.")
+        _refuse_duplicates(f"Database of user '{user['name']}'", granted)
+        users.append(UserSpec(name=user["name"], password=user["password"], databases=granted,
+                              **({"host": user["host"]} if user.get("host") else {})))
+    _refuse_duplicates("User", [user.name for user in users])
+    return tuple(users)
+
+
+def _validate(datastore, validator, value):
+    """Run the datastore's own check when it has one (they raise errors.BadRequest)."""
+    check = getattr(datastore, validator, None)
+    if check is not None:
+        check(value)
+
+
+def _refuse_duplicates(what, names):
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise errors.BadRequest(f"{what} '{name}' is listed more than once.")
+        seen.add(name)
+
+
+def _from_stack(stack):
+    """A stack from Heat's list (tags only) or show (outputs too) -> Instance."""
+    instance_tags = tags.decode(stack.get("tags"))
+    outputs = {output.get("output_key"): output.get("output_value")
+               for output in stack.get("outputs") or () if not output.get("output_error")}
+    created = stack.get("creation_time") or ""
+    return _instance(
+        stack["id"], instance_tags, status.trove_status(stack.get("stack_status")),
+        created=created, updated=stack.get("updated_time") or created,
+        address=outputs.get("address") or None, port=_port(outputs.get("port")))
+
+
+def _instance(stack_id, instance_tags, trove_status, **fields):
+    return Instance(
+        id=stack_id, name=instance_tags.name, status=trove_status,
+        datastore=instance_tags.datastore, version=instance_tags.version,
+        flavor_id=instance_tags.flavor_id, volume_size=instance_tags.volume_size, **fields)
+
+
+def _port(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

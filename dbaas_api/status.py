@@ -1,0 +1,50 @@
+"""Heat stack status -> Trove instance status. The stack is the record, so this table is the
+whole state machine: there is no status of our own to drift from Heat's.
+
+Choices worth knowing:
+- ``UPDATE_IN_PROGRESS`` means whatever change we asked Heat for (resize, upgrade, restart...),
+  so the caller says which; RESIZE when it does not.
+- ``ROLLBACK_*``: we create stacks with rollback disabled, so a rollback only follows a failed
+  update. While it runs the requested change has already failed: ERROR. Once complete the
+  instance is back as it was before the change: ACTIVE. A failed rollback: ERROR.
+- ``SUSPEND_*`` is a stopped server: SHUTDOWN. ``RESUME_IN_PROGRESS`` is a start: REBOOT.
+- ``SNAPSHOT_IN_PROGRESS`` is a backup being taken: BACKUP. ``CHECK_IN_PROGRESS`` changes
+  nothing: ACTIVE. ``INIT``, ``ADOPT`` and ``RESTORE`` in progress build the instance: BUILD.
+- ``DELETE_COMPLETE`` is no instance at all: ``GONE`` (the API answers 404).
+- A status this table does not know (a future Heat) is ERROR, never a crash.
+"""
+BUILD, ACTIVE, ERROR, SHUTDOWN = "BUILD", "ACTIVE", "ERROR", "SHUTDOWN"
+REBOOT, RESIZE, BACKUP = "REBOOT", "RESIZE", "BACKUP"
+GONE = None
+_REQUESTED_UPDATE = object()  # placeholder: the caller's update status
+
+ACTIONS = ("INIT", "CREATE", "DELETE", "UPDATE", "ROLLBACK", "SUSPEND", "RESUME",
+           "ADOPT", "SNAPSHOT", "CHECK", "RESTORE")
+STATES = ("IN_PROGRESS", "COMPLETE", "FAILED")
+
+_IN_PROGRESS = {
+    "INIT": BUILD, "CREATE": BUILD, "DELETE": SHUTDOWN, "UPDATE": _REQUESTED_UPDATE,
+    "ROLLBACK": ERROR, "SUSPEND": SHUTDOWN, "RESUME": REBOOT, "ADOPT": BUILD,
+    "SNAPSHOT": BACKUP, "CHECK": ACTIVE, "RESTORE": BUILD,
+}
+_COMPLETE = {
+    "INIT": BUILD, "CREATE": ACTIVE, "DELETE": GONE, "UPDATE": ACTIVE, "ROLLBACK": ACTIVE,
+    "SUSPEND": SHUTDOWN, "RESUME": ACTIVE, "ADOPT": ACTIVE, "SNAPSHOT": ACTIVE,
+    "CHECK": ACTIVE, "RESTORE": ACTIVE,
+}
+TABLE = {
+    **{f"{action}_IN_PROGRESS": status for action, status in _IN_PROGRESS.items()},
+    **{f"{action}_COMPLETE": status for action, status in _COMPLETE.items()},
+    **{f"{action}_FAILED": ERROR for action in ACTIONS},
+}
+
+
+def trove_status(stack_status, update_status=RESIZE):
+    """The Trove status for a Heat ``stack_status`` such as ``CREATE_IN_PROGRESS``;
+    ``GONE`` (None) for a deleted stack."""
+    status = TABLE.get(stack_status, ERROR)
+    return update_status if status is _REQUESTED_UPDATE else status
+
+
+def is_gone(stack_status):
+    return TABLE.get(stack_status, ERROR) is GONE

@@ -1,0 +1,123 @@
+"""FAKES for the API unit tests: an in-memory stand-in for Heat (FakeGateway) and for the
+Jinja2 renderer (FakeRenderer). They are not the real thing and do not pretend to be: the
+e2e tests run the real Heat and renderer. What they keep from the real ones is the contract
+the service relies on (see heat_gateway.HeatGateway and rendering.Renderer)."""
+import itertools
+import uuid
+
+from dbaas_api import errors
+from dbaas_api.app import create_app
+from dbaas_api.config import Settings
+from dbaas_api.model import RenderedStack
+
+
+class FakeRenderer:
+    """FAKE renderer: records every InstanceSpec and returns a placeholder stack."""
+
+    def __init__(self):
+        self.specs = []
+
+    def render_instance(self, spec):
+        self.specs.append(spec)
+        return RenderedStack(template="heat_template_version: 2021-04-16\n",
+                             parameters={"user_password": "not-a-real-one"})
+
+
+class FakeGateway:
+    """FAKE Heat: stacks in a dict, with the behaviour of Heat that the service relies on:
+    list filters on all tags, sorts newest first, starts after the marker and stops at the
+    limit; tags come back in a different order than they were given; a deleted stack still
+    answers show with DELETE_COMPLETE. Counts list calls so tests can prove one per page."""
+
+    def __init__(self):
+        self.stacks = {}
+        self.list_calls = []
+        self.deleted = []
+        self._clock = itertools.count()
+        self.unavailable = False
+
+    def create_stack(self, name, rendered, tags):
+        self._check_available()
+        stack_id = str(uuid.uuid4())
+        tick = next(self._clock)
+        self.stacks[stack_id] = {
+            "id": stack_id, "stack_name": name, "stack_status": "CREATE_IN_PROGRESS",
+            "creation_time": f"2026-01-01T00:{tick // 60:02d}:{tick % 60:02d}Z", "updated_time": None,
+            "tags": list(reversed(tags)), "outputs": [], "rendered": rendered,
+        }
+        return stack_id
+
+    def get_stack(self, stack_id, resolve_outputs=True):
+        self._check_available()
+        stack = self.stacks.get(stack_id)
+        if stack is None:
+            return None
+        return {**stack, "outputs": list(stack["outputs"]) if resolve_outputs else []}
+
+    def list_stacks(self, tags, limit, marker=None):
+        self._check_available()
+        self.list_calls.append({"tags": list(tags), "limit": limit, "marker": marker})
+        found = [s for s in self.stacks.values()
+                 if set(tags) <= set(s["tags"]) and s["stack_status"] != "DELETE_COMPLETE"]
+        found.sort(key=lambda s: s["creation_time"], reverse=True)
+        if marker:
+            ids = [s["id"] for s in found]
+            found = found[ids.index(marker) + 1:] if marker in ids else found
+        return [{k: v for k, v in s.items() if k not in ("outputs", "rendered")} for s in found[:limit]]
+
+    def delete_stack(self, stack_id):
+        self._check_available()
+        self.deleted.append(stack_id)
+        self.stacks[stack_id]["stack_status"] = "DELETE_IN_PROGRESS"
+
+    # Test helpers: what the Heat engine would do on its own.
+
+    def finish(self, stack_id, stack_status="CREATE_COMPLETE", address="127.0.1.2", port=5432):
+        stack = self.stacks[stack_id]
+        stack["stack_status"] = stack_status
+        stack["updated_time"] = "2026-01-02T00:00:00Z"
+        stack["outputs"] = [{"output_key": "address", "output_value": address},
+                            {"output_key": "port", "output_value": port}]
+
+    def _check_available(self):
+        if self.unavailable:
+            raise errors.ServiceUnavailable("The orchestration service is unavailable.")
+
+
+class Harness:
+    """A Flask test client over the real app, wired to the FAKE gateway and renderer."""
+
+    def __init__(self, **settings):
+        self.settings = Settings(**settings)
+        self.gateway = FakeGateway()
+        self.renderer = FakeRenderer()
+        self.app = create_app(self.settings, gateway=self.gateway, renderer=self.renderer)
+        self.client = self.app.test_client()
+
+    def url(self, path, project="proj-a"):
+        return f"/v1.0/{project}{path}"
+
+    def get(self, path, project="proj-a", **kw):
+        return self.client.get(self.url(path, project), **kw)
+
+    def post(self, path, body, project="proj-a", **kw):
+        return self.client.post(self.url(path, project), json=body, **kw)
+
+    def delete(self, path, project="proj-a"):
+        return self.client.delete(self.url(path, project))
+
+    def create(self, project="proj-a", **instance):
+        body = {"name": "db1", "flavorRef": "2", "volume": {"size": 1}, **instance}
+        response = self.post("/instances", {"instance": body}, project=project)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()["instance"]
+
+
+def assert_trove_error(response, code, key):
+    """Trove's error body: exactly one key, holding code and message."""
+    assert response.status_code == code, response.get_data(as_text=True)
+    body = response.get_json()
+    assert list(body) == [key], body
+    assert body[key]["code"] == code
+    assert isinstance(body[key]["message"], str) and body[key]["message"]
+    return body[key]["message"]

@@ -1,0 +1,55 @@
+"""The embedded Heat's own pieces, without starting Heat."""
+import sqlite3
+
+from dbaas_api.embedded import noauth, sqlite as heat_sqlite
+
+
+def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
+    db = tmp_path / "heat.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE stack (id VARCHAR(36) NOT NULL, PRIMARY KEY (id));
+        CREATE TABLE resource (
+            id INTEGER NOT NULL,
+            stack_id VARCHAR(36) NOT NULL,
+            name VARCHAR(255),
+            PRIMARY KEY (id),
+            FOREIGN KEY(stack_id) REFERENCES stack (id)
+        );
+        CREATE INDEX ix_resource_name ON resource (name);
+        CREATE TABLE child (id INTEGER NOT NULL, resource_id INTEGER,
+            PRIMARY KEY (id), FOREIGN KEY(resource_id) REFERENCES resource (id));
+        INSERT INTO stack VALUES ('s1');
+        INSERT INTO resource VALUES (1, 's1', 'a'), (2, 's1', 'b');
+        INSERT INTO child VALUES (1, 2);
+    """)
+    con.commit()
+    con.close()
+
+    heat_sqlite.use_autoincrement_ids(str(db))
+    heat_sqlite.use_autoincrement_ids(str(db))  # idempotent
+
+    con = sqlite3.connect(db)
+    sql = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
+    assert "AUTOINCREMENT" in sql["resource"] and "AUTOINCREMENT" in sql["child"]
+    assert "AUTOINCREMENT" not in sql["stack"]  # not an integer id
+    assert "REFERENCES resource" in sql["child"]  # not pointing at a temporary name
+    assert con.execute("SELECT name FROM sqlite_master WHERE name='ix_resource_name'").fetchone()
+    assert con.execute("SELECT id, name FROM resource ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
+    # An id, once used, is never handed out again.
+    con.execute("DELETE FROM resource WHERE id = 2")
+    con.execute("INSERT INTO resource (stack_id, name) VALUES ('s1', 'c')")
+    assert con.execute("SELECT id FROM resource WHERE name='c'").fetchone() == (3,)
+
+
+def test_noauth_takes_the_project_from_the_url_and_is_not_admin():
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    middleware = noauth.filter_factory({})(app)
+    middleware({"PATH_INFO": "/v1/project-a/stacks", "HTTP_X_PROJECT_ID": "forged"}, None)
+    assert seen["HTTP_X_PROJECT_ID"] == "project-a"
+    assert "admin" not in seen["HTTP_X_ROLES"].split(",")

@@ -1,0 +1,145 @@
+"""HeatGateway over the real python-heatclient, with a FAKE HTTP transport (requests.request
+replaced by a recorder) standing in for the Heat API: what goes over the wire, how many
+calls, and how Heat's errors come back."""
+import json
+import logging
+import types
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from dbaas_api import errors
+from dbaas_api.config import Settings
+from dbaas_api.heat_gateway import HeatGateway
+from dbaas_api.model import RenderedStack
+
+PASSWORD = "hunter2-Secret-Value"
+
+
+def heat_response(status, body, headers=None):
+    response = requests.models.Response()
+    response.status_code = status
+    response._content = json.dumps(body).encode()
+    response.headers.update({"Content-Type": "application/json", **(headers or {})})
+    response.raw = types.SimpleNamespace(version=11)
+    response.reason = "whatever"
+    return response
+
+
+class FakeHeatHttp:
+    """FAKE Heat API at the HTTP level: answers from a queue and records every request."""
+
+    def __init__(self, *responses):
+        self.responses = list(responses)
+        self.requests = []
+
+    def __call__(self, method, url, **kwargs):
+        self.requests.append((method, url, kwargs))
+        answer = self.responses.pop(0) if self.responses else heat_response(200, {"stacks": []})
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def heat(monkeypatch):
+    def install(*responses):
+        fake = FakeHeatHttp(*responses)
+        monkeypatch.setattr("heatclient.common.http.requests.request", fake)
+        return fake
+    return install
+
+
+@pytest.fixture
+def gateway():
+    return HeatGateway(Settings(heat_url="http://heat.test:8004/v1", service_project="svc"))
+
+
+def stacks(count):
+    return {"stacks": [{"id": f"id-{i}", "stack_status": "CREATE_COMPLETE", "tags": ["dbaas"]}
+                       for i in range(count)]}
+
+
+@pytest.mark.parametrize("returned", [0, 2, 5])
+def test_list_is_exactly_one_http_call_whatever_heat_returns(heat, gateway, returned):
+    fake = heat(heat_response(200, stacks(returned)))
+    page = gateway.list_stacks(tags=["dbaas", "project:p1"], limit=5, marker="m-1")
+    assert [s["id"] for s in page] == [f"id-{i}" for i in range(returned)]
+    assert len(fake.requests) == 1
+    method, url, _ = fake.requests[0]
+    parsed = urlparse(url)
+    assert method == "GET" and parsed.path == "/v1/svc/stacks"
+    assert parse_qs(parsed.query) == {"tags": ["dbaas,project:p1"], "limit": ["5"], "marker": ["m-1"],
+                                      "sort_keys": ["creation_time"], "sort_dir": ["desc"]}
+
+
+def test_heatclients_own_list_would_make_a_second_call_on_a_short_page(heat, gateway):
+    """Why list_stacks does not use stacks.list(): its generator asks again for the rest."""
+    fake = heat(heat_response(200, stacks(2)), heat_response(200, stacks(0)))
+    list(gateway._client.stacks.list(limit=5))
+    assert len(fake.requests) == 2
+
+
+def test_create_sends_template_parameters_and_tags_and_returns_the_id(heat, gateway):
+    fake = heat(heat_response(201, {"stack": {"id": "new-id", "links": []}}))
+    rendered = RenderedStack(template="heat_template_version: 2021-04-16\n",
+                             parameters={"user_x_password": PASSWORD, "volume_size": 1},
+                             environment={"resource_registry": {"DBaaS::Server": "DBaaS::Local::Server"}},
+                             files={"a.yaml": "x"})
+    assert gateway.create_stack("dbaas-abc", rendered, ["dbaas", "project:p1", "name0:ZGIx"]) == "new-id"
+    [(method, url, kwargs)] = fake.requests
+    body = json.loads(kwargs["data"])
+    assert method == "POST" and url == "http://heat.test:8004/v1/svc/stacks"
+    assert body["stack_name"] == "dbaas-abc" and body["tags"] == "dbaas,project:p1,name0:ZGIx"
+    assert body["disable_rollback"] is True
+    assert body["template"] == rendered.template and body["parameters"] == rendered.parameters
+    assert body["environment"] == rendered.environment and body["files"] == rendered.files
+
+
+def test_heatclient_debug_logging_never_shows_the_parameters(heat, gateway, caplog):
+    heat(heat_response(201, {"stack": {"id": "new-id"}}))
+    caplog.set_level(logging.DEBUG)
+    gateway.create_stack("dbaas-abc", RenderedStack("t", {"u_password": PASSWORD}), ["dbaas"])
+    assert PASSWORD not in caplog.text
+
+
+def test_get_returns_the_stack_with_outputs_or_none(heat, gateway):
+    stack = {"id": "s1", "stack_status": "CREATE_COMPLETE",
+             "outputs": [{"output_key": "port", "output_value": 5432}]}
+    fake = heat(heat_response(200, {"stack": stack}), heat_response(404, {"error": {"message": "not found"}}))
+    assert gateway.get_stack("s1")["outputs"] == stack["outputs"]
+    assert "resolve_outputs" not in fake.requests[0][1] and "params" not in fake.requests[0][2]
+    assert gateway.get_stack("nope") is None
+
+
+def heat_error(code, message):
+    return heat_response(code, {"code": code, "title": "x", "explanation": "x", "error": {
+        "message": message, "traceback": "Traceback (most recent call last):\n  File engine.py", "type": "X"}})
+
+
+def test_heat_400_keeps_its_message_without_traceback_or_secrets(heat, gateway):
+    heat(heat_error(400, f'Parameter \'u_password\' is invalid: "{PASSWORD}" does not match pattern\nmore lines'))
+    with pytest.raises(errors.BadRequest) as raised:
+        gateway.create_stack("dbaas-abc", RenderedStack("t", {"u_password": PASSWORD}), ["dbaas"])
+    assert "does not match pattern" in raised.value.message
+    assert PASSWORD not in raised.value.message and "Traceback" not in raised.value.message
+    assert "more lines" not in raised.value.message
+
+
+@pytest.mark.parametrize("code,error", [
+    (404, errors.NotFound), (409, errors.Conflict), (503, errors.ServiceUnavailable),
+    (500, errors.DBaaSError), (401, errors.DBaaSError),
+])
+def test_heat_http_errors_map_to_ours(heat, gateway, code, error):
+    heat(heat_error(code, "Stack dbaas-abc is busy"))
+    with pytest.raises(error) as raised:
+        gateway.delete_stack("s1")
+    assert raised.value.code == error.code
+
+
+@pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.Timeout("slow")])
+def test_heat_unreachable_is_service_unavailable(heat, gateway, failure):
+    heat(failure)
+    with pytest.raises(errors.ServiceUnavailable):
+        gateway.list_stacks(["dbaas"], limit=1)

@@ -1,0 +1,47 @@
+"""dbaas_api.status: every Heat action x state has a Trove status (the whole table)."""
+import pytest
+
+from dbaas_api import status
+
+EXPECTED = {
+    "INIT_IN_PROGRESS": "BUILD", "INIT_COMPLETE": "BUILD", "INIT_FAILED": "ERROR",
+    "CREATE_IN_PROGRESS": "BUILD", "CREATE_COMPLETE": "ACTIVE", "CREATE_FAILED": "ERROR",
+    "DELETE_IN_PROGRESS": "SHUTDOWN", "DELETE_COMPLETE": None, "DELETE_FAILED": "ERROR",
+    "UPDATE_IN_PROGRESS": "RESIZE", "UPDATE_COMPLETE": "ACTIVE", "UPDATE_FAILED": "ERROR",
+    "ROLLBACK_IN_PROGRESS": "ERROR", "ROLLBACK_COMPLETE": "ACTIVE", "ROLLBACK_FAILED": "ERROR",
+    "SUSPEND_IN_PROGRESS": "SHUTDOWN", "SUSPEND_COMPLETE": "SHUTDOWN", "SUSPEND_FAILED": "ERROR",
+    "RESUME_IN_PROGRESS": "REBOOT", "RESUME_COMPLETE": "ACTIVE", "RESUME_FAILED": "ERROR",
+    "ADOPT_IN_PROGRESS": "BUILD", "ADOPT_COMPLETE": "ACTIVE", "ADOPT_FAILED": "ERROR",
+    "SNAPSHOT_IN_PROGRESS": "BACKUP", "SNAPSHOT_COMPLETE": "ACTIVE", "SNAPSHOT_FAILED": "ERROR",
+    "CHECK_IN_PROGRESS": "ACTIVE", "CHECK_COMPLETE": "ACTIVE", "CHECK_FAILED": "ERROR",
+    "RESTORE_IN_PROGRESS": "BUILD", "RESTORE_COMPLETE": "ACTIVE", "RESTORE_FAILED": "ERROR",
+}
+
+
+def test_the_table_covers_every_heat_action_and_state():
+    every = {f"{a}_{s}" for a in status.ACTIONS for s in status.STATES}
+    assert set(status.TABLE) == every == set(EXPECTED)
+
+
+def test_heat_declares_no_action_or_state_we_miss():
+    from heat.engine.stack import Stack
+    assert set(Stack.ACTIONS) <= set(status.ACTIONS)
+    assert set(Stack.STATUSES) <= set(status.STATES)
+
+
+@pytest.mark.parametrize("stack_status,expected", sorted(EXPECTED.items()))
+def test_each_stack_status(stack_status, expected):
+    assert status.trove_status(stack_status) == expected
+    assert status.is_gone(stack_status) is (expected is None)
+
+
+@pytest.mark.parametrize("requested", ["RESIZE", "UPGRADE", "RESTART_REQUIRED", "PROMOTE"])
+def test_update_in_progress_is_what_the_update_is_for(requested):
+    assert status.trove_status("UPDATE_IN_PROGRESS", update_status=requested) == requested
+    assert status.trove_status("UPDATE_COMPLETE", update_status=requested) == "ACTIVE"
+
+
+@pytest.mark.parametrize("unknown", ["", None, "WEIRD_STATE", "create_complete"])
+def test_an_unknown_status_is_error_not_a_crash(unknown):
+    assert status.trove_status(unknown) == "ERROR"
+    assert not status.is_gone(unknown)
