@@ -13,6 +13,8 @@ Choices worth knowing:
 - ``DELETE_COMPLETE`` is no instance at all: ``GONE`` (the API answers 404).
 - A status this table does not know (a future Heat) is ERROR, never a crash.
 """
+import re
+
 BUILD, ACTIVE, ERROR, SHUTDOWN = "BUILD", "ACTIVE", "ERROR", "SHUTDOWN"
 REBOOT, RESIZE, BACKUP = "REBOOT", "RESIZE", "BACKUP"
 GONE = None
@@ -48,3 +50,15 @@ def trove_status(stack_status, update_status=RESIZE):
 
 def is_gone(stack_status):
     return TABLE.get(stack_status, ERROR) is GONE
+
+
+_HEAT_WRAPPING = re.compile(r"^(?:Resource \w+ failed: )?(?:\w+: )?(?:resources\.[\w.-]+: )?")
+_WENT_TO_STATUS = re.compile(r'Went to status \w+ due to "(.*)"\s*$', re.S)
+
+
+def fault_message(reason):
+    """The user-facing part of a failed stack's reason: Heat wraps the plugin's message in
+    'Resource CREATE failed: ResourceInError: resources.server: Went to status ERROR due to'."""
+    message = _HEAT_WRAPPING.sub("", reason or "", count=1)
+    inner = _WENT_TO_STATUS.search(message)
+    return (inner.group(1) if inner else message).strip() or "The operation failed."

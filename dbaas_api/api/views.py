@@ -58,6 +58,8 @@ def instance(record, detail=False):
         view.update(_address(record.address))
     if record.port:
         view["port"] = record.port
+    if record.fault:
+        view["fault"] = {"message": record.fault, "created": record.updated, "details": ""}
     if detail:
         view["created"], view["updated"] = record.created, record.updated
     return view

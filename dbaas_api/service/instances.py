@@ -44,6 +44,7 @@ class Instance:
     updated: str
     address: str | None = None
     port: int | None = None
+    fault: str | None = None  # why the last operation failed, when status is ERROR
 
 
 @dataclass(frozen=True)
@@ -218,10 +219,12 @@ def _from_stack(stack):
     outputs = {output.get("output_key"): output.get("output_value")
                for output in stack.get("outputs") or () if not output.get("output_error")}
     created = stack.get("creation_time") or ""
+    trove_status = status.trove_status(stack.get("stack_status"))
+    fault = status.fault_message(stack.get("stack_status_reason")) if trove_status == status.ERROR else None
     return _instance(
-        stack["id"], instance_tags, status.trove_status(stack.get("stack_status")),
+        stack["id"], instance_tags, trove_status,
         created=created, updated=stack.get("updated_time") or created,
-        address=outputs.get("address") or None, port=_port(outputs.get("port")))
+        address=outputs.get("address") or None, port=_port(outputs.get("port")), fault=fault)
 
 
 def _instance(stack_id, instance_tags, trove_status, **fields):

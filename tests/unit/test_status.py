@@ -45,3 +45,15 @@ def test_update_in_progress_is_what_the_update_is_for(requested):
 def test_an_unknown_status_is_error_not_a_crash(unknown):
     assert status.trove_status(unknown) == "ERROR"
     assert not status.is_gone(unknown)
+
+
+@pytest.mark.parametrize("reason,message", [
+    ('Resource CREATE failed: ResourceInError: resources.server: Went to status ERROR due to '
+     '"mariadbd did not start: port in use"', "mariadbd did not start: port in use"),
+    ("Resource CREATE failed: ValueError: resources.database_ab12: bad name", "bad name"),
+    ("Engine went down during stack CREATE", "Engine went down during stack CREATE"),
+    ("", "The operation failed."),
+    (None, "The operation failed."),
+])
+def test_fault_message_unwraps_heat(reason, message):
+    assert status.fault_message(reason) == message
