@@ -35,13 +35,13 @@ class Component:
         return self.state_dir / "logs" / f"{self.name}.out"
 
     def pid(self):
-        """The recorded pid if that process is still ours and alive, else None."""
+        """The recorded pid if that process is still alive and ours, else None. Ours: we
+        started it as the leader of a new session, which a recycled pid hardly ever is."""
         try:
             pid = int(self.pidfile.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            return pid if os.getsid(pid) == pid and not _is_zombie(pid) else None
         except (OSError, ValueError):
             return None
-        return pid if self.argv[-1] in cmdline else None
 
     def healthy(self):
         try:

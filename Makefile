@@ -1,0 +1,42 @@
+# The two commands: `make run` (the service on its embedded default) and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: setup run down status test unit e2e bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt setup.py
+	scripts/install-system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -r requirements.txt -r requirements-test.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+run: setup
+	$(BIN)/dbaas up
+
+down:
+	$(BIN)/dbaas down
+
+status:
+	$(BIN)/dbaas status
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+e2e: setup
+	$(BIN)/python -m pytest -q tests/e2e tests/integration
+
+bench: setup
+	$(BIN)/python bench/provision.py
+	$(BIN)/python bench/list.py
+
+clean:
+	-$(BIN)/dbaas down
+	rm -rf $(VENV) .state
