@@ -1,0 +1,222 @@
+"""What every datastore module provides. Subclasses hold data and the datastore's own
+statements; nothing here knows about Heat or Flask.
+
+A datastore module answers three kinds of question, all from its own class attributes and
+methods so that no other code has to ask "which datastore is this?":
+- which names and passwords it can store (``validate_*``: a clear 400 instead of a crash);
+- how to manage databases and users on a running server (``admin_session``);
+- how to run one as a local process (``config_files``, ``initialise``, ``start_argv``, ...),
+  which ``dbaas_api/drivers/local.py`` uses without knowing which datastore it runs.
+"""
+import contextlib
+import signal
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbaas_api import errors
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one local instance keeps its files: the config files the driver writes in
+    ``home`` (root-owned, no secrets in them), the server's own files in ``home/data``."""
+    home: Path
+
+    @property
+    def data(self):
+        return self.home / "data"
+
+    def conf(self, name):
+        return self.home / name
+
+
+class Datastore:
+    name = ""             # registry key and Trove's datastore type
+    title = ""            # how messages name it
+    versions = ()         # version names offered, newest first
+    default_version = ""
+    port = 0              # the standard port; every instance has its own address
+    supports_databases = True
+    supports_users = True
+    supports_user_hosts = False   # only MariaDB has 'user'@'host' accounts
+    admin_user = ""
+
+    # Names: lengths are counted in name_length_unit ("bytes" of UTF-8 or "characters").
+    # Reserved names are compared case-insensitively: refusing 'Postgres' costs nothing and
+    # avoids names that read like the system's own.
+    max_database_name = 64
+    max_user_name = 64
+    name_length_unit = "characters"
+    reserved_databases = frozenset()
+    reserved_users = frozenset()
+    reserved_user_prefixes = ()
+    reserved_database_prefixes = ()
+    max_password = 255
+    max_host = 255
+
+    # Local processes.
+    system_user = None            # the OS user the server runs as when we are root
+    stop_signal = signal.SIGTERM  # the signal that makes the server shut down cleanly and soon
+    ready_poll_interval = 0.02    # seconds between readiness probes
+
+    def version_id(self, version):
+        """A stable UUID per datastore version, as Trove clients expect ids to look."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"heat-dbaas:{self.name}:{version}"))
+
+    def datastore_id(self):
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"heat-dbaas:{self.name}"))
+
+    # ---- names and passwords -------------------------------------------------------------
+
+    def validate_database_name(self, name, field="database"):
+        if not self.supports_databases:
+            raise errors.NotImplementedYet(f"{self.title} has no databases.")
+        self._check_name(field, name, self.max_database_name,
+                         self.reserved_databases, self.reserved_database_prefixes)
+        self._check_identifier(field, name)
+
+    def validate_user_name(self, name, field="user"):
+        if not self.supports_users:
+            raise errors.NotImplementedYet(f"{self.title} has no users.")
+        self._check_name(field, name, self.max_user_name,
+                         self.reserved_users, self.reserved_user_prefixes)
+        self._check_identifier(field, name)
+
+    def validate_password(self, password, field="password"):
+        """Never echoes the value: messages are shown to users and end up in logs."""
+        if not isinstance(password, str) or not password:
+            raise errors.BadRequest(f"field '{field}': must be a non-empty string.")
+        if len(password) > self.max_password:
+            raise errors.BadRequest(f"field '{field}': must be at most {self.max_password} characters.")
+        if "\x00" in password:
+            raise errors.BadRequest(f"field '{field}': must not contain the NUL character.")
+
+    def validate_host(self, host, field="host"):
+        """'%' (anywhere) is the only host of datastores without per-host accounts."""
+        if not self.supports_user_hosts:
+            if host not in (None, "", "%"):
+                raise errors.BadRequest(f"field '{field}': {self.title} users have no host part; use '%'.")
+            return
+        if not isinstance(host, str) or not host:
+            raise errors.BadRequest(f"field '{field}': must be a non-empty string.")
+        if len(host) > self.max_host or "\x00" in host:
+            raise errors.BadRequest(
+                f"field '{field}': must be at most {self.max_host} characters, without NUL.")
+
+    def _check_name(self, field, name, limit, reserved, prefixes):
+        if not isinstance(name, str) or not name:
+            raise errors.BadRequest(f"field '{field}': must be a non-empty string.")
+        if "\x00" in name:
+            raise errors.BadRequest(f"field '{field}': must not contain the NUL character.")
+        size = len(name.encode("utf-8")) if self.name_length_unit == "bytes" else len(name)
+        if size > limit:
+            raise errors.BadRequest(
+                f"field '{field}': is {size} {self.name_length_unit} long; "
+                f"{self.title} allows at most {limit}.")
+        folded = name.casefold()
+        if folded in reserved or folded.startswith(tuple(prefixes)):
+            raise errors.BadRequest(f"field '{field}': '{name}' is reserved by {self.title}.")
+
+    def _check_identifier(self, field, name):
+        """Datastore-specific limits beyond length and reserved names (none by default)."""
+
+    # ---- the admin endpoint --------------------------------------------------------------
+
+    def admin_session(self, host, port, password):
+        """A context manager yielding an AdminSession connected as ``admin_user``."""
+        raise errors.NotImplementedYet(f"{self.title} has no admin session.")
+
+    # ---- local processes (used by dbaas_api/drivers/local.py) ----------------------------
+
+    def flavor_settings(self, flavor):
+        """The server's memory and connection settings for a flavor, as {setting: value}."""
+        raise NotImplementedError
+
+    def config_files(self, paths, address, port, flavor):
+        """{file name in paths.home: text}. Written before initialise() and rewritten on
+        resize, so they hold no secrets."""
+        raise NotImplementedError
+
+    def initialise(self, paths, version, admin_password, runner):
+        """Turn the empty paths.data into a server whose admin is admin_user/admin_password.
+        ``runner.run(argv, stdin=b"")`` runs a command as the datastore user (no shell);
+        ``runner.write(path, text)`` writes a 0600 file owned by that user."""
+        raise NotImplementedError
+
+    def start_argv(self, paths, version):
+        """The server in the foreground (no daemonizing wrapper), so the pid we record is
+        the server's own; its argv names paths.data so the driver can check that pid is ours."""
+        raise NotImplementedError
+
+    def after_first_start(self, paths, address, port, admin_password, wait):
+        """Steps that need the running server, once, right after initialise (default none).
+        ``wait(check, what)`` polls check() until it returns something true, failing early
+        if the server exits and when the driver's deadline passes."""
+
+    def probe(self, address, port, password=None):
+        """One quick readiness check. With a password: an authenticated admin round trip.
+        Without (restarts, when the driver holds no password): the server answers its
+        protocol, an authentication refusal included."""
+        raise NotImplementedError
+
+
+class AdminSession:
+    """Databases and users on one running server, through its admin account.
+
+    Every method validates its names first (bad input is a 400, never a server error),
+    then runs the datastore's own statements with driver-side quoting.
+    Missing things raise errors.NotFound, existing ones errors.Conflict.
+    """
+
+    def __init__(self, datastore):
+        self.datastore = datastore
+
+    def _no_databases(self, *args, **kwargs):
+        raise errors.NotImplementedYet(f"{self.datastore.title} has no databases.")
+
+    def ping(self):
+        raise NotImplementedError
+
+    def create_database(self, name):
+        raise NotImplementedError
+
+    def drop_database(self, name):
+        raise NotImplementedError
+
+    def list_databases(self):
+        """Names of the databases users can have, system ones left out, sorted."""
+        raise NotImplementedError
+
+    def create_user(self, spec):
+        """Create the account of a model.UserSpec and grant it spec.databases."""
+        raise NotImplementedError
+
+    def drop_user(self, name, host="%"):
+        raise NotImplementedError
+
+    def set_password(self, name, password, host="%"):
+        raise NotImplementedError
+
+    def grant(self, user, database, host="%"):
+        raise NotImplementedError
+
+    def revoke(self, user, database, host="%"):
+        raise NotImplementedError
+
+    def list_users(self):
+        """[{"name", "host", "databases": [...]}] for the accounts users made, sorted by name."""
+        raise NotImplementedError
+
+    def list_user_databases(self, user, host="%"):
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def closing_session(session, connection):
+    """Yield session and always close the connection behind it."""
+    try:
+        yield session
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()

@@ -1,0 +1,339 @@
+"""MariaDB: everything heat-dbaas knows about it."""
+import contextlib
+import hashlib
+import ipaddress
+import os
+import pwd
+import socket
+
+import pymysql
+
+from dbaas_api import errors
+from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+
+# Server error numbers that mean something about the request rather than a fault.
+ERRNO_ERRORS = {
+    1007: errors.Conflict,   # ER_DB_CREATE_EXISTS
+    1008: errors.NotFound,   # ER_DB_DROP_EXISTS
+    1049: errors.NotFound,   # ER_BAD_DB_ERROR
+    1133: errors.NotFound,   # ER_PASSWORD_NO_MATCH: no such user
+    1141: errors.NotFound,   # ER_NONEXISTING_GRANT
+}
+
+
+class MariaDB(Datastore):
+    name = "mariadb"
+    title = "MariaDB"
+    versions = ("10.11",)
+    default_version = "10.11"
+    port = 3306
+    supports_user_hosts = True
+    admin_user = "os_admin"   # os_admin@'%' WITH GRANT OPTION; root accounts are dropped
+
+    # Identifiers: 64 characters, user names 80 (MariaDB's limits, counted in characters).
+    max_database_name = 64
+    max_user_name = 80
+    max_host = 255
+    reserved_databases = frozenset({"mysql", "information_schema", "performance_schema", "sys",
+                                    "lost+found"})
+    reserved_database_prefixes = ("#mysql50#",)   # the server's own prefix for old file names
+    reserved_users = frozenset({"root", "mysql", "mariadb.sys", "os_admin", "public"})
+
+    system_user = "mysql"
+    server_bin = "/usr/sbin/mariadbd"
+    install_bin = "/usr/bin/mariadb-install-db"
+    socket_name = "mysqld.sock"   # in the data dir; used once, to create the admin
+    SOCKET_PATH_MAX = 107         # sun_path is 108 bytes with its NUL
+
+    # Settings every instance gets; memory and connections come from the flavor.
+    STATIC_SETTINGS = {
+        "skip-name-resolve": None,          # accounts match addresses; no DNS on every connect
+        "character-set-server": "utf8mb4",
+        "collation-server": "utf8mb4_general_ci",
+        "innodb_log_file_size": "8M",       # the default makes every instance ~100 MB on disk
+        # Binary log in GTID form, ready for a replica later.
+        "log-bin": "mariadb-bin",
+        "relay-log": "relay-bin",
+        "binlog-format": "ROW",
+        "gtid-strict-mode": "ON",
+        "binlog_expire_logs_seconds": 7 * 24 * 3600,
+    }
+
+    def _check_identifier(self, field, name):
+        """What MariaDB cannot store: trailing spaces are trimmed (and compare equal), and
+        identifiers are utf8mb3, which holds the Basic Multilingual Plane only."""
+        if name != name.rstrip(" "):
+            raise errors.BadRequest(f"field '{field}': must not end with a space in MariaDB.")
+        if any(ord(char) > 0xFFFF for char in name):
+            raise errors.BadRequest(
+                f"field '{field}': MariaDB names cannot hold characters beyond U+FFFF (such as emoji).")
+
+    # ---- the admin endpoint --------------------------------------------------------------
+
+    def connect(self, host=None, port=None, password="", user=None, unix_socket=None, timeout=5,
+                io_timeout=60):
+        # Passwords go as UTF-8 bytes (PyMySQL would encode a str as latin-1 and fail on others).
+        return pymysql.connect(host=host, port=port or self.port, user=user or self.admin_user,
+                               password=password.encode("utf-8"), unix_socket=unix_socket,
+                               connect_timeout=timeout, read_timeout=io_timeout, write_timeout=io_timeout,
+                               charset="utf8mb4", autocommit=True)
+
+    def admin_session(self, host, port, password):
+        try:
+            connection = self.connect(host, port, password)
+        except pymysql.MySQLError as exc:
+            raise errors.ServiceUnavailable(
+                f"Cannot connect to MariaDB at {host}:{port} as {self.admin_user}: {_reason(exc)}") from None
+        return closing_session(MariaDBSession(self, connection), connection)
+
+    # ---- local processes -----------------------------------------------------------------
+
+    def flavor_settings(self, flavor):
+        """The buffer pool gets half the RAM: the usual 70-80% leaves too little beside
+        per-connection buffers on small flavors."""
+        return {
+            "innodb_buffer_pool_size": f"{max(flavor.ram_mb // 2, 32)}M",
+            "max_connections": flavor.max_connections,
+        }
+
+    def config_files(self, paths, address, port, flavor):
+        settings = {
+            "datadir": str(paths.data),
+            "bind-address": address,
+            "port": port,
+            "socket": str(paths.data / self.socket_name),
+            "pid-file": str(paths.data / "mariadbd.pid"),
+            # Unique per host and stable: derived from the instance's own address.
+            "server-id": int(ipaddress.ip_address(address)) & 0xFFFFFF,
+        }
+        settings.update(self.STATIC_SETTINGS)
+        settings.update(self.flavor_settings(flavor))
+        lines = ["# Written by heat-dbaas; rewritten on resize.", "[mariadbd]"]
+        lines += [name if value is None else f"{name} = {value}" for name, value in settings.items()]
+        return {"my.cnf": "\n".join(lines) + "\n"}
+
+    def initialise(self, paths, version, admin_password, runner):
+        """System tables only. The one account made here is root@localhost by unix socket
+        (no password, socket only); after_first_start replaces it with os_admin@'%'."""
+        socket_path = paths.data / self.socket_name
+        if len(str(socket_path).encode()) > self.SOCKET_PATH_MAX:
+            raise errors.DBaaSError(
+                f"The state directory path is too long for MariaDB's socket {socket_path}; "
+                "use a shorter one.")
+        runner.run([
+            self.install_bin, f"--defaults-file={paths.conf('my.cnf')}", f"--datadir={paths.data}",
+            "--skip-test-db", "--skip-name-resolve", "--auth-root-authentication-method=socket",
+            f"--auth-root-socket-user={_os_user()}",
+        ])
+
+    def start_argv(self, paths, version):
+        # --defaults-file must come first; --datadir repeats it so argv names the data dir.
+        return [self.server_bin, f"--defaults-file={paths.conf('my.cnf')}", f"--datadir={paths.data}"]
+
+    def after_first_start(self, paths, address, port, admin_password, wait):
+        """Over the unix socket (unix_socket authentication: we are the OS user it names),
+        create os_admin@'%', then drop the socket accounts, so that no account without a
+        password exists anywhere. TCP never offers a passwordless root, not even briefly."""
+        me = _os_user()
+        socket_path = str(paths.data / self.socket_name)
+
+        def attempt():
+            with contextlib.suppress(pymysql.MySQLError, OSError):
+                return self.connect(user=me, unix_socket=socket_path, timeout=1, io_timeout=5)
+        connection = wait(attempt, "MariaDB's socket")
+        with contextlib.closing(connection), connection.cursor() as cursor:
+            account = _account(connection, self.admin_user, "%")
+            cursor.execute(f"CREATE USER {account} IDENTIFIED BY PASSWORD "
+                           f"{connection.escape(_native_hash(admin_password))}")
+            cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+            dropped = {_account(connection, user, "localhost") for user in {"root", me}}
+            cursor.execute("DROP USER IF EXISTS " + ", ".join(sorted(dropped)))
+
+    def probe(self, address, port, password=None):
+        if password is None:
+            # The server greets every TCP client once it is ready; no login, no log noise.
+            try:
+                with socket.create_connection((address, port), timeout=0.5) as conn:
+                    conn.settimeout(0.5)
+                    return len(conn.recv(8)) >= 5
+            except OSError:
+                return False
+        try:
+            connection = self.connect(address, port, password, timeout=1, io_timeout=1)
+        except pymysql.MySQLError:
+            return False
+        with contextlib.closing(connection):
+            connection.ping(reconnect=False)
+            return True
+
+
+class MariaDBSession(AdminSession):
+    """Users are 'name'@'host' accounts, databases are schemas; access is
+    ``ALL PRIVILEGES ON `db`.*``.
+
+    Statements are built with backtick-quoted identifiers (backticks doubled) and string
+    literals escaped by the connection, and run without PyMySQL's %-formatting. In GRANT and
+    REVOKE the database name is a LIKE pattern: '_' and '%' are escaped there, or a grant on
+    `my_db` would also open `myXdb`.
+    """
+
+    def __init__(self, datastore, connection):
+        super().__init__(datastore)
+        self.connection = connection
+
+    def _execute(self, statement):
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(statement)
+                return cursor.fetchall()
+        except pymysql.MySQLError as exc:
+            code = exc.args[0] if exc.args else None
+            if "Errcode: 36" in _reason(exc):
+                # ENAMETOOLONG: a database is a directory, its name encoded (@002f for '/'...)
+                # and the encoded form can pass 255 bytes while the name is within 64 characters.
+                raise errors.BadRequest("field 'database': too long for MariaDB once encoded as a "
+                                        "file name; use fewer punctuation characters.") from exc
+            cls = ERRNO_ERRORS.get(code, errors.DBaaSError)
+            raise cls(f"MariaDB: {_reason(exc)}") from exc
+
+    def _literal(self, value):
+        return self.connection.escape(value)
+
+    def _account(self, user, host):
+        return _account(self.connection, user, host)
+
+    def _exists(self, user, host):
+        return bool(self._execute(
+            f"SELECT 1 FROM mysql.global_priv WHERE User = {self._literal(user)} "
+            f"AND Host = {self._literal(host)}"))
+
+    def _require_user(self, user, host):
+        if not self._exists(user, host):
+            raise errors.NotFound(f"User '{user}'@'{host}' does not exist.")
+
+    def _require_database(self, database):
+        if not self._execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = "
+                             + self._literal(database)):
+            raise errors.NotFound(f"Database '{database}' does not exist.")
+
+    def ping(self):
+        return self._execute("SELECT 1") == ((1,),)
+
+    def create_database(self, name):
+        self.datastore.validate_database_name(name)
+        self._execute(f"CREATE DATABASE {_ident(name)}")
+
+    def drop_database(self, name):
+        """Grants outlive a dropped database in MariaDB; revoke them first, or a later database
+        of the same name would open to the old users."""
+        self.datastore.validate_database_name(name)
+        self._require_database(name)
+        for user, host in self._execute(
+                f"SELECT User, Host FROM mysql.db WHERE Db = {self._literal(_pattern(name))}"):
+            self._execute(f"REVOKE ALL PRIVILEGES ON {_on(name)} FROM {self._account(user, host)}")
+        self._execute(f"DROP DATABASE {_ident(name)}")
+
+    def list_databases(self):
+        reserved = self.datastore.reserved_databases
+        return sorted(row[0] for row in self._execute("SHOW DATABASES") if row[0].casefold() not in reserved)
+
+    def create_user(self, spec):
+        ds = self.datastore
+        ds.validate_user_name(spec.name)
+        ds.validate_password(spec.password)
+        ds.validate_host(spec.host)
+        for database in spec.databases:
+            ds.validate_database_name(database)
+            self._require_database(database)
+        if self._exists(spec.name, spec.host):
+            raise errors.Conflict(f"User '{spec.name}'@'{spec.host}' already exists.")
+        account = self._account(spec.name, spec.host)
+        self._execute(f"CREATE USER {account} IDENTIFIED BY PASSWORD "
+                      f"{self._literal(_native_hash(spec.password))}")
+        for database in spec.databases:
+            self._execute(f"GRANT ALL PRIVILEGES ON {_on(database)} TO {account}")
+
+    def drop_user(self, name, host="%"):
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_host(host)
+        self._require_user(name, host)
+        self._execute(f"DROP USER {self._account(name, host)}")
+
+    def set_password(self, name, password, host="%"):
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_password(password)
+        self.datastore.validate_host(host)
+        self._require_user(name, host)
+        self._execute(f"ALTER USER {self._account(name, host)} IDENTIFIED BY PASSWORD "
+                      f"{self._literal(_native_hash(password))}")
+
+    def grant(self, user, database, host="%"):
+        self._check(user, database, host)
+        self._execute(f"GRANT ALL PRIVILEGES ON {_on(database)} TO {self._account(user, host)}")
+
+    def revoke(self, user, database, host="%"):
+        self._check(user, database, host)
+        self._execute(f"REVOKE ALL PRIVILEGES ON {_on(database)} FROM {self._account(user, host)}")
+
+    def list_users(self):
+        reserved = self.datastore.reserved_users
+        grants = {}
+        for user, host, pattern in self._execute("SELECT User, Host, Db FROM mysql.db"):
+            grants.setdefault((user, host), []).append(_unpattern(pattern))
+        rows = self._execute("SELECT User, Host FROM mysql.global_priv ORDER BY User, Host")
+        return [{"name": user, "host": host, "databases": sorted(grants.get((user, host), []))}
+                for user, host in rows if user and user.casefold() not in reserved]
+
+    def list_user_databases(self, user, host="%"):
+        self.datastore.validate_user_name(user)
+        self.datastore.validate_host(host)
+        self._require_user(user, host)
+        rows = self._execute(f"SELECT Db FROM mysql.db WHERE User = {self._literal(user)} "
+                             f"AND Host = {self._literal(host)}")
+        return sorted(_unpattern(row[0]) for row in rows)
+
+    def _check(self, user, database, host):
+        self.datastore.validate_user_name(user)
+        self.datastore.validate_database_name(database)
+        self.datastore.validate_host(host)
+        self._require_user(user, host)
+        self._require_database(database)
+
+
+def _ident(name):
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _on(database):
+    """The target of GRANT/REVOKE for all of one database."""
+    return f"{_ident(_pattern(database))}.*"
+
+
+def _pattern(database):
+    """A database name as GRANT reads it: a LIKE pattern, so escape its wildcards."""
+    return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+def _unpattern(pattern):
+    out, chars = [], iter(pattern)
+    for char in chars:
+        out.append(next(chars, "") if char == "\\" else char)
+    return "".join(out)
+
+
+def _account(connection, user, host):
+    return f"{connection.escape(user)}@{connection.escape(host)}"
+
+
+def _native_hash(password):
+    """mysql_native_password's stored form, computed here so the password never travels in
+    a statement (nor shows in the process list)."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode("utf-8")).digest()).hexdigest().upper()
+
+
+def _os_user():
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _reason(exc):
+    return str(exc.args[1]) if len(exc.args) > 1 else str(exc) or type(exc).__name__

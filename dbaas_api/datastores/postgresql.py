@@ -1,0 +1,300 @@
+"""PostgreSQL: everything heat-dbaas knows about it."""
+import contextlib
+import os
+import signal
+
+import psycopg2
+from psycopg2 import extensions, sql
+
+from dbaas_api import errors
+from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+
+NO_PASSFILE = os.path.join(os.devnull, "pgpass")
+
+# Server errors that mean something about the request rather than a fault (SQLSTATE codes).
+SQLSTATE_ERRORS = {
+    "42P04": errors.Conflict,   # duplicate_database
+    "42710": errors.Conflict,   # duplicate_object: the role exists
+    "55006": errors.Conflict,   # object_in_use
+    "2BP01": errors.Conflict,   # dependent_objects_still_exist
+    "3D000": errors.NotFound,   # invalid_catalog_name: no such database
+    "42704": errors.NotFound,   # undefined_object: no such role
+}
+
+
+class PostgreSQL(Datastore):
+    name = "postgresql"
+    title = "PostgreSQL"
+    versions = ("15",)
+    default_version = "15"
+    port = 5432
+    admin_user = "os_admin"   # superuser made by initdb; the only one
+
+    # NAMEDATALEN is 64: identifiers are at most 63 bytes, longer ones are silently truncated.
+    max_database_name = 63
+    max_user_name = 63
+    name_length_unit = "bytes"
+    reserved_databases = frozenset({"postgres", "template0", "template1"})
+    # 'public', 'none' and the current_* words are refused by CREATE ROLE; pg_ is the system's prefix.
+    reserved_users = frozenset({"postgres", "os_admin", "public", "none",
+                                "current_user", "session_user", "current_role"})
+    reserved_user_prefixes = ("pg_",)
+
+    system_user = "postgres"
+    stop_signal = signal.SIGINT   # "fast" shutdown; SIGTERM ("smart") waits for every client to leave
+    bin_dir = "/usr/lib/postgresql/{version}/bin"
+
+    # Settings every instance gets. Memory and connections come from the flavor.
+    STATIC_SETTINGS = {
+        "unix_socket_directories": "",          # TCP only: nothing to clash with the host's server
+        "password_encryption": "scram-sha-256",
+        # A failing statement is otherwise logged in full, and it may carry a password.
+        "log_min_error_statement": "panic",
+        "log_line_prefix": "%m [%p] ",
+        "logging_collector": "off",             # stderr is server.log
+        "timezone": "UTC",
+        "log_timezone": "UTC",
+        "datestyle": "iso, ymd",
+        "lc_messages": "C.UTF-8",
+        "lc_monetary": "C.UTF-8",
+        "lc_numeric": "C.UTF-8",
+        "lc_time": "C.UTF-8",
+        "default_text_search_config": "pg_catalog.english",
+        "dynamic_shared_memory_type": "posix",
+        "wal_level": "replica",                 # ready for a streaming replica later
+        "max_wal_senders": 10,
+    }
+
+    # Every connection needs a password; the server listens on its loopback address only.
+    HBA = ("# Written by heat-dbaas.\n"
+           "local all all scram-sha-256\n"
+           "host all all all scram-sha-256\n"
+           "host replication all all scram-sha-256\n")
+
+    # ---- the admin endpoint --------------------------------------------------------------
+
+    def connect(self, host, port, password, dbname="postgres", timeout=5):
+        # passfile: a path that cannot exist, so no ~/.pgpass of the engine's user ever
+        # supplies or masks a password (/dev/null itself draws a warning from libpq).
+        return psycopg2.connect(host=host, port=port, user=self.admin_user, password=password,
+                                dbname=dbname, connect_timeout=timeout, passfile=NO_PASSFILE,
+                                application_name="heat-dbaas")
+
+    def admin_session(self, host, port, password):
+        try:
+            connection = self.connect(host, port, password)
+        except psycopg2.Error as exc:
+            raise errors.ServiceUnavailable(f"Cannot connect to PostgreSQL at {host}:{port} "
+                                            f"as {self.admin_user}: {_reason(exc)}") from None
+        connection.autocommit = True
+        return closing_session(PostgreSQLSession(self, connection, host, port, password), connection)
+
+    # ---- local processes -----------------------------------------------------------------
+
+    def flavor_settings(self, flavor):
+        """shared_buffers a quarter of the RAM (PostgreSQL's own advice), the planner told
+        that the rest is mostly page cache."""
+        return {
+            "max_connections": flavor.max_connections,
+            "shared_buffers": f"{max(flavor.ram_mb // 4, 16)}MB",
+            "effective_cache_size": f"{max(flavor.ram_mb * 3 // 4, 32)}MB",
+            "maintenance_work_mem": f"{max(flavor.ram_mb // 16, 16)}MB",
+        }
+
+    def config_files(self, paths, address, port, flavor):
+        """A complete postgresql.conf and pg_hba.conf outside the data dir (the server reads
+        them through config_file / hba_file), so initdb gets the empty dir it insists on."""
+        settings = {"listen_addresses": address, "port": port,
+                    "hba_file": str(paths.conf("pg_hba.conf"))}
+        settings.update(self.STATIC_SETTINGS)
+        settings.update(self.flavor_settings(flavor))
+        lines = ["# Written by heat-dbaas; rewritten on resize."]
+        lines += [f"{name} = {_conf_value(value)}" for name, value in settings.items()]
+        return {"postgresql.conf": "\n".join(lines) + "\n", "pg_hba.conf": self.HBA}
+
+    def initialise(self, paths, version, admin_password, runner):
+        """initdb without fsync (the server syncs at its first checkpoint), the admin's
+        password read from a pipe: never in argv, never in a file."""
+        if "\n" in admin_password or "\r" in admin_password:
+            raise errors.BadRequest("field 'admin_password': must be a single line.")
+        runner.run([
+            f"{self.bin_dir.format(version=version)}/initdb", "-D", str(paths.data),
+            "--no-sync", "--auth=scram-sha-256", f"--username={self.admin_user}",
+            "--pwfile=/dev/stdin", "--encoding=UTF8", "--locale=C.UTF-8",
+        ], stdin=(admin_password + "\n").encode())
+
+    def start_argv(self, paths, version):
+        return [f"{self.bin_dir.format(version=version)}/postgres", "-D", str(paths.data),
+                "-c", f"config_file={paths.conf('postgresql.conf')}"]
+
+    def probe(self, address, port, password=None):
+        try:
+            connection = self.connect(address, port, password or "", timeout=1)
+        except psycopg2.OperationalError as exc:
+            # Without a password, being asked for one means the server is up and accepting.
+            return password is None and "no password supplied" in str(exc)
+        with contextlib.closing(connection), connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return True
+
+
+class PostgreSQLSession(AdminSession):
+    """Users are LOGIN roles, databases are databases.
+
+    Access to a database is CONNECT on it (``REVOKE ALL ... FROM PUBLIC`` on every database we
+    create, so a user not granted one is refused at connect time) plus USAGE and CREATE on its
+    ``public`` schema. PostgreSQL 15 took CREATE on public away from PUBLIC; granting it per user
+    (rather than making the user the database or schema owner) lets several users share one
+    database, each creating tables there. Tables stay owned by whoever created them.
+    """
+
+    def __init__(self, datastore, connection, host, port, password):
+        super().__init__(datastore)
+        self.connection = connection
+        self._endpoint = (host, port, password)
+
+    def _execute(self, statement, params=None, connection=None):
+        try:
+            with (connection or self.connection).cursor() as cursor:
+                cursor.execute(statement, params)
+                return cursor.fetchall() if cursor.description else None
+        except psycopg2.Error as exc:
+            cls = SQLSTATE_ERRORS.get(exc.pgcode, errors.DBaaSError)
+            raise cls(f"PostgreSQL: {_reason(exc)}") from exc
+
+    @contextlib.contextmanager
+    def _in_database(self, database):
+        """An admin connection to another database: schema privileges live inside each one."""
+        host, port, password = self._endpoint
+        try:
+            connection = self.datastore.connect(host, port, password, dbname=database)
+        except psycopg2.Error as exc:
+            raise errors.ServiceUnavailable(
+                f"Cannot connect to database '{database}': {_reason(exc)}") from None
+        connection.autocommit = True
+        with contextlib.closing(connection):
+            yield connection
+
+    def _require_user(self, name):
+        if not self._execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
+            raise errors.NotFound(f"User '{name}' does not exist.")
+
+    def ping(self):
+        return self._execute("SELECT 1") == [(1,)]
+
+    def create_database(self, name):
+        self.datastore.validate_database_name(name)
+        ident = sql.Identifier(name)
+        self._execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(ident))
+        self._execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+
+    def drop_database(self, name):
+        self.datastore.validate_database_name(name)
+        self._execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def list_databases(self):
+        rows = self._execute(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> ALL(%s) ORDER BY 1",
+            (sorted(self.datastore.reserved_databases),))
+        return [row[0] for row in rows]
+
+    def create_user(self, spec):
+        ds = self.datastore
+        ds.validate_user_name(spec.name)
+        ds.validate_password(spec.password)
+        ds.validate_host(spec.host)
+        for database in spec.databases:
+            ds.validate_database_name(database)
+        self._execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(spec.name), sql.Literal(self._verifier(spec.name, spec.password))))
+        try:
+            for database in spec.databases:
+                self.grant(spec.name, database)
+        except Exception:
+            with contextlib.suppress(errors.DBaaSError):
+                self._execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(spec.name)))
+            raise
+
+    def drop_user(self, name, host="%"):
+        """Objects the user owns are handed to the admin (their data stays), then the role goes."""
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_host(host)
+        self._require_user(name)
+        ident = sql.Identifier(name)
+        self._execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
+        rows = self._execute("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate")
+        for (database,) in rows:
+            with self._in_database(database) as connection:
+                self._execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                    ident, sql.Identifier(self.datastore.admin_user)), connection=connection)
+                self._execute(sql.SQL("DROP OWNED BY {}").format(ident), connection=connection)
+        self._execute(sql.SQL("DROP ROLE {}").format(ident))
+
+    def set_password(self, name, password, host="%"):
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_password(password)
+        self.datastore.validate_host(host)
+        self._require_user(name)
+        self._execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(name), sql.Literal(self._verifier(name, password))))
+
+    def grant(self, user, database, host="%"):
+        self._check(user, database, host)
+        self._execute(sql.SQL("GRANT ALL ON DATABASE {} TO {}").format(
+            sql.Identifier(database), sql.Identifier(user)))
+        with self._in_database(database) as connection:
+            self._execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(sql.Identifier(user)),
+                          connection=connection)
+
+    def revoke(self, user, database, host="%"):
+        self._check(user, database, host)
+        self._execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(
+            sql.Identifier(database), sql.Identifier(user)))
+        with self._in_database(database) as connection:
+            self._execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(sql.Identifier(user)),
+                          connection=connection)
+
+    def list_users(self):
+        rows = self._execute("""
+            SELECT r.rolname,
+                   ARRAY(SELECT d.datname FROM pg_database d
+                         WHERE NOT d.datistemplate AND d.datname <> ALL(%s)
+                           AND has_database_privilege(r.oid, d.oid, 'CONNECT') ORDER BY 1)
+            FROM pg_roles r
+            WHERE r.rolcanlogin AND NOT r.rolsuper AND r.rolname <> %s
+            ORDER BY 1""", (sorted(self.datastore.reserved_databases), self.datastore.admin_user))
+        return [{"name": name, "host": "%", "databases": list(databases)} for name, databases in rows]
+
+    def list_user_databases(self, user, host="%"):
+        self.datastore.validate_user_name(user)
+        self._require_user(user)
+        rows = self._execute("""
+            SELECT datname FROM pg_database
+            WHERE NOT datistemplate AND datname <> ALL(%s)
+              AND has_database_privilege(%s, oid, 'CONNECT') ORDER BY 1""",
+                             (sorted(self.datastore.reserved_databases), user))
+        return [row[0] for row in rows]
+
+    def _check(self, user, database, host):
+        self.datastore.validate_user_name(user)
+        self.datastore.validate_database_name(database)
+        self.datastore.validate_host(host)
+
+    def _verifier(self, user, password):
+        """The SCRAM verifier, computed here: the password itself never travels to the server,
+        so it cannot show up in pg_stat_activity or a server log."""
+        return extensions.encrypt_password(password, user, self.connection, "scram-sha-256")
+
+
+def _conf_value(value):
+    """A postgresql.conf value: numbers bare, strings single-quoted with quotes doubled."""
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _reason(exc):
+    """The server's own one-line message (never contains the statement or a password)."""
+    diag = getattr(exc, "diag", None)
+    text = ((diag and diag.message_primary) or str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,169 @@
+"""Redis: everything heat-dbaas knows about it."""
+import hashlib
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from dbaas_api import errors
+from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+
+
+class Redis(Datastore):
+    name = "redis"
+    title = "Redis"
+    versions = ("7",)
+    default_version = "7"
+    port = 6379
+    supports_databases = False
+    admin_user = "default"   # the user AUTH <password> logs in as; its password is the admin's
+
+    max_user_name = 128
+    reserved_users = frozenset({"default", "os_admin"})
+
+    system_user = None       # runs as whoever runs the driver (see FIELD-NOTES)
+    server_bin = "/usr/bin/redis-server"
+
+    # What a user gets: every key and channel, every command but the @dangerous ones
+    # (FLUSHALL, CONFIG, DEBUG, SHUTDOWN, KEYS, ACL ...), which stay the admin's.
+    USER_RULES = ("on", "~*", "&*", "+@all", "-@dangerous")
+    ADMIN_RULES = ("on", "~*", "&*", "+@all")
+
+    STATIC_SETTINGS = {
+        "protected-mode": "yes",
+        "daemonize": "no",
+        "supervised": "no",
+        "logfile": '""',                 # stdout is server.log
+        "appendonly": "yes",             # every write survives a stop/start
+        "appendfsync": "everysec",
+        "maxmemory-policy": "noeviction",
+        "repl-diskless-sync-delay": 0,   # the default 5 s makes a replica take 5 s to link
+        "set-proc-title": "no",          # keep argv (it names the instance) for the driver's pid check
+    }
+
+    def _check_identifier(self, field, name):
+        """ACL user names cannot hold spaces (the ACL file is space-separated)."""
+        if any(char.isspace() for char in name):
+            raise errors.BadRequest(f"field '{field}': Redis user names cannot contain spaces.")
+
+    # ---- the admin endpoint --------------------------------------------------------------
+
+    def connect(self, host, port, password, timeout=5, io_timeout=60):
+        # No hidden retries: redis-py's default backoff turns one refused connect into 4 s.
+        return redis.Redis(host=host, port=port, password=password, socket_connect_timeout=timeout,
+                           socket_timeout=io_timeout, decode_responses=True,
+                           retry=Retry(NoBackoff(), 0))
+
+    def admin_session(self, host, port, password):
+        client = self.connect(host, port, password)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            client.close()
+            raise errors.ServiceUnavailable(
+                f"Cannot connect to Redis at {host}:{port} as {self.admin_user}: {exc}") from None
+        return closing_session(RedisSession(self, client), client)
+
+    # ---- local processes -----------------------------------------------------------------
+
+    def flavor_settings(self, flavor):
+        """maxmemory three quarters of the RAM: the rest is headroom for the fork that
+        rewrites the append-only file."""
+        return {"maxmemory": f"{max(flavor.ram_mb * 3 // 4, 16)}mb",
+                "maxclients": flavor.max_connections}
+
+    def config_files(self, paths, address, port, flavor):
+        """No secret here: passwords live, hashed, in the ACL file in the data dir."""
+        settings = {"bind": address, "port": port, "dir": str(paths.data),
+                    "aclfile": str(paths.data / "users.acl")}
+        settings.update(self.STATIC_SETTINGS)
+        settings.update(self.flavor_settings(flavor))
+        lines = ["# Written by heat-dbaas; rewritten on resize."]
+        lines += [f"{name} {value}" for name, value in settings.items()]
+        return {"redis.conf": "\n".join(lines) + "\n"}
+
+    def initialise(self, paths, version, admin_password, runner):
+        """The ACL file with the admin (default) user and its password's SHA-256: Redis
+        accepts hashed passwords there, so the plain password is stored nowhere."""
+        runner.write(paths.data / "users.acl",
+                     f"user {self.admin_user} {' '.join(self.ADMIN_RULES)} #{_sha256(admin_password)}\n")
+
+    def start_argv(self, paths, version):
+        # The trailing --dir repeats the config so that argv names the data dir.
+        return [self.server_bin, str(paths.conf("redis.conf")), "--dir", str(paths.data)]
+
+    def probe(self, address, port, password=None):
+        client = self.connect(address, port, password, timeout=0.5, io_timeout=1)
+        try:
+            return client.ping()
+        except redis.AuthenticationError:
+            return password is None   # asked to log in: up, and we had nothing to log in with
+        except redis.RedisError:
+            return False              # refused, or still loading its data (BusyLoadingError)
+        finally:
+            client.close()
+
+
+class RedisSession(AdminSession):
+    """Users are ACL users (``ACL SETUSER name reset on >password`` + USER_RULES), saved to
+    the ACL file after every change so they survive a restart. Redis has no databases to
+    grant: those calls raise errors.NotImplementedYet."""
+
+    create_database = drop_database = list_databases = AdminSession._no_databases
+    grant = revoke = list_user_databases = AdminSession._no_databases
+
+    def __init__(self, datastore, client):
+        super().__init__(datastore)
+        self.client = client
+
+    def _command(self, *args):
+        try:
+            return self.client.execute_command(*args)
+        except redis.RedisError as exc:
+            raise errors.DBaaSError(f"Redis: {exc}") from None
+
+    def _exists(self, name):
+        return self._command("ACL", "GETUSER", name) is not None
+
+    def ping(self):
+        return bool(self._command("PING"))
+
+    def create_user(self, spec):
+        ds = self.datastore
+        ds.validate_user_name(spec.name)
+        ds.validate_password(spec.password)
+        ds.validate_host(spec.host)
+        if spec.databases:
+            raise errors.NotImplementedYet("Redis has no databases: a user cannot be granted any.")
+        if self._exists(spec.name):
+            raise errors.Conflict(f"User '{spec.name}' already exists.")
+        self._command("ACL", "SETUSER", spec.name, "reset", f"#{_sha256(spec.password)}",
+                      *self.datastore.USER_RULES)
+        self._command("ACL", "SAVE")
+
+    def drop_user(self, name, host="%"):
+        """ACL DELUSER also disconnects the user's clients."""
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_host(host)
+        if not self._command("ACL", "DELUSER", name):
+            raise errors.NotFound(f"User '{name}' does not exist.")
+        self._command("ACL", "SAVE")
+
+    def set_password(self, name, password, host="%"):
+        self.datastore.validate_user_name(name)
+        self.datastore.validate_password(password)
+        self.datastore.validate_host(host)
+        if not self._exists(name):
+            raise errors.NotFound(f"User '{name}' does not exist.")
+        self._command("ACL", "SETUSER", name, "resetpass", f"#{_sha256(password)}")
+        self._command("ACL", "SAVE")
+
+    def list_users(self):
+        return [{"name": name, "host": "%", "databases": []}
+                for name in sorted(self._command("ACL", "USERS")) if name != self.datastore.admin_user]
+
+
+def _sha256(password):
+    """The form Redis keeps passwords in (ACL '#<hex>'); sent this way the password itself
+    never reaches the server or its ACL file."""
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
