@@ -112,9 +112,9 @@ class User(AdminEndpointResource):
             if self.DATABASES in prop_diff:
                 before, after = set(self.properties[self.DATABASES]), set(prop_diff[self.DATABASES])
                 for database in sorted(after - before):
-                    session.grant(name, database)
+                    session.grant(name, database, host)
                 for database in sorted(before - after):
-                    session.revoke(name, database)
+                    session.revoke(name, database, host)
         self._apply(change)
 
     def handle_delete(self):

@@ -89,7 +89,7 @@ class LocalServer(resource.Resource):
         # Record the key before anything exists, so that delete can always find it.
         self.resource_id_set(key)
         owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
-                 "project": self.stack.context.tenant_id}
+                 "project": self.stack.context.project_id}
         try:
             _driver().create(
                 key, owner,

@@ -87,7 +87,7 @@ class Client:
             if instance["status"] in wanted:
                 return instance
             assert instance["status"] != "ERROR", instance
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise AssertionError(f"instance {instance_id} not {wanted} within {timeout}s")
 
     def delete_and_wait(self, instance_id, timeout=120):

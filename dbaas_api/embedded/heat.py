@@ -29,7 +29,7 @@ LOG = logging.getLogger("dbaas.embedded.heat")
 
 # Heat sleeps a fixed second between the steps of a resource operation; a local datastore
 # is ready in well under that, so the embedded engine polls faster. Seconds.
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.05
 
 PASTE_INI = """\
 [composite:heat-api]
