@@ -27,6 +27,12 @@ from dbaas_api.embedded import sqlite  # noqa: E402
 
 LOG = logging.getLogger("dbaas.embedded.heat")
 
+# The legacy (non-convergence) engine takes a stack lock for each action: a second change to
+# an instance while one runs gets 409 instead of silently superseding it, and an engine that
+# died mid-action has its stacks marked FAILED when it starts again (convergence leaves them
+# IN_PROGRESS). Measured here it was not slower for our small stacks (20 concurrent creates:
+# 4.3 s legacy, 6.5 s convergence).
+#
 # Heat sleeps a fixed second between the steps of a resource operation; a local datastore
 # is ready in well under that, so the embedded engine polls faster. Seconds.
 POLL_INTERVAL = 0.05
@@ -101,7 +107,7 @@ plugin_dirs = {plugin_dir()}
 deferred_auth_method = password
 auth_encryption_key = {files.key.read_text().strip()}
 encrypt_parameters_and_properties = true
-convergence_engine = true
+convergence_engine = false
 max_stacks_per_tenant = 100000
 max_resources_per_stack = 1000
 num_engine_workers = 1
