@@ -1,0 +1,74 @@
+"""Faults the service must survive: killed engine, killed API. Each on its own stack, since
+the test kills parts of it."""
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.test_instances import pid_alive
+from tests.harness import Stack
+
+
+@pytest.fixture
+def own_stack():
+    stack = Stack()
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.destroy()
+
+
+def wait_for(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_engine_killed_during_create_never_leaves_build_forever(own_stack):
+    client = own_stack.client(f"kill-{uuid.uuid4().hex[:8]}")
+    driver = own_stack.embedded.driver
+    created = client.create_instance(name="doomed", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": "postgresql"})
+    # Kill the engine once the plugin has begun making the server: the worst moment.
+    key = wait_for(lambda: next(iter(driver.keys()), None), 60, "the server's directory")
+    os.kill(own_stack.embedded.heat.pid(), signal.SIGKILL)
+
+    own_stack.up()  # the API is still running; this restarts the engine and reconciles
+    def settled():
+        status = client.get(f"/instances/{created['id']}").json()["instance"]["status"]
+        return status if status in ("ACTIVE", "ERROR") else None
+
+    final = wait_for(settled, 120, "ACTIVE or ERROR after the engine restart")
+    if final == "ERROR":
+        assert client.get(f"/instances/{created['id']}").json()["instance"]["fault"]["message"]
+
+    local = driver.get(key)
+    assert client.delete_and_wait(created["id"]) is None
+    assert key not in driver.keys()
+    assert local is None or not pid_alive(local.pid)
+    assert not any(own_stack.state_dir.joinpath("instances").glob(f"{key}*"))
+
+
+def test_api_killed_loses_nothing(own_stack):
+    client = own_stack.client(f"api-{uuid.uuid4().hex[:8]}")
+    ids = [client.create_instance(name=f"keep-{i}", flavorRef="1", volume={"size": 1},
+                                  datastore={"type": "redis"})["id"] for i in range(2)]
+    for instance_id in ids:
+        client.wait_status(instance_id)
+    before = client.get("/instances/detail").json()["instances"]
+
+    os.kill(own_stack.embedded.api.pid(), signal.SIGKILL)
+    wait_for(lambda: not own_stack.embedded.api.healthy(), 10, "the API to die")
+    own_stack.up()
+
+    after = client.get("/instances/detail").json()["instances"]
+    assert after == before
+    for instance_id in ids:
+        client.delete_and_wait(instance_id)
