@@ -10,7 +10,9 @@ from flask import Flask
 from dbaas_api import api
 from dbaas_api.api.common import SERVICES
 from dbaas_api.config import Settings
+from dbaas_api.policy import Policy
 from dbaas_api.service.instances import InstanceService
+from dbaas_api.service.management import ManagementService
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class Services:
     """What the handlers call, built once per app."""
     settings: Settings
     instances: InstanceService
+    policy: Policy
+    management: ManagementService
 
 
 def create_app(config=None, gateway=None, renderer=None):
@@ -39,6 +43,10 @@ def create_app(config=None, gateway=None, renderer=None):
         RESTX_MASK_SWAGGER=False,
     )
     app.extensions[SERVICES] = Services(
-        settings=settings, instances=InstanceService(settings, gateway, renderer))
+        settings=settings, instances=InstanceService(settings, gateway, renderer),
+        policy=Policy(settings.policy_file), management=ManagementService(gateway))
     api.init_app(app)
+    if settings.keystone:
+        from dbaas_api import identity
+        app.wsgi_app = identity.auth_token(app.wsgi_app, settings)
     return app

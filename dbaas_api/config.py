@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+AUTH_STRATEGIES = ("noauth", "keystone")
 SOURCE_ROOT = PACKAGE_DIR.parent
 
 
@@ -37,6 +38,23 @@ class Settings:
     environment_file: Path = field(default_factory=lambda: _packaged("templates") / "environments" / "local.yaml")
     max_volume_size: int = 1024
     page_size: int = 20
+    # "noauth" (the embedded default: the project is the URL's) or "keystone" (tokens are
+    # validated by keystonemiddleware; config_file holds [keystone_authtoken] and the
+    # [service_credentials] the API talks to Heat with; see identity.py).
+    auth_strategy: str = "noauth"
+    config_file: Path | None = None
+    policy_file: Path = field(default_factory=lambda: _packaged("etc") / "policy.yaml")
+
+    def __post_init__(self):
+        if self.auth_strategy not in AUTH_STRATEGIES:
+            raise ValueError(f"DBAAS_AUTH_STRATEGY must be one of {', '.join(AUTH_STRATEGIES)}, "
+                             f"not {self.auth_strategy!r}")
+        if self.auth_strategy == "keystone" and not self.config_file:
+            raise ValueError("The keystone auth strategy needs a config file (DBAAS_CONFIG_FILE).")
+
+    @property
+    def keystone(self):
+        return self.auth_strategy == "keystone"
 
     @property
     def heat_endpoint(self):
@@ -61,13 +79,16 @@ class Settings:
             ("heat_host", "DBAAS_HEAT_HOST", str), ("heat_port", "DBAAS_HEAT_PORT", int),
             ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
+            ("auth_strategy", "DBAAS_AUTH_STRATEGY", str),
         ):
             if name in env:
                 values[key] = cast(env[name])
         if env.get("DBAAS_TEMPLATE_DIRS"):
             values["template_dirs"] = _paths(env["DBAAS_TEMPLATE_DIRS"])
-        if env.get("DBAAS_ENVIRONMENT_FILE"):
-            values["environment_file"] = Path(env["DBAAS_ENVIRONMENT_FILE"])
+        for key, name in (("environment_file", "DBAAS_ENVIRONMENT_FILE"),
+                          ("config_file", "DBAAS_CONFIG_FILE"), ("policy_file", "DBAAS_POLICY_FILE")):
+            if env.get(name):
+                values[key] = Path(env[name]).resolve()
         values.update(overrides)
         values["state_dir"] = Path(values.get("state_dir", cls.state_dir)).resolve()
         return cls(**values)

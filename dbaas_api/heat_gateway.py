@@ -8,24 +8,24 @@ from urllib.parse import urlencode
 
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
+from keystoneauth1 import exceptions as keystone_exc
 
 from dbaas_api import errors
 
 LOG = logging.getLogger(__name__)
-# heatclient logs every request body at DEBUG, stack parameters (passwords) included.
+# heatclient logs every request body at DEBUG, stack parameters (passwords) included;
 logging.getLogger("heatclient.common.http").setLevel(logging.INFO)
+logging.getLogger("keystoneauth.session").setLevel(logging.INFO)  # so does keystoneauth1's
 
-# The embedded Heat runs a no-auth filter that takes the project from the URL; a Keystone
-# profile will pass a session instead.
+# In the no-auth profile the embedded Heat takes the project from the URL. In the keystone
+# profile the API is the service user (identity.service_session) and Heat validates its token.
 NO_AUTH_TOKEN = "dbaas-no-auth"
 _SECRET_KEY_WORDS = ("password", "secret", "token")
 
 
 class HeatGateway:
     def __init__(self, settings, client=None):
-        self._client = client or heat_client.Client(
-            "1", endpoint=f"{settings.heat_endpoint}/{settings.service_project}",
-            token=NO_AUTH_TOKEN)
+        self._client = client or _client(settings)
 
     def create_stack(self, name, rendered, tags):
         """Create the stack and return its id (the instance id)."""
@@ -71,6 +71,16 @@ class HeatGateway:
             return [resource.to_dict() for resource in self._client.resources.list(stack_id)]
 
 
+def _client(settings):
+    if not settings.keystone:
+        return heat_client.Client(
+            "1", endpoint=f"{settings.heat_endpoint}/{settings.service_project}", token=NO_AUTH_TOKEN)
+    from dbaas_api import identity
+    # keystoneauth1 fills in the session's project (the service project's id) on first use.
+    return heat_client.Client("1", session=identity.service_session(settings),
+                              endpoint_override=f"{settings.heat_endpoint}/%(project_id)s")
+
+
 def _stack_fields(rendered):
     return {"template": rendered.template, "parameters": dict(rendered.parameters),
             "environment": dict(rendered.environment), "files": dict(rendered.files)}
@@ -83,6 +93,9 @@ def _heat_errors(secrets=()):
         yield
     except (heat_exc.CommunicationError, heat_exc.InvalidEndpoint) as exc:
         LOG.warning("Heat is unreachable: %s", exc)
+        raise errors.ServiceUnavailable("The orchestration service is unavailable.") from None
+    except keystone_exc.ClientException as exc:  # keystone profile: no token for the service user
+        LOG.warning("Cannot reach Heat as the service user: %s", type(exc).__name__)
         raise errors.ServiceUnavailable("The orchestration service is unavailable.") from None
     except heat_exc.HTTPException as exc:
         code = _code(exc)

@@ -31,7 +31,7 @@ class TroveApi(Api):
 
 def init_app(app):
     """Register every namespace and the error handler on ``app``."""
-    from dbaas_api.api import datastores, flavors, instances, versions, views
+    from dbaas_api.api import datastores, flavors, instances, mgmt, versions, views
 
     api = TroveApi(
         title="heat-dbaas", version="v1.0", doc=False,
@@ -43,6 +43,7 @@ def init_app(app):
     api.add_namespace(datastores.ns, path=f"{project}/datastores")
     api.add_namespace(flavors.ns, path=f"{project}/flavors")
     api.add_namespace(instances.ns, path=f"{project}/instances")
+    api.add_namespace(mgmt.ns, path=f"{project}/mgmt")
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).
     app.register_error_handler(Exception, error_response)

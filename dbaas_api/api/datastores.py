@@ -30,7 +30,7 @@ version_envelope = ns.model("DatastoreVersionEnvelope", {"version": fields.Neste
 class Datastores(Resource):
     @ns.response(200, "Every datastore", datastore_list_model)
     def get(self, project_id):
-        authorize(project_id)
+        authorize(project_id, "dbaas:datastore:list")
         return {"datastores": [views.datastore(datastore) for datastore in registry.all()]}
 
 
@@ -39,7 +39,7 @@ class Datastore(Resource):
     @ns.response(200, "One datastore", datastore_envelope)
     @ns.response(404, "No such datastore")
     def get(self, project_id, datastore):
-        authorize(project_id)
+        authorize(project_id, "dbaas:datastore:show")
         return {"datastore": views.datastore(catalog.find_datastore(datastore))}
 
 
@@ -48,7 +48,7 @@ class DatastoreVersions(Resource):
     @ns.response(200, "The datastore's versions", version_list_model)
     @ns.response(404, "No such datastore")
     def get(self, project_id, datastore):
-        authorize(project_id)
+        authorize(project_id, "dbaas:datastore:show")
         found = catalog.find_datastore(datastore)
         return {"versions": [views.datastore_version(found, version) for version in found.versions]}
 
@@ -58,7 +58,7 @@ class DatastoreVersion(Resource):
     @ns.response(200, "One version", version_envelope)
     @ns.response(404, "No such datastore or version")
     def get(self, project_id, datastore, version):
-        authorize(project_id)
+        authorize(project_id, "dbaas:datastore:show")
         found = catalog.find_datastore(datastore)
         return {"version": views.datastore_version(found, catalog.find_version(found, version))}
 
@@ -68,5 +68,5 @@ class DatastoreVersionById(Resource):
     @ns.response(200, "One version", version_envelope)
     @ns.response(404, "No such version")
     def get(self, project_id, version_id):
-        authorize(project_id)
+        authorize(project_id, "dbaas:datastore:show")
         return {"version": views.datastore_version(*catalog.find_version_by_id(version_id))}

@@ -22,7 +22,7 @@ flavor_envelope = ns.model("FlavorEnvelope", {"flavor": fields.Nested(flavor_mod
 class Flavors(Resource):
     @ns.response(200, "Every flavor", flavor_list_model)
     def get(self, project_id):
-        authorize(project_id)
+        authorize(project_id, "dbaas:flavor:list")
         return {"flavors": [views.flavor(flavor) for flavor in registry.FLAVORS]}
 
 
@@ -31,5 +31,5 @@ class Flavor(Resource):
     @ns.response(200, "One flavor", flavor_envelope)
     @ns.response(404, "No such flavor")
     def get(self, project_id, flavor_id):
-        authorize(project_id)
+        authorize(project_id, "dbaas:flavor:show")
         return {"flavor": views.flavor(registry.find_flavor(flavor_id))}

@@ -43,7 +43,7 @@ page_params = {
 
 
 def _page(project_id, detail):
-    project = authorize(project_id)
+    project = authorize(project_id, "dbaas:instance:list")
     limit, marker = page_args()
     page = services().instances.list(project, limit, marker)
     items = [views.instance(record, detail=detail) for record in page.instances]
@@ -63,7 +63,7 @@ class Instances(Resource):
     @ns.response(415, "The body is not JSON")
     @ns.response(501, "The request asks for something not supported yet")
     def post(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:instance:create")
         body = json_body()
         schemas.validate(schemas.INSTANCE_CREATE, body)
         record = services().instances.create(project, body["instance"])
@@ -83,12 +83,12 @@ class Instance(Resource):
     @ns.response(200, "The instance, with its address", instance_envelope)
     @ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:instance:show")
         return {"instance": views.instance(services().instances.get(project, instance_id), detail=True)}
 
     @ns.response(202, "Deletion started")
     @ns.response(404, "No such instance in this project")
     def delete(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:instance:delete")
         services().instances.delete(project, instance_id)
         return Response(status=202)

@@ -46,6 +46,7 @@ use = egg:Paste#urlmap
 [composite:api]
 paste.composite_factory = heat.api:pipeline_factory
 noauth = request_id faultwrap projectauth context versionnegotiation apiv1app
+keystone = request_id faultwrap authtoken context versionnegotiation apiv1app
 
 [app:apiv1app]
 paste.app_factory = heat.common.wsgi:app_factory
@@ -70,6 +71,9 @@ paste.filter_factory = oslo_middleware.request_id:RequestId.factory
 
 [filter:projectauth]
 paste.filter_factory = dbaas_api.embedded.noauth:filter_factory
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 """
 
 
@@ -124,7 +128,7 @@ max_pool_size = 16
 max_overflow = 64
 
 [paste_deploy]
-flavor = noauth
+flavor = {settings.auth_strategy}
 api_paste_config = {files.paste}
 
 [heat_api]
@@ -134,10 +138,22 @@ bind_port = {settings.heat_port}
 [oslo_policy]
 enforce_new_defaults = true
 enforce_scope = false
-"""
+""" + (_keystone_sections(settings) if settings.keystone else "")
     files.conf.write_text(conf)
     files.conf.chmod(0o600)
     return files
+
+
+def _keystone_sections(settings):
+    """The keystone profile: Heat validates tokens with the same Keystone, with the API's
+    [keystone_authtoken] options (deferred_auth_method stays password: no trusts)."""
+    from dbaas_api import identity
+
+    authtoken = identity.authtoken_section(settings)
+    lines = ["", "[keystone_authtoken]"] + [f"{key} = {value}" for key, value in authtoken.items()]
+    auth_uri = authtoken.get("www_authenticate_uri") or authtoken.get("auth_url", "")
+    lines += ["", "[clients_keystone]", f"auth_uri = {auth_uri}", ""]
+    return "\n".join(lines)
 
 
 def _prepare_database(files):

@@ -120,7 +120,11 @@ class Embedded:
             "DBAAS_STATE_DIR": str(self.settings.state_dir),
             "DBAAS_API_HOST": self.settings.api_host, "DBAAS_API_PORT": str(self.settings.api_port),
             "DBAAS_HEAT_HOST": self.settings.heat_host, "DBAAS_HEAT_PORT": str(self.settings.heat_port),
+            "DBAAS_AUTH_STRATEGY": self.settings.auth_strategy,
+            "DBAAS_POLICY_FILE": str(self.settings.policy_file),
         })
+        if self.settings.config_file:
+            env["DBAAS_CONFIG_FILE"] = str(self.settings.config_file)
         return env
 
     def up(self):

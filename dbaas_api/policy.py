@@ -1,0 +1,72 @@
+"""Who may do what: oslo.policy rules with their defaults here, overridable in the policy file
+(``Settings.policy_file``, the packaged ``etc/policy.yaml`` by default, which lists every rule
+commented out). The same rules apply in both profiles; a no-auth caller has the member role.
+
+Defaults follow OpenStack's secure RBAC personas: a project's ``reader`` may look, its
+``member`` may also change, ``admin`` may also use the management endpoints that see every
+project. Keystone's bootstrap roles imply each other (admin > member > reader), so an admin
+token carries all three.
+"""
+from oslo_config import cfg
+from oslo_policy import policy
+
+from dbaas_api import errors
+
+BASE_RULES = (
+    policy.RuleDefault("admin", "role:admin", description="A cloud administrator."),
+    policy.RuleDefault("project_reader", "role:reader and project_id:%(project_id)s",
+                       description="May look at the project's resources."),
+    policy.RuleDefault("project_member", "role:member and project_id:%(project_id)s",
+                       description="May also create, change and delete them."),
+)
+# For handlers that name no rule of their own: reads need reader, changes need member.
+DEFAULT_READ, DEFAULT_WRITE = "dbaas:default:read", "dbaas:default:write"
+
+
+def _rule(name, check, method, path, description):
+    return policy.DocumentedRuleDefault(
+        name, check, description, [{"method": method, "path": f"/v1.0/{{project_id}}{path}"}])
+
+
+RULES = BASE_RULES + (
+    _rule(DEFAULT_READ, "rule:project_reader", "GET", "/...", "Any read without a rule of its own."),
+    _rule(DEFAULT_WRITE, "rule:project_member", "POST", "/...", "Any change without a rule of its own."),
+    _rule("dbaas:datastore:list", "rule:project_reader", "GET", "/datastores", "List datastores."),
+    _rule("dbaas:datastore:show", "rule:project_reader", "GET", "/datastores/{datastore}",
+          "Show a datastore or its versions."),
+    _rule("dbaas:flavor:list", "rule:project_reader", "GET", "/flavors", "List flavors."),
+    _rule("dbaas:flavor:show", "rule:project_reader", "GET", "/flavors/{flavor_id}", "Show a flavor."),
+    _rule("dbaas:instance:list", "rule:project_reader", "GET", "/instances", "List the project's instances."),
+    _rule("dbaas:instance:show", "rule:project_reader", "GET", "/instances/{instance_id}", "Show an instance."),
+    _rule("dbaas:instance:create", "rule:project_member", "POST", "/instances", "Create an instance."),
+    _rule("dbaas:instance:delete", "rule:project_member", "DELETE", "/instances/{instance_id}",
+          "Delete an instance."),
+    _rule("dbaas:mgmt:instance:list", "rule:admin", "GET", "/mgmt/instances",
+          "List every project's instances, with their owners."),
+)
+
+
+class Policy:
+    def __init__(self, policy_file):
+        conf = cfg.ConfigOpts()
+        conf(args=[], default_config_files=[], default_config_dirs=[])
+        self._enforcer = policy.Enforcer(conf, policy_file=str(policy_file))
+        self._enforcer.register_defaults(RULES)
+
+    def enforce(self, rule, credentials, project_id):
+        """Raise errors.Forbidden unless ``credentials`` (project_id, user_id, roles) allow
+        ``rule`` on ``project_id``'s resources."""
+        if not self._enforcer.authorize(rule, {"project_id": project_id}, credentials):
+            raise errors.Forbidden(f"Policy does not allow {rule} to be performed.")
+
+
+def sample():
+    """etc/policy.yaml: every rule with its default, commented out."""
+    lines = ["# heat-dbaas policy. Uncomment a rule to change it; the defaults are in",
+             "# dbaas_api/policy.py. Point DBAAS_POLICY_FILE at your own copy to use it.", ""]
+    for rule in RULES:
+        lines.append(f"# {rule.description}")
+        for operation in getattr(rule, "operations", ()):
+            lines.append(f"# {operation['method']}  {operation['path']}")
+        lines.extend([f'#"{rule.name}": "{rule.check_str}"', ""])
+    return "\n".join(lines)
