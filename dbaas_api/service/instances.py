@@ -112,7 +112,7 @@ class InstanceService:
             name=body["name"],
             datastore=datastore.name,
             version=version,
-            flavor=_flavor(body.get("flavorRef")),
+            flavor=_flavor(_flavor_ref(body)),
             volume_size=self._volume_size(body.get("volume")),
             databases=databases,
             users=_users(datastore, body.get("users") or [], databases),
@@ -152,6 +152,15 @@ def _datastore_and_version(requested):
     except errors.NotFound as exc:
         raise errors.BadRequest(exc.message) from None
     return datastore, version
+
+
+def _flavor_ref(body):
+    """Trove's ``flavorRef``; openstacksdk's create_instance sends its Instance.flavor instead
+    (``"flavor": id`` or ``{"id": ...}``), which Trove ignores: accept it when flavorRef is absent."""
+    if body.get("flavorRef") is not None:
+        return body["flavorRef"]
+    flavor = body.get("flavor")
+    return flavor.get("id") if isinstance(flavor, dict) else flavor
 
 
 def _flavor(flavor_ref):
