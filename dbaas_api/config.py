@@ -21,6 +21,15 @@ def _packaged(subdir):
     return Path(sys.prefix) / "share" / "heat-dbaas" / subdir
 
 
+BACKUP_ENV = (
+    ("backup_storage", "DBAAS_BACKUP_STORAGE", str), ("backup_dir", "DBAAS_BACKUP_DIR", Path),
+    ("backup_segment_mb", "DBAAS_BACKUP_SEGMENT_MB", int),
+    ("swift_auth_url", "DBAAS_SWIFT_AUTH_URL", str), ("swift_user", "DBAAS_SWIFT_USER", str),
+    ("swift_key", "DBAAS_SWIFT_KEY", str), ("swift_auth_version", "DBAAS_SWIFT_AUTH_VERSION", str),
+    ("swift_project", "DBAAS_SWIFT_PROJECT", str), ("swift_container", "DBAAS_SWIFT_CONTAINER", str),
+)
+
+
 def _paths(value):
     return tuple(Path(p) for p in value.split(os.pathsep) if p)
 
@@ -38,6 +47,17 @@ class Settings:
     environment_file: Path = field(default_factory=lambda: _packaged("templates") / "environments" / "local.yaml")
     max_volume_size: int = 1024
     page_size: int = 20
+    # Where backups go: "local" (a directory, the embedded default) or "swift". The engine's
+    # DBaaS::Backup plugin reads these; the embedded launcher exports them (backup_env()).
+    backup_storage: str = "local"
+    backup_dir: Path | None = None          # default <state>/backups
+    backup_segment_mb: int = 64             # one stored object per this many MiB of backup
+    swift_auth_url: str = ""
+    swift_user: str = ""
+    swift_key: str = ""
+    swift_auth_version: str = "1"
+    swift_project: str = ""                 # Keystone (auth version 3) only
+    swift_container: str = "dbaas_backups"
     # "noauth" (the embedded default: the project is the URL's) or "keystone" (tokens are
     # validated by keystonemiddleware; config_file holds [keystone_authtoken] and the
     # [service_credentials] the API talks to Heat with; see identity.py).
@@ -55,6 +75,17 @@ class Settings:
     @property
     def keystone(self):
         return self.auth_strategy == "keystone"
+
+    @property
+    def backup_root(self):
+        return Path(self.backup_dir or self.state_dir / "backups")
+
+    def backup_env(self):
+        """The backup settings as the environment variables from_env reads (for the engine)."""
+        env = {name: str(getattr(self, key)) for key, name, _ in BACKUP_ENV
+               if getattr(self, key) not in (None, "")}
+        env["DBAAS_BACKUP_DIR"] = str(self.backup_root)
+        return env
 
     @property
     def heat_endpoint(self):
@@ -89,6 +120,9 @@ class Settings:
                           ("config_file", "DBAAS_CONFIG_FILE"), ("policy_file", "DBAAS_POLICY_FILE")):
             if env.get(name):
                 values[key] = Path(env[name]).resolve()
+        for key, name, cast in BACKUP_ENV:
+            if env.get(name):
+                values[key] = cast(env[name])
         values.update(overrides)
         values["state_dir"] = Path(values.get("state_dir", cls.state_dir)).resolve()
         return cls(**values)

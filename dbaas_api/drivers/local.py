@@ -81,7 +81,7 @@ class LocalDriver:
 
     # ---- public API ----------------------------------------------------------------------
 
-    def create(self, key, owner, datastore, version, flavor, admin_password):
+    def create(self, key, owner, datastore, version, flavor, admin_password, restore=None):
         """Make and start a new server; return once its admin accepts an authenticated
         connection. On any failure nothing is left behind (process or directory)."""
         ds = _datastore(datastore)
@@ -94,7 +94,7 @@ class LocalDriver:
         with self._claim(paths, ds, version, flavor, owner) as address:
             try:
                 started = time.monotonic()
-                address = self._provision(ds, paths, version, flavor, admin_password, user, address)
+                address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
             except BaseException as exc:
@@ -201,16 +201,22 @@ class LocalDriver:
                     raise
             yield address
 
-    def _provision(self, ds, paths, version, flavor, admin_password, user, address):
-        """Data dir, config, initialisation, first start; returns the address it ended on."""
+    def _provision(self, ds, paths, version, flavor, admin_password, user, address, restore=None):
+        """Data dir, config, initialisation (or the data of a backup chain: see
+        Datastore.restore), first start; returns the address it ended on."""
         self._make_data_dir(paths, user)
         self._write_config(ds, paths, address, ds.port, flavor)
-        ds.initialise(paths, version, admin_password, _Runner(paths, user, self.INIT_TIMEOUT))
+        runner = _Runner(paths, user, self.INIT_TIMEOUT)
+        if restore:
+            ds.restore(paths, version, admin_password, runner, restore)
+        else:
+            ds.initialise(paths, version, admin_password, runner)
         for attempt in (1, 2, 3):
             process = self._spawn(ds, paths, version, user)
             wait = _Waiter(ds, paths, process, self.START_TIMEOUT)
             try:
-                ds.after_first_start(paths, address, ds.port, admin_password, wait)
+                if not restore:   # a restored server has its accounts already
+                    ds.after_first_start(paths, address, ds.port, admin_password, wait)
                 wait(lambda: ds.probe(address, ds.port, admin_password), f"{ds.title} at {address}")
                 return address
             except errors.DBaaSError:
@@ -436,6 +442,28 @@ class _Runner:
             os.close(read_end)
             if write_end is not None:
                 os.close(write_end)
+        self._finish(process, argv)
+
+    def feed(self, argv, chunks):
+        """Run argv with ``chunks`` (an iterable of bytes: a backup as it is read) streamed to
+        its stdin, one chunk at a time. When the source fails (a corrupt backup) the command
+        is killed and the source's error raised."""
+        with open(self.paths.home / "server.log", "ab") as log:
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
+                                       **_child_options(self.paths, self.user))
+        try:
+            with contextlib.suppress(BrokenPipeError):   # it stopped reading: its exit code says why
+                for chunk in chunks:
+                    process.stdin.write(chunk)
+                process.stdin.close()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        self._finish(process, argv)
+
+    def _finish(self, process, argv):
         try:
             code = process.wait(self.timeout)
         except subprocess.TimeoutExpired:
@@ -449,6 +477,22 @@ class _Runner:
 
     def write(self, path, text):
         _write_text(path, text, mode=0o600)
+        self._own(path)
+
+    def write_stream(self, path, chunks):
+        """A 0600 file of the datastore user's from an iterable of bytes."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        self._own(path)
+
+    def mkdir(self, path):
+        """A 0700 directory of the datastore user's."""
+        os.mkdir(path, 0o700)
+        self._own(path)
+
+    def _own(self, path):
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 

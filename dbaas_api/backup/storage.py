@@ -1,0 +1,335 @@
+"""Backup storage: one interface, two backends.
+
+A backup is stored under a prefix (the backup's id) as numbered segment objects followed by
+a manifest, written last::
+
+    <prefix>/segment-000000, segment-000001, ...   at most segment_size bytes each
+    <prefix>/manifest.json   {"version", "size", "sha256", "segments": [{"name", "size", "sha256"}]}
+
+So a backup without a manifest is incomplete whatever else is there, and delete removes
+everything under the prefix, complete or not. The writer streams: it never holds more than
+one read chunk of a backup in memory, whatever the backup's size. The reader checks every
+segment's size and SHA-256 against the manifest and the whole stream's against the checksum
+the backup record holds; any difference or missing object is a ``CorruptBackup`` that says
+which object.
+
+- ``LocalStorage``: files under a directory (the embedded default, ``<state>/backups``).
+- ``SwiftStorage``: objects in one Swift container through python-swiftclient; each segment
+  is a streamed (chunked) PUT whose ETag Swift computes and we compare with our own MD5.
+
+A location names its backend (``file:///dir/prefix``, ``swift://container/prefix``), so a
+backup is restored from where it was written even after the default changes.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dbaas_api import errors
+
+MANIFEST = "manifest.json"
+CHUNK = 1 << 20           # bytes read and written at a time
+FORMAT_VERSION = 1
+
+
+class CorruptBackup(errors.DBaaSError):
+    """A backup's objects are missing or differ from what was recorded."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a finished backup is: where, how big, and its SHA-256 (hex)."""
+    location: str
+    size: int
+    checksum: str
+
+
+def segment_name(index):
+    return f"segment-{index:06d}"
+
+
+class Storage:
+    """Base class: subclasses store and fetch whole objects under ``prefix``."""
+
+    scheme = ""
+
+    def __init__(self, segment_size):
+        self.segment_size = int(segment_size)
+
+    # ---- what backends provide ---------------------------------------------------------
+
+    def location(self, prefix):
+        raise NotImplementedError
+
+    def put_stream(self, prefix, name, chunks):
+        """Store the object from an iterable of bytes; returns nothing, raises on failure."""
+        raise NotImplementedError
+
+    def get_stream(self, prefix, name):
+        """The object's bytes as an iterable of chunks; CorruptBackup when it is missing."""
+        raise NotImplementedError
+
+    def delete_prefix(self, prefix):
+        """Remove every object under prefix; tolerates none."""
+        raise NotImplementedError
+
+    def names(self, prefix):
+        """Names of the objects under prefix (for tests and operators)."""
+        raise NotImplementedError
+
+    # ---- shared logic --------------------------------------------------------------------
+
+    def write(self, prefix, chunks):
+        """Store a backup streamed from ``chunks`` (an iterable of bytes): segments, then
+        the manifest. Returns Stored. The caller deletes the prefix if this raises."""
+        segments, size = [], 0
+        source = _Rechunker(chunks)
+        while not segments or source.more():   # an empty stream is one empty segment
+            segment = _Segment(source, self.segment_size)
+            name = segment_name(len(segments))
+            self.put_stream(prefix, name, segment)
+            segments.append({"name": name, "size": segment.size, "sha256": segment.sha256.hexdigest()})
+            size += segment.size
+        checksum = source.sha256.hexdigest()
+        manifest = {"version": FORMAT_VERSION, "size": size, "sha256": checksum, "segments": segments}
+        self.put_stream(prefix, MANIFEST, [json.dumps(manifest, indent=1).encode()])
+        return Stored(location=self.location(prefix), size=size, checksum=checksum)
+
+    def read(self, prefix, checksum):
+        """The backup's bytes, verified as they stream; raises CorruptBackup on the first
+        difference (missing object, wrong size, wrong SHA-256)."""
+        manifest = self.manifest(prefix)
+        if manifest.get("sha256") != checksum:
+            raise CorruptBackup(f"Backup {self.location(prefix)}: its manifest does not match the "
+                                "checksum recorded when it was taken.")
+        total = hashlib.sha256()
+        for segment in manifest["segments"]:
+            digest, size = hashlib.sha256(), 0
+            for chunk in self.get_stream(prefix, segment["name"]):
+                digest.update(chunk)
+                total.update(chunk)
+                size += len(chunk)
+                yield chunk
+            if size != segment["size"] or digest.hexdigest() != segment["sha256"]:
+                raise CorruptBackup(f"Backup {self.location(prefix)}: object {segment['name']} is "
+                                    f"corrupt (checksum or size differs from the manifest).")
+        if total.hexdigest() != checksum:
+            raise CorruptBackup(f"Backup {self.location(prefix)}: checksum mismatch.")
+
+    def manifest(self, prefix):
+        try:
+            return json.loads(b"".join(self.get_stream(prefix, MANIFEST)))
+        except ValueError:
+            raise CorruptBackup(f"Backup {self.location(prefix)}: its manifest is unreadable.") from None
+
+
+class LocalStorage(Storage):
+    """Files under ``root/<prefix>/``, fsynced before the manifest is written."""
+
+    scheme = "file"
+
+    def __init__(self, root, segment_size):
+        super().__init__(segment_size)
+        self.root = Path(root)
+
+    def location(self, prefix):
+        return f"file://{self.root / _checked(prefix)}"
+
+    def put_stream(self, prefix, name, chunks):
+        directory = self.root / _checked(prefix)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def get_stream(self, prefix, name):
+        path = self.root / _checked(prefix) / name
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise CorruptBackup(f"Backup {self.location(prefix)}: object {name} is missing.") from None
+        return _file_chunks(handle)
+
+    def delete_prefix(self, prefix):
+        shutil.rmtree(self.root / _checked(prefix), ignore_errors=True)
+
+    def names(self, prefix):
+        directory = self.root / _checked(prefix)
+        return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+
+class SwiftStorage(Storage):
+    """Objects ``<prefix>/...`` in one container, created on first use."""
+
+    scheme = "swift"
+
+    def __init__(self, connect, container, segment_size):
+        super().__init__(segment_size)
+        self._connect = connect          # () -> swiftclient.Connection
+        self.container = container
+        self._conn = None
+
+    @property
+    def conn(self):
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def location(self, prefix):
+        return f"swift://{self.container}/{_checked(prefix)}"
+
+    def put_stream(self, prefix, name, chunks):
+        from swiftclient import ClientException
+        md5 = hashlib.md5(usedforsecurity=False)
+
+        def counted():
+            for chunk in chunks:
+                md5.update(chunk)
+                yield chunk
+        with _swift_errors(self, prefix, name):
+            try:
+                etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
+            except ClientException as exc:
+                if exc.http_status != 404:
+                    raise
+                self.conn.put_container(self.container)   # first backup: no container yet
+                etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
+        if etag != md5.hexdigest():
+            raise CorruptBackup(f"Swift stored {prefix}/{name} with ETag {etag}, not the MD5 we sent.")
+
+    def get_stream(self, prefix, name):
+        with _swift_errors(self, prefix, name):
+            _headers, body = self.conn.get_object(self.container, f"{prefix}/{name}", resp_chunk_size=CHUNK)
+        return body
+
+    def delete_prefix(self, prefix):
+        from swiftclient import ClientException
+        for name in self.names(prefix):
+            try:
+                self.conn.delete_object(self.container, f"{prefix}/{name}")
+            except ClientException as exc:
+                if exc.http_status != 404:   # already gone is what we wanted
+                    raise errors.ServiceUnavailable(
+                        f"Swift refused to delete {prefix}/{name}: {exc.msg} ({exc.http_status}).") from None
+
+    def names(self, prefix):
+        from swiftclient import ClientException
+        try:
+            _headers, objects = self.conn.get_container(self.container, prefix=f"{prefix}/", full_listing=True)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return []
+            raise errors.ServiceUnavailable(f"Swift: {exc.msg} ({exc.http_status}).") from None
+        return sorted(obj["name"].split("/", 1)[1] for obj in objects)
+
+
+def from_settings(settings):
+    """The storage new backups go to."""
+    segment_size = settings.backup_segment_mb << 20
+    if settings.backup_storage == "local":
+        return LocalStorage(settings.backup_root, segment_size)
+    if settings.backup_storage == "swift":
+        return SwiftStorage(lambda: _swift_connection(settings), settings.swift_container, segment_size)
+    raise errors.DBaaSError(f"DBAAS_BACKUP_STORAGE must be 'local' or 'swift', not {settings.backup_storage!r}.")
+
+
+def for_location(settings, location):
+    """(storage, prefix) for a location written by either backend."""
+    parsed = urlparse(location)
+    segment_size = settings.backup_segment_mb << 20
+    if parsed.scheme == "file":
+        path = Path(parsed.path)
+        return LocalStorage(path.parent, segment_size), path.name
+    if parsed.scheme == "swift":
+        return (SwiftStorage(lambda: _swift_connection(settings), parsed.netloc, segment_size),
+                parsed.path.strip("/"))
+    raise errors.BadRequest(f"Unknown backup location {location!r}.")
+
+
+def _swift_connection(settings):
+    import swiftclient
+    if not settings.swift_auth_url:
+        raise errors.DBaaSError("Swift backups need DBAAS_SWIFT_AUTH_URL.")
+    os_options = {"project_name": settings.swift_project} if settings.swift_project else None
+    return swiftclient.Connection(authurl=settings.swift_auth_url, user=settings.swift_user,
+                                  key=settings.swift_key, auth_version=settings.swift_auth_version,
+                                  os_options=os_options, retries=2, timeout=60)
+
+
+def _checked(prefix):
+    if not prefix or "/" in prefix or prefix in (".", ".."):
+        raise errors.BadRequest(f"Not a backup prefix: {prefix!r}.")
+    return prefix
+
+
+@contextlib.contextmanager
+def _swift_errors(storage, prefix, name):
+    """swiftclient's errors -> ours, naming the object and never the credentials."""
+    from swiftclient import ClientException
+    try:
+        yield
+    except ClientException as exc:
+        if exc.http_status == 404:
+            raise CorruptBackup(f"Backup {storage.location(prefix)}: object {name} is missing.") from None
+        raise errors.ServiceUnavailable(
+            f"Swift refused {prefix}/{name}: {exc.msg} ({exc.http_status or 'no answer'}).") from None
+
+
+def _file_chunks(handle):
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+class _Rechunker:
+    """An iterable of chunks of any size, hashed as it is read, handed out up to a limit at a
+    time so that segments end exactly at segment_size."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._pending = b""
+        self.sha256 = hashlib.sha256()
+        self.exhausted = False
+
+    def more(self):
+        """Whether any bytes are left (reads ahead one chunk)."""
+        while not self._pending and not self.exhausted:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                self.exhausted = True
+        return bool(self._pending)
+
+    def take(self, limit):
+        """Up to limit bytes (b"" at the end of the stream)."""
+        self.more()
+        piece, self._pending = self._pending[:limit], self._pending[limit:]
+        if piece:
+            self.sha256.update(piece)
+        return piece
+
+
+class _Segment:
+    """The next segment_size bytes of a _Rechunker, as an iterable of chunks."""
+
+    def __init__(self, source, limit):
+        self.source, self.limit = source, limit
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+
+    def __iter__(self):
+        while self.size < self.limit:
+            chunk = self.source.take(min(CHUNK, self.limit - self.size))
+            if not chunk:
+                return
+            self.size += len(chunk)
+            self.sha256.update(chunk)
+            yield chunk

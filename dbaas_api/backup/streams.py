@@ -1,0 +1,113 @@
+"""Backup streams: a datastore's own backup tool, its standard output read chunk by chunk.
+
+Nothing here holds more than one chunk of a backup. The tool's password travels in its
+environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH: readable only by its own user and root),
+never in argv; its stderr goes to an anonymous temporary file, and only its last line, with
+any password masked, reaches an error message.
+"""
+import contextlib
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dbaas_api import errors
+
+CHUNK = 1 << 20
+TOOL_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "HOME": "/nonexistent"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The running server a backup is taken from. ``datadir`` is set when the server's files
+    are on this machine (the local driver); tools that read files (mariadb-backup) need it."""
+    host: str
+    port: int
+    password: str
+    version: str
+    datadir: Path | None = None
+    workdir: Path | None = None   # a private scratch directory for the tool, removed afterwards
+
+
+class ToolStream:
+    """Iterate to run ``argv`` and get its stdout in chunks. A non-zero exit raises
+    errors.DBaaSError at the end of the stream; ``position`` is then what ``finish()``
+    returned (e.g. the LSN an incremental backup starts from next time)."""
+
+    def __init__(self, argv, env=None, secret=None, finish=None):
+        self.argv = list(argv)
+        self.env = dict(TOOL_ENV, **(env or {}))
+        self.secret = secret
+        self.finish = finish
+        self.position = {}
+
+    @property
+    def tool(self):
+        return Path(self.argv[0]).name
+
+    def __iter__(self):
+        with tempfile.TemporaryFile() as stderr:
+            process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=stderr, env=self.env, close_fds=True)
+            try:
+                while chunk := process.stdout.read(CHUNK):
+                    yield chunk
+                code = process.wait()
+            finally:
+                if process.poll() is None:   # the consumer gave up: stop the tool
+                    process.kill()
+                    process.wait()
+                process.stdout.close()
+            if code != 0:
+                raise errors.DBaaSError(f"{self.tool} failed (exit code {code}): {self._last_line(stderr)}")
+        if self.finish is not None:
+            self.position = self.finish() or {}
+
+    def _last_line(self, stderr):
+        stderr.seek(0, os.SEEK_END)
+        stderr.seek(max(0, stderr.tell() - 4096))
+        lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        text = lines[-1] if lines else "no message"
+        if self.secret:
+            text = text.replace(self.secret, "******")
+        return text[:300]
+
+
+@contextlib.contextmanager
+def closing(stream):
+    """Make sure a half-read generator stream stops its tool."""
+    iterator = iter(stream)
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def take(storage, prefix, datastore, source, parent_position=None):
+    """Run ``datastore``'s backup tool against ``source`` straight into ``storage`` under
+    ``prefix``. Returns (storage.Stored, position). On any failure what was stored so far is
+    deleted (delete of the backup removes it too, should this process die first)."""
+    stream = datastore.backup_stream(source, parent_position)
+    try:
+        with closing(stream) as chunks:
+            stored = storage.write(prefix, chunks)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            storage.delete_prefix(prefix)
+        raise
+    return stored, dict(getattr(stream, "position", None) or {})
+
+
+def open_chain(settings, chain):
+    """A restore's chain, [{"location", "checksum", "position"}] with the full backup first,
+    as [(verified chunks, position)] for Datastore.restore. Nothing is read until iterated."""
+    from dbaas_api.backup import storage as backup_storage
+    readers = []
+    for link in chain:
+        storage, prefix = backup_storage.for_location(settings, link["location"])
+        readers.append((storage.read(prefix, link["checksum"]), dict(link.get("position") or {})))
+    return readers
