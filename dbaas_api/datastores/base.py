@@ -1,20 +1,100 @@
 """What every datastore module provides. Subclasses hold data and the datastore's own
 statements; nothing here knows about Heat or Flask.
 
-A datastore module answers three kinds of question, all from its own class attributes and
+A datastore module answers four kinds of question, all from its own class attributes and
 methods so that no other code has to ask "which datastore is this?":
 - which names and passwords it can store (``validate_*``: a clear 400 instead of a crash);
-- how to manage databases and users on a running server (``admin_session``);
-- how to run one as a local process (``config_files``, ``initialise``, ``start_argv``, ...),
-  which ``dbaas_api/drivers/local.py`` uses without knowing which datastore it runs.
+- which configuration parameters users may set, per version, and what values they take
+  (``configuration_parameters``: rules as data, CloudNativePG style; ``validate_configuration``);
+- how to manage databases, users, root and configuration on a running server (``admin_session``);
+- how to run one as a local process (``config_files``, ``override_files``, ``initialise``,
+  ``start_argv``, ...), which ``dbaas_api/drivers/local.py`` uses without knowing which
+  datastore it runs.
 """
 import contextlib
+import math
+import re
 import signal
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from dbaas_api import errors
+
+# Configuration parameter types, as Trove names them.
+INTEGER, STRING, BOOLEAN, FLOAT = "integer", "string", "boolean", "float"
+_PYTHON_TYPES = {INTEGER: (int,), FLOAT: (int, float), BOOLEAN: (bool,), STRING: (str,)}
+MAX_STRING_VALUE = 255
+# What any string value may hold when its rule names no allowed values: it ends up in a
+# config file, so no quotes, backslashes, comment characters or line breaks.
+SAFE_STRING = r"[A-Za-z0-9 _.,:/+@-]*"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One configuration parameter users may set and the rules for its value.
+
+    ``min``/``max`` bound numbers; ``allowed`` lists the only values a string may take
+    (compared case-insensitively, stored as listed here); ``pattern`` constrains other
+    strings; ``restart_required`` says the running server only takes a new value when it
+    restarts; ``default`` is the server's own default where the admin connection cannot
+    reset a value by itself (Redis); ``option`` is the name a config file knows it by, when
+    that differs (MariaDB's tx_isolation is transaction-isolation there)."""
+    name: str
+    type: str
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple = ()
+    restart_required: bool = False
+    pattern: str = SAFE_STRING
+    default: object = None
+    unit: str = ""
+    option: str = ""
+
+    def check(self, value, field):
+        """The value as it will be stored, or errors.UnprocessableEntity saying why not."""
+        if not isinstance(value, _PYTHON_TYPES[self.type]) or (self.type != BOOLEAN and isinstance(value, bool)):
+            raise errors.UnprocessableEntity(
+                f"{field}: must be of type {self.type}, not {_json_type(value)}.")
+        if self.type == FLOAT and not math.isfinite(value):
+            raise errors.UnprocessableEntity(f"{field}: must be a finite number.")
+        if self.min is not None and value < self.min:
+            raise errors.UnprocessableEntity(f"{field}: {value} is less than the minimum, {self.min}.")
+        if self.max is not None and value > self.max:
+            raise errors.UnprocessableEntity(f"{field}: {value} is greater than the maximum, {self.max}.")
+        if self.type == STRING:
+            return self._check_string(value, field)
+        return value
+
+    def _check_string(self, value, field):
+        if self.allowed:
+            for allowed in self.allowed:
+                if value.casefold() == allowed.casefold():
+                    return allowed
+            raise errors.UnprocessableEntity(
+                f"{field}: must be one of {', '.join(repr(a) for a in self.allowed)}.")
+        if len(value) > MAX_STRING_VALUE or not re.fullmatch(self.pattern, value):
+            raise errors.UnprocessableEntity(
+                f"{field}: must be at most {MAX_STRING_VALUE} characters matching {self.pattern}.")
+        return value
+
+
+def parameter_rules(*parameters):
+    """{name: Parameter} from Parameter objects, refusing a name given twice."""
+    rules = {}
+    for parameter in parameters:
+        if parameter.name in rules:
+            raise ValueError(f"parameter {parameter.name} is listed twice")
+        rules[parameter.name] = parameter
+    return rules
+
+
+def _json_type(value):
+    for name, kind in (("boolean", bool), ("integer", int), ("float", float), ("string", str),
+                       ("object", dict), ("array", list)):
+        if isinstance(value, kind):
+            return name
+    return "null"
 
 
 @dataclass(frozen=True)
@@ -40,7 +120,15 @@ class Datastore:
     supports_databases = True
     supports_users = True
     supports_user_hosts = False   # only MariaDB has 'user'@'host' accounts
+    supports_root = True          # POST /root makes a superuser account named root_user
     admin_user = ""
+    root_user = "root"
+
+    # Configuration: {version: {name: Parameter}} users may set, and names they may never
+    # set because the service manages them (asked for, they get a message saying so).
+    configuration_parameters = {}
+    blocked_parameters = frozenset()
+    override_file = "overrides.conf"   # the local driver's file of a configuration's values
 
     # Names: lengths are counted in name_length_unit ("bytes" of UTF-8 or "characters").
     # Reserved names are compared case-insensitively: refusing 'Postgres' costs nothing and
@@ -121,6 +209,80 @@ class Datastore:
     def _check_identifier(self, field, name):
         """Datastore-specific limits beyond length and reserved names (none by default)."""
 
+    # ---- configuration parameters --------------------------------------------------------
+
+    def parameters(self, version):
+        """{name: Parameter} of ``version`` (empty when it has no configuration support)."""
+        return dict(self.configuration_parameters.get(version, {}))
+
+    def normalise_parameter(self, name):
+        """The rules' spelling of a parameter name (names are case-insensitive, as in Trove)."""
+        return str(name).lower()
+
+    def parameter(self, version, name):
+        found = self.parameters(version).get(self.normalise_parameter(name))
+        if found is None:
+            raise errors.NotFound(f"Configuration parameter '{name}' cannot be found for "
+                                  f"{self.title} {version}.")
+        return found
+
+    def validate_configuration(self, version, values, field="values"):
+        """The values as they will be stored ({canonical name: value}), or errors.
+        UnprocessableEntity naming the first parameter that is unknown, managed by the
+        service, of the wrong type or out of range (Trove answers these with 422 too)."""
+        rules = self.parameters(version)
+        if not rules:
+            raise errors.UnprocessableEntity(
+                f"Configuration groups are not supported for {self.title} {version}.")
+        checked = {}
+        for name, value in values.items():
+            key = self.normalise_parameter(name)
+            where = f"{field}.{name}"
+            if key in self.blocked_parameters:
+                raise errors.UnprocessableEntity(
+                    f"{where}: is managed by the service and cannot be set.")
+            if key not in rules:
+                raise errors.UnprocessableEntity(
+                    f"{where}: is not a configuration parameter of {self.title} {version} "
+                    f"(GET .../datastores/{self.name}/versions/{version}/parameters lists them).")
+            if key in checked:
+                raise errors.UnprocessableEntity(f"{where}: is given more than once.")
+            checked[key] = rules[key].check(value, where)
+        return checked
+
+    def option_name(self, name):
+        """How a config file names parameter ``name`` (Parameter.option, else the name)."""
+        for rules in self.configuration_parameters.values():
+            if name in rules and rules[name].option:
+                return rules[name].option
+        return name
+
+    def restart_required(self, version, before, after):
+        """Whether going from applied values ``before`` to ``after`` changes a parameter the
+        running server only takes at a restart."""
+        rules = self.parameters(version)
+        return any(rules[name].restart_required and before.get(name) != after.get(name)
+                   for name in set(before) | set(after) if name in rules)
+
+    def base_settings(self, flavor):
+        """The settings every instance of ``flavor`` starts from (its config file's values)."""
+        settings = dict(getattr(self, "STATIC_SETTINGS", {}))
+        settings.update(self.flavor_settings(flavor))
+        return settings
+
+    def baseline(self, version, flavor, name):
+        """The value ``name`` has when no configuration overrides it: the instance's own
+        config file's, else the server's default (None: the server knows its default)."""
+        for key, value in self.base_settings(flavor).items():
+            if key.replace("-", "_") == name.replace("-", "_"):
+                return value
+        return self.parameters(version)[name].default
+
+    def override_files(self, values):
+        """{file name in paths.home: text}: a configuration's values in the form the server's
+        config file includes (see config_files). Holds no secrets (none can be set)."""
+        raise NotImplementedError
+
     # ---- the admin endpoint --------------------------------------------------------------
 
     def admin_session(self, host, port, password):
@@ -195,6 +357,9 @@ class AdminSession:
     def _no_databases(self, *args, **kwargs):
         raise errors.NotImplementedYet(f"{self.datastore.title} has no databases.")
 
+    def _no_root(self, *args, **kwargs):
+        raise errors.NotImplementedYet(f"{self.datastore.title} has no root user.")
+
     def ping(self):
         raise NotImplementedError
 
@@ -229,6 +394,22 @@ class AdminSession:
         raise NotImplementedError
 
     def list_user_databases(self, user, host="%"):
+        raise NotImplementedError
+
+    def enable_root(self, password):
+        """Create the superuser datastore.root_user with ``password``, or give it that
+        password when it exists."""
+        raise NotImplementedError
+
+    def disable_root(self):
+        """Remove datastore.root_user (tolerates it being gone)."""
+        raise NotImplementedError
+
+    def apply_configuration(self, version, flavor, values, previous):
+        """Make the running server follow ``values`` where ``previous`` was applied before:
+        set the new and changed ones, return the ones no longer given to their baseline.
+        Parameters that need a restart are recorded where the server reads them at start
+        and left to the restart."""
         raise NotImplementedError
 
 

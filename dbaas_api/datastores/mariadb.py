@@ -12,7 +12,8 @@ import pymysql
 
 from dbaas_api import errors
 from dbaas_api.backup.streams import ToolStream
-from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+from dbaas_api.datastores.base import (
+    BOOLEAN, FLOAT, INTEGER, STRING, AdminSession, Datastore, Parameter, closing_session, parameter_rules)
 
 # Server error numbers that mean something about the request rather than a fault.
 ERRNO_ERRORS = {
@@ -22,6 +23,64 @@ ERRNO_ERRORS = {
     1133: errors.NotFound,   # ER_PASSWORD_NO_MATCH: no such user
     1141: errors.NotFound,   # ER_NONEXISTING_GRANT
 }
+
+UINT32 = 4294967295
+ULONG = 18446744073709551615
+SQL_MODES = ("REAL_AS_FLOAT", "PIPES_AS_CONCAT", "ANSI_QUOTES", "IGNORE_SPACE", "IGNORE_BAD_TABLE_OPTIONS",
+             "ONLY_FULL_GROUP_BY", "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "POSTGRESQL", "ORACLE",
+             "MSSQL", "DB2", "MAXDB", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "NO_FIELD_OPTIONS", "MYSQL323",
+             "MYSQL40", "ANSI", "NO_AUTO_VALUE_ON_ZERO", "NO_BACKSLASH_ESCAPES", "STRICT_TRANS_TABLES",
+             "STRICT_ALL_TABLES", "NO_ZERO_IN_DATE", "NO_ZERO_DATE", "ALLOW_INVALID_DATES",
+             "ERROR_FOR_DIVISION_BY_ZERO", "TRADITIONAL", "NO_AUTO_CREATE_USER", "HIGH_NOT_PRECEDENCE",
+             "NO_ENGINE_SUBSTITUTION", "PAD_CHAR_TO_FULL_LENGTH", "EMPTY_STRING_IS_NULL",
+             "SIMULTANEOUS_ASSIGNMENT", "TIME_ROUND_FRACTIONAL")
+# What users may set, read from MariaDB 10.11's information_schema.SYSTEM_VARIABLES
+# (NUMERIC_MIN_VALUE, NUMERIC_MAX_VALUE, ENUM_VALUE_LIST; READ_ONLY = restart_required).
+# Left out: variables the server sizes itself at start (thread_cache_size...), whose
+# DEFAULT is not what an instance runs with, so a detach could not restore them; and
+# start-only ones whose value depends on the machine (innodb_flush_method: O_DIRECT fails
+# on some file systems), which would leave a server that cannot start again.
+PARAMETERS_10_11 = parameter_rules(
+    Parameter("max_connections", INTEGER, 10, 100000),
+    Parameter("innodb_buffer_pool_size", INTEGER, 2097152, 18446744073701163008),
+    Parameter("max_allowed_packet", INTEGER, 1024, 1073741824),
+    Parameter("wait_timeout", INTEGER, 1, 31536000),
+    Parameter("interactive_timeout", INTEGER, 1, 31536000),
+    Parameter("connect_timeout", INTEGER, 2, 31536000),
+    Parameter("net_read_timeout", INTEGER, 1, 31536000),
+    Parameter("net_write_timeout", INTEGER, 1, 31536000),
+    Parameter("lock_wait_timeout", INTEGER, 0, 31536000),
+    Parameter("innodb_lock_wait_timeout", INTEGER, 0, 100000000),
+    Parameter("long_query_time", FLOAT, 0, 31536000),
+    Parameter("slow_query_log", BOOLEAN),
+    Parameter("sort_buffer_size", INTEGER, 1024, ULONG),
+    Parameter("join_buffer_size", INTEGER, 128, ULONG),
+    Parameter("tmp_table_size", INTEGER, 0, ULONG),
+    Parameter("max_heap_table_size", INTEGER, 16384, ULONG),
+    Parameter("bulk_insert_buffer_size", INTEGER, 0, ULONG),
+    Parameter("group_concat_max_len", INTEGER, 4, 1073741824),
+    Parameter("innodb_flush_log_at_trx_commit", INTEGER, 0, 3),
+    Parameter("sync_binlog", INTEGER, 0, UINT32),
+    Parameter("innodb_io_capacity", INTEGER, 100, UINT32),
+    Parameter("innodb_print_all_deadlocks", BOOLEAN),
+    Parameter("table_open_cache", INTEGER, 10, 1048576),
+    Parameter("table_definition_cache", INTEGER, 400, 2097152),
+    Parameter("max_connect_errors", INTEGER, 1, UINT32),
+    Parameter("max_user_connections", INTEGER, 0, 2147483647),
+    Parameter("max_prepared_stmt_count", INTEGER, 0, UINT32),
+    Parameter("auto_increment_increment", INTEGER, 1, 65535),
+    Parameter("auto_increment_offset", INTEGER, 1, 65535),
+    Parameter("explicit_defaults_for_timestamp", BOOLEAN),
+    Parameter("character_set_server", STRING, allowed=("utf8mb4", "utf8mb3", "latin1", "ascii", "binary")),
+    Parameter("tx_isolation", STRING, option="transaction-isolation",
+              allowed=("READ-UNCOMMITTED", "READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE")),
+    Parameter("event_scheduler", STRING, allowed=("ON", "OFF")),
+    Parameter("sql_mode", STRING, pattern=rf"(?:(?:{'|'.join(SQL_MODES)})(?:,(?:{'|'.join(SQL_MODES)}))*)?"),
+    Parameter("performance_schema", BOOLEAN, restart_required=True),
+    Parameter("innodb_log_buffer_size", INTEGER, 2097152, 2147479552, restart_required=True),
+    Parameter("innodb_open_files", INTEGER, 10, 2147483647, restart_required=True),
+)
+_SIZE_SUFFIX = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 
 
 class MariaDB(Datastore):
@@ -42,6 +101,16 @@ class MariaDB(Datastore):
     reserved_database_prefixes = ("#mysql50#",)   # the server's own prefix for old file names
     reserved_users = frozenset({"root", "mysql", "mariadb.sys", "os_admin", "public"})
 
+    configuration_parameters = {"10.11": PARAMETERS_10_11}
+    # Set by the service (addresses, files, security, replication): never by a configuration.
+    blocked_parameters = frozenset({
+        "port", "bind_address", "datadir", "socket", "pid_file", "basedir", "tmpdir", "plugin_dir",
+        "skip_networking", "skip_name_resolve", "init_file", "init_connect", "secure_file_priv",
+        "log_bin", "log_error", "general_log_file", "slow_query_log_file", "relay_log", "server_id",
+        "binlog_format", "gtid_strict_mode", "read_only", "require_secure_transport",
+        "ssl_cert", "ssl_key", "ssl_ca", "local_infile"})
+    override_file = "overrides.cnf"
+
     system_user = "mysql"
     server_bin = "/usr/sbin/mariadbd"
     install_bin = "/usr/bin/mariadb-install-db"
@@ -61,6 +130,10 @@ class MariaDB(Datastore):
         "gtid-strict-mode": "ON",
         "binlog_expire_logs_seconds": 7 * 24 * 3600,
     }
+
+    def normalise_parameter(self, name):
+        """MariaDB reads max-connections and max_connections alike."""
+        return str(name).lower().replace("-", "_")
 
     def _check_identifier(self, field, name):
         """What MariaDB cannot store: trailing spaces are trimmed (and compare equal), and
@@ -113,7 +186,16 @@ class MariaDB(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize.", "[mariadbd]"]
         lines += [name if value is None else f"{name} = {value}" for name, value in settings.items()]
+        # Last, so that an attached configuration's values win (see override_files).
+        lines.append(f"!include {paths.conf(self.override_file)}")
         return {"my.cnf": "\n".join(lines) + "\n"}
+
+    def override_files(self, values):
+        """The configuration's values, included at the end of my.cnf: MariaDB has no
+        ALTER SYSTEM, so this file is what keeps them across a restart."""
+        lines = ["# An attached configuration group's values; written by heat-dbaas.", "[mariadbd]"]
+        lines += [f"{self.option_name(name)} = {_option_value(value)}" for name, value in sorted(values.items())]
+        return {self.override_file: "\n".join(lines) + "\n"}
 
     def initialise(self, paths, version, admin_password, runner):
         """System tables only. The one account made here is root@localhost by unix socket
@@ -349,9 +431,54 @@ class MariaDBSession(AdminSession):
         self._require_user(user, host)
         self._require_database(database)
 
+    def enable_root(self, password):
+        """root@'%' with every privilege and GRANT OPTION, as Trove's root is."""
+        self.datastore.validate_password(password)
+        account = self._account(self.datastore.root_user, "%")
+        verb = "ALTER" if self._exists(self.datastore.root_user, "%") else "CREATE"
+        self._execute(f"{verb} USER {account} IDENTIFIED BY PASSWORD {self._literal(_native_hash(password))}")
+        self._execute(f"GRANT ALL PRIVILEGES ON *.* TO {account} WITH GRANT OPTION")
+
+    def disable_root(self):
+        self._execute(f"DROP USER IF EXISTS {self._account(self.datastore.root_user, '%')}")
+
+    def apply_configuration(self, version, flavor, values, previous):
+        """SET GLOBAL for what the running server can change (the driver's override file
+        keeps the values for the next start); a value no longer given goes back to the
+        instance's own setting, or to the server's DEFAULT when it has none."""
+        values = self.datastore.validate_configuration(version, values)  # only known names and values
+        rules = self.datastore.parameters(version)
+        for name in sorted(set(previous) - set(values)):
+            if name in rules and not rules[name].restart_required:
+                baseline = self.datastore.baseline(version, flavor, name)
+                self._set_global(name, "DEFAULT" if baseline is None else self._value(rules[name], baseline))
+        for name, value in sorted(values.items()):
+            if not rules[name].restart_required:
+                self._set_global(name, self._value(rules[name], value))
+
+    def _set_global(self, name, value_sql):
+        self._execute(f"SET GLOBAL {_ident(name)} = {value_sql}")
+
+    def _value(self, rule, value):
+        if isinstance(value, bool):
+            return "ON" if value else "OFF"
+        if rule.type == INTEGER and isinstance(value, str):  # a size from our config: 256M
+            value = int(value[:-1]) * _SIZE_SUFFIX[value[-1].upper()] if value[-1:].isalpha() else int(value)
+        if isinstance(value, (int, float)):
+            return repr(value)
+        return self._literal(value)
+
 
 def _ident(name):
     return "`" + name.replace("`", "``") + "`"
+
+
+def _option_value(value):
+    """A value in an option file: ON/OFF, numbers as they are, strings bare (a configuration's
+    strings are checked against allowed values or a pattern without quotes or '#')."""
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
+    return str(value)
 
 
 def _on(database):

@@ -11,7 +11,8 @@ from psycopg2 import extensions, sql
 
 from dbaas_api import errors
 from dbaas_api.backup.streams import ToolStream
-from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+from dbaas_api.datastores.base import (
+    BOOLEAN, FLOAT, INTEGER, STRING, AdminSession, Datastore, Parameter, closing_session, parameter_rules)
 
 NO_PASSFILE = os.path.join(os.devnull, "pgpass")
 
@@ -24,6 +25,63 @@ SQLSTATE_ERRORS = {
     "3D000": errors.NotFound,   # invalid_catalog_name: no such database
     "42704": errors.NotFound,   # undefined_object: no such role
 }
+
+INT_MAX = 2147483647
+# What users may set, read from PostgreSQL 15's pg_settings (vartype, min_val, max_val,
+# enumvals; context 'postmaster' = restart_required). Integers are in the unit pg_settings
+# shows (kB, 8kB pages, ms, s, MB), exactly as ALTER SYSTEM reads a bare number. Left out:
+# strings PostgreSQL checks against the machine (timezone, huge_pages), which a pattern
+# here could not, and which would leave a server that cannot start again.
+PARAMETERS_15 = parameter_rules(
+    Parameter("max_connections", INTEGER, 1, 262143, restart_required=True),
+    Parameter("shared_buffers", INTEGER, 16, 1073741823, restart_required=True, unit="8kB"),
+    Parameter("max_worker_processes", INTEGER, 0, 262143, restart_required=True),
+    Parameter("max_locks_per_transaction", INTEGER, 10, INT_MAX, restart_required=True),
+    Parameter("max_prepared_transactions", INTEGER, 0, 262143, restart_required=True),
+    Parameter("autovacuum_max_workers", INTEGER, 1, 262143, restart_required=True),
+    Parameter("wal_buffers", INTEGER, -1, 262143, restart_required=True, unit="8kB"),
+    Parameter("track_activity_query_size", INTEGER, 100, 1048576, restart_required=True, unit="B"),
+    Parameter("work_mem", INTEGER, 64, INT_MAX, unit="kB"),
+    Parameter("maintenance_work_mem", INTEGER, 1024, INT_MAX, unit="kB"),
+    Parameter("temp_buffers", INTEGER, 100, 1073741823, unit="8kB"),
+    Parameter("effective_cache_size", INTEGER, 1, INT_MAX, unit="8kB"),
+    Parameter("temp_file_limit", INTEGER, -1, INT_MAX, unit="kB"),
+    Parameter("random_page_cost", FLOAT, 0, 1e300),
+    Parameter("seq_page_cost", FLOAT, 0, 1e300),
+    Parameter("effective_io_concurrency", INTEGER, 0, 1000),
+    Parameter("default_statistics_target", INTEGER, 1, 10000),
+    Parameter("max_parallel_workers", INTEGER, 0, 1024),
+    Parameter("max_parallel_workers_per_gather", INTEGER, 0, 1024),
+    Parameter("jit", BOOLEAN),
+    Parameter("statement_timeout", INTEGER, 0, INT_MAX, unit="ms"),
+    Parameter("lock_timeout", INTEGER, 0, INT_MAX, unit="ms"),
+    Parameter("idle_in_transaction_session_timeout", INTEGER, 0, INT_MAX, unit="ms"),
+    Parameter("idle_session_timeout", INTEGER, 0, INT_MAX, unit="ms"),
+    Parameter("deadlock_timeout", INTEGER, 1, INT_MAX, unit="ms"),
+    Parameter("default_transaction_isolation", STRING,
+              allowed=("serializable", "repeatable read", "read committed", "read uncommitted")),
+    Parameter("default_transaction_read_only", BOOLEAN),
+    Parameter("synchronous_commit", STRING, allowed=("local", "remote_write", "remote_apply", "on", "off")),
+    Parameter("client_min_messages", STRING,
+              allowed=("debug5", "debug4", "debug3", "debug2", "debug1", "log", "notice", "warning", "error")),
+    Parameter("autovacuum", BOOLEAN),
+    Parameter("autovacuum_naptime", INTEGER, 1, 2147483, unit="s"),
+    Parameter("autovacuum_vacuum_scale_factor", FLOAT, 0, 100),
+    Parameter("autovacuum_analyze_scale_factor", FLOAT, 0, 100),
+    Parameter("checkpoint_timeout", INTEGER, 30, 86400, unit="s"),
+    Parameter("checkpoint_completion_target", FLOAT, 0, 1),
+    Parameter("max_wal_size", INTEGER, 2, INT_MAX, unit="MB"),
+    Parameter("min_wal_size", INTEGER, 2, INT_MAX, unit="MB"),
+    Parameter("log_min_duration_statement", INTEGER, -1, INT_MAX, unit="ms"),
+    Parameter("log_statement", STRING, allowed=("none", "ddl", "mod", "all")),
+    Parameter("log_connections", BOOLEAN),
+    Parameter("log_disconnections", BOOLEAN),
+    Parameter("log_lock_waits", BOOLEAN),
+    Parameter("log_checkpoints", BOOLEAN),
+    Parameter("log_temp_files", INTEGER, -1, INT_MAX, unit="kB"),
+    Parameter("log_autovacuum_min_duration", INTEGER, -1, INT_MAX, unit="ms"),
+    Parameter("track_io_timing", BOOLEAN),
+)
 
 
 class PostgreSQL(Datastore):
@@ -40,9 +98,21 @@ class PostgreSQL(Datastore):
     name_length_unit = "bytes"
     reserved_databases = frozenset({"postgres", "template0", "template1"})
     # 'public', 'none' and the current_* words are refused by CREATE ROLE; pg_ is the system's prefix.
-    reserved_users = frozenset({"postgres", "os_admin", "public", "none",
+    reserved_users = frozenset({"postgres", "os_admin", "root", "public", "none",
                                 "current_user", "session_user", "current_role"})
     reserved_user_prefixes = ("pg_",)
+
+    configuration_parameters = {"15": PARAMETERS_15}
+    # Set by the service (addresses, files, security, replication): never by a configuration.
+    blocked_parameters = frozenset({
+        "listen_addresses", "port", "data_directory", "config_file", "hba_file", "ident_file",
+        "external_pid_file", "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
+        "password_encryption", "ssl", "ssl_cert_file", "ssl_key_file", "ssl_ca_file",
+        "shared_preload_libraries", "local_preload_libraries", "session_preload_libraries",
+        "dynamic_library_path", "archive_mode", "archive_command", "restore_command",
+        "wal_level", "max_wal_senders", "primary_conninfo", "hot_standby",
+        "logging_collector", "log_directory", "log_filename", "log_min_error_statement",
+        "log_line_prefix", "lc_messages"})
 
     system_user = "postgres"
     stop_signal = signal.SIGINT   # "fast" shutdown; SIGTERM ("smart") waits for every client to leave
@@ -114,7 +184,16 @@ class PostgreSQL(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize."]
         lines += [f"{name} = {_conf_value(value)}" for name, value in settings.items()]
+        # Last, so that an attached configuration's values win (see override_files).
+        lines.append(f"include_if_exists = {_conf_value(str(paths.conf(self.override_file)))}")
         return {"postgresql.conf": "\n".join(lines) + "\n", "pg_hba.conf": self.HBA}
+
+    def override_files(self, values):
+        """The configuration's values, included at the end of postgresql.conf: the server
+        starts with them (ALTER SYSTEM, see the session, keeps them too)."""
+        lines = ["# An attached configuration group's values; written by heat-dbaas."]
+        lines += [f"{name} = {_conf_value(value)}" for name, value in sorted(values.items())]
+        return {self.override_file: "\n".join(lines) + "\n"}
 
     def initialise(self, paths, version, admin_password, runner):
         """initdb without fsync (the server syncs at its first checkpoint), the admin's
@@ -254,10 +333,13 @@ class PostgreSQLSession(AdminSession):
             raise
 
     def drop_user(self, name, host="%"):
-        """Objects the user owns are handed to the admin (their data stays), then the role goes."""
         self.datastore.validate_user_name(name)
         self.datastore.validate_host(host)
         self._require_user(name)
+        self._drop_role(name)
+
+    def _drop_role(self, name):
+        """Objects the role owns are handed to the admin (their data stays), then it goes."""
         ident = sql.Identifier(name)
         self._execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,))
         rows = self._execute("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate")
@@ -313,6 +395,31 @@ class PostgreSQLSession(AdminSession):
                              (sorted(self.datastore.reserved_databases), user))
         return [row[0] for row in rows]
 
+    def enable_root(self, password):
+        self.datastore.validate_password(password)
+        name = self.datastore.root_user
+        verb = "ALTER" if self._execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)) else "CREATE"
+        self._execute(sql.SQL(verb + " ROLE {} LOGIN SUPERUSER CREATEDB CREATEROLE REPLICATION BYPASSRLS "
+                              "PASSWORD {}").format(sql.Identifier(name), sql.Literal(self._verifier(name, password))))
+
+    def disable_root(self):
+        name = self.datastore.root_user
+        if self._execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
+            self._drop_role(name)
+
+    def apply_configuration(self, version, flavor, values, previous):
+        """ALTER SYSTEM (kept by the server in postgresql.auto.conf), then a reload; what
+        needs a restart stays pending (pg_settings.pending_restart) until one."""
+        values = self.datastore.validate_configuration(version, values)  # only known names and values
+        rules = self.datastore.parameters(version)
+        for name in sorted(set(previous) - set(values)):
+            if name in rules:
+                self._execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+        for name, value in sorted(values.items()):
+            self._execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                sql.Identifier(name), sql.Literal(_setting_value(value))))
+        self._execute("SELECT pg_reload_conf()")
+
     def _check(self, user, database, host):
         self.datastore.validate_user_name(user)
         self.datastore.validate_database_name(database)
@@ -322,6 +429,13 @@ class PostgreSQLSession(AdminSession):
         """The SCRAM verifier, computed here: the password itself never travels to the server,
         so it cannot show up in pg_stat_activity or a server log."""
         return extensions.encrypt_password(password, user, self.connection, "scram-sha-256")
+
+
+def _setting_value(value):
+    """A parameter's value as PostgreSQL reads it: booleans as on/off, numbers as they are."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
 
 
 def scram_verifier(password, iterations=4096):
@@ -338,7 +452,8 @@ def scram_verifier(password, iterations=4096):
 
 def _conf_value(value):
     """A postgresql.conf value: numbers bare, strings single-quoted with quotes doubled."""
-    if isinstance(value, int):
+    value = _setting_value(value)
+    if isinstance(value, (int, float)):
         return str(value)
     return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 

@@ -7,7 +7,48 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from dbaas_api import errors
-from dbaas_api.datastores.base import AdminSession, Datastore, closing_session
+from dbaas_api.datastores.base import (
+    BOOLEAN, INTEGER, STRING, AdminSession, Datastore, Parameter, closing_session, parameter_rules)
+
+INT_MAX = 2147483647
+LLONG_MAX = 9223372036854775807
+# What users may set, with Redis 7.0's own defaults (CONFIG GET on a fresh server): CONFIG SET
+# has no "back to the default", so a value a configuration no longer sets is set back to
+# these (or to the instance's own setting). Immutable configs are restart_required.
+PARAMETERS_7 = parameter_rules(
+    Parameter("maxmemory-policy", STRING, default="noeviction", allowed=(
+        "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random",
+        "allkeys-random", "volatile-ttl", "noeviction")),
+    Parameter("maxmemory-samples", INTEGER, 1, 64, default=5),
+    Parameter("maxmemory", INTEGER, 0, LLONG_MAX, default=0, unit="B"),
+    Parameter("maxclients", INTEGER, 1, INT_MAX, default=10000),
+    Parameter("timeout", INTEGER, 0, INT_MAX, default=0, unit="s"),
+    Parameter("tcp-keepalive", INTEGER, 0, INT_MAX, default=300, unit="s"),
+    Parameter("hz", INTEGER, 1, 500, default=10),
+    Parameter("notify-keyspace-events", STRING, default="", pattern=r"[KEg$lshzxetmdnA]*"),
+    Parameter("slowlog-log-slower-than", INTEGER, -1, LLONG_MAX, default=10000, unit="us"),
+    Parameter("slowlog-max-len", INTEGER, 0, LLONG_MAX, default=128),
+    Parameter("latency-monitor-threshold", INTEGER, 0, LLONG_MAX, default=0, unit="ms"),
+    Parameter("busy-reply-threshold", INTEGER, 0, LLONG_MAX, default=5000, unit="ms"),
+    Parameter("appendfsync", STRING, default="everysec", allowed=("always", "everysec", "no")),
+    Parameter("lazyfree-lazy-eviction", BOOLEAN, default=False),
+    Parameter("lazyfree-lazy-expire", BOOLEAN, default=False),
+    Parameter("lazyfree-lazy-server-del", BOOLEAN, default=False),
+    Parameter("lfu-log-factor", INTEGER, 0, INT_MAX, default=10),
+    Parameter("lfu-decay-time", INTEGER, 0, INT_MAX, default=1),
+    Parameter("active-expire-effort", INTEGER, 1, 10, default=1),
+    Parameter("hash-max-listpack-entries", INTEGER, 0, LLONG_MAX, default=512),
+    Parameter("hash-max-listpack-value", INTEGER, 0, LLONG_MAX, default=64),
+    Parameter("zset-max-listpack-entries", INTEGER, 0, LLONG_MAX, default=128),
+    Parameter("zset-max-listpack-value", INTEGER, 0, LLONG_MAX, default=64),
+    Parameter("set-max-intset-entries", INTEGER, 0, LLONG_MAX, default=512),
+    Parameter("list-max-listpack-size", INTEGER, -5, INT_MAX, default=-2),
+    Parameter("stream-node-max-entries", INTEGER, 0, LLONG_MAX, default=100),
+    Parameter("auto-aof-rewrite-percentage", INTEGER, 0, INT_MAX, default=100),
+    Parameter("databases", INTEGER, 1, INT_MAX, default=16, restart_required=True),
+    Parameter("io-threads", INTEGER, 1, 128, default=1, restart_required=True),
+    Parameter("tcp-backlog", INTEGER, 0, INT_MAX, default=511, restart_required=True),
+)
 
 
 class Redis(Datastore):
@@ -17,10 +58,21 @@ class Redis(Datastore):
     default_version = "7"
     port = 6379
     supports_databases = False
+    supports_root = False    # the admin is Redis's default user; there is no other superuser
     admin_user = "default"   # the user AUTH <password> logs in as; its password is the admin's
 
     max_user_name = 128
     reserved_users = frozenset({"default", "os_admin"})
+
+    configuration_parameters = {"7": PARAMETERS_7}
+    # Set by the service (addresses, files, secrets, replication): never by a configuration.
+    blocked_parameters = frozenset({
+        "bind", "port", "dir", "dbfilename", "appendfilename", "appenddirname", "aclfile",
+        "requirepass", "masterauth", "masteruser", "replicaof", "slaveof", "unixsocket",
+        "unixsocketperm", "logfile", "pidfile", "daemonize", "supervised", "protected-mode",
+        "rename-command", "include", "enable-debug-command", "enable-module-command",
+        "enable-protected-configs", "loadmodule", "appendonly", "set-proc-title",
+        "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"})
 
     system_user = None       # runs as whoever runs the driver (see FIELD-NOTES)
     server_bin = "/usr/bin/redis-server"
@@ -81,7 +133,16 @@ class Redis(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize."]
         lines += [f"{name} {value}" for name, value in settings.items()]
+        # Last, so that an attached configuration's values win (see override_files).
+        lines.append(f"include {paths.conf(self.override_file)}")
         return {"redis.conf": "\n".join(lines) + "\n"}
+
+    def override_files(self, values):
+        """The configuration's values, included at the end of redis.conf: what keeps them
+        across a restart (CONFIG REWRITE would rewrite our own redis.conf instead)."""
+        lines = ["# An attached configuration group's values; written by heat-dbaas."]
+        lines += [f"{name} {_conf_value(value)}" for name, value in sorted(values.items())]
+        return {self.override_file: "\n".join(lines) + "\n"}
 
     def initialise(self, paths, version, admin_password, runner):
         """The ACL file with the admin (default) user and its password's SHA-256: Redis
@@ -184,6 +245,7 @@ class RedisSession(AdminSession):
 
     create_database = drop_database = list_databases = AdminSession._no_databases
     grant = revoke = list_user_databases = AdminSession._no_databases
+    enable_root = disable_root = AdminSession._no_root
 
     def __init__(self, datastore, client):
         super().__init__(datastore)
@@ -234,6 +296,32 @@ class RedisSession(AdminSession):
     def list_users(self):
         return [{"name": name, "host": "%", "databases": []}
                 for name in sorted(self._command("ACL", "USERS")) if name != self.datastore.admin_user]
+
+    def apply_configuration(self, version, flavor, values, previous):
+        """CONFIG SET what the running server can change (the driver's override file keeps
+        the values for the next start); a value no longer given goes back to the instance's
+        own setting, else to Redis's default."""
+        values = self.datastore.validate_configuration(version, values)  # only known names and values
+        rules = self.datastore.parameters(version)
+        for name in sorted(set(previous) - set(values)):
+            if name in rules and not rules[name].restart_required:
+                self._command("CONFIG", "SET", name, _wire(self.datastore.baseline(version, flavor, name)))
+        for name, value in sorted(values.items()):
+            if not rules[name].restart_required:
+                self._command("CONFIG", "SET", name, _wire(value))
+
+
+def _wire(value):
+    """A value as CONFIG SET and redis.conf read it: booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _conf_value(value):
+    """Strings in double quotes (an empty one must still be an argument); a configuration's
+    strings hold no quotes or backslashes (allowed values or a pattern without them)."""
+    return f'"{value}"' if isinstance(value, str) else _wire(value)
 
 
 def _sha256(password):

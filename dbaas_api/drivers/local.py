@@ -6,6 +6,7 @@ Each instance lives in ``<state>/instances/<key>/``:
                    crash never leaves a process or directory that nothing can trace
     instance.json  datastore, version, address, port, flavor (no secrets)
     <conf files>   the datastore's config, written by us, read by the server (no secrets)
+    <override file> an attached configuration's values, included by the config (no secrets)
     pid            the server's pid while it runs
     data/          the server's own files, 0700, owned by the datastore's system user
     server.log     the server's stdout/stderr and the output of its initialisation
@@ -81,9 +82,10 @@ class LocalDriver:
 
     # ---- public API ----------------------------------------------------------------------
 
-    def create(self, key, owner, datastore, version, flavor, admin_password, restore=None):
+    def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None):
         """Make and start a new server; return once its admin accepts an authenticated
-        connection. On any failure nothing is left behind (process or directory)."""
+        connection. ``overrides``: configuration values it starts with (see set_overrides).
+        On any failure nothing is left behind (process or directory)."""
         ds = _datastore(datastore)
         if version not in ds.versions:
             raise errors.BadRequest(f"field 'version': {ds.title} {version} is not offered.")
@@ -94,6 +96,7 @@ class LocalDriver:
         with self._claim(paths, ds, version, flavor, owner) as address:
             try:
                 started = time.monotonic()
+                self._write_overrides(ds, paths, version, overrides or {})
                 address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
@@ -147,6 +150,15 @@ class LocalDriver:
                 self._stop(key, None)
                 return self._start(key, admin_password, None)
             return self.get(key)
+
+    def set_overrides(self, key, values):
+        """Write the configuration values the server reads at its next start (the datastore's
+        override file, included by its config). The running server is not touched: a
+        DBaaS::Configuration resource applies what it can over the admin connection."""
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            record = self._record(home)
+            self._write_overrides(datastores.get(record["datastore"]), Paths(home), record["version"], values)
 
     def get(self, key):
         """The instance, or None when there is no (complete) instance of that key."""
@@ -383,8 +395,17 @@ class LocalDriver:
     @staticmethod
     def _write_config(ds, paths, address, port, flavor):
         """Root-owned and world-readable inside the 0711 home: the server reads them by path;
-        they hold no secrets."""
+        they hold no secrets. The config includes the override file, so that must exist."""
         for name, text in ds.config_files(paths, address, port, flavor).items():
+            _write_text(paths.conf(name), text, mode=0o644)
+        if not paths.conf(ds.override_file).exists():
+            LocalDriver._write_overrides(ds, paths, None, {})
+
+    @staticmethod
+    def _write_overrides(ds, paths, version, values):
+        """Only values the datastore's rules accept reach a config file."""
+        values = ds.validate_configuration(version, values) if values else {}
+        for name, text in ds.override_files(values).items():
             _write_text(paths.conf(name), text, mode=0o644)
 
 
