@@ -60,8 +60,20 @@ def auth_token(wsgi_app, settings):
     """``wsgi_app`` behind keystonemiddleware's auth_token, configured from the config file."""
     from keystonemiddleware import auth_token as middleware
 
+    _import_eventlet_in_this_thread()
     conf = {"oslo_config_config": load_config(settings.config_file), "delay_auth_decision": "true"}
     return middleware.AuthProtocol(wsgi_app, conf)
+
+
+def _import_eventlet_in_this_thread():
+    """With memcached_servers, auth_token's first request imports oslo.cache's pool, which
+    imports eventlet; imported first in a worker thread, eventlet leaves that thread
+    unjoinable, so a gunicorn worker hung at exit until the graceful timeout (30 s) killed it.
+    Importing it here, in the thread that builds the app, avoids that."""
+    try:
+        import eventlet  # noqa: F401
+    except ImportError:
+        pass
 
 
 def service_session(settings):
