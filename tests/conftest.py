@@ -11,3 +11,34 @@ def stack():
         yield embedded
     finally:
         embedded.destroy()
+
+
+@pytest.fixture(scope="session")
+def keystone():
+    """A real Keystone (keystone from PyPI, SQLite, fernet, memcached) with two projects,
+    their members, an admin, the dbaas service user; one per session, stopped afterwards."""
+    from tests.keystone import Keystone
+    identity = Keystone()
+    try:
+        identity.up()
+        yield identity
+    finally:
+        identity.down()
+
+
+@pytest.fixture(scope="session")
+def keystone_stack(keystone):
+    """The embedded stack in the keystone profile: the API and Heat validate tokens with
+    ``keystone``, the API reaches Heat as the dbaas service user, and the catalog's
+    ``database`` endpoint points at this API."""
+    from tests.harness import Stack
+    config_file = keystone.dir / "dbaas-api.conf"
+    embedded = Stack(auth_strategy="keystone", config_file=config_file)
+    try:
+        config_file.write_text(keystone.dbaas_conf())
+        config_file.chmod(0o600)
+        keystone.register_database(embedded.url)
+        embedded.up()
+        yield embedded
+    finally:
+        embedded.destroy()

@@ -1,6 +1,7 @@
 """The embedded stack for end-to-end tests: real Heat, real API, real datastore processes,
 all on loopback under a throw-away state dir, and all gone afterwards, also on failure."""
 import os
+import random
 import shutil
 import socket
 import tempfile
@@ -13,20 +14,28 @@ from dbaas_api.config import Settings
 from dbaas_api.embedded.lifecycle import Embedded
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(low=20000, high=32000):
+    """A free loopback port below Linux's ephemeral range (32768+), where an outgoing
+    connection could take it between this check and the server's bind."""
+    for _ in range(200):
+        port = random.randrange(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 class Stack:
     """One embedded profile with its own state dir and ports."""
 
-    def __init__(self):
+    def __init__(self, **settings):
         self.state_dir = Path(tempfile.mkdtemp(prefix="dbaas-test-", dir="/tmp"))
         os.chmod(self.state_dir, 0o711)
         self.settings = Settings.from_env(
-            env={}, state_dir=self.state_dir, api_port=free_port(), heat_port=free_port())
+            env={}, state_dir=self.state_dir, api_port=free_port(), heat_port=free_port(), **settings)
         self.embedded = Embedded(self.settings)
 
     @property
@@ -48,28 +57,31 @@ class Stack:
                 self.embedded.driver.destroy(instance.key)
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
-    def client(self, project):
-        return Client(self.url, project)
+    def client(self, project, token=None):
+        return Client(self.url, project, token)
 
 
 class Client:
     """Plain HTTP against the API, as curl would do it."""
 
-    def __init__(self, url, project):
+    def __init__(self, url, project, token=None):
         self.url = url
         self.base = f"{url}/v1.0/{project}"
+        self.session = requests.Session()
+        if token:
+            self.session.headers["X-Auth-Token"] = token
 
     def get(self, path, **kw):
-        return requests.get(self.base + path, timeout=30, **kw)
+        return self.session.get(self.base + path, timeout=30, **kw)
 
     def post(self, path, body=None, **kw):
-        return requests.post(self.base + path, json=body, timeout=30, **kw)
+        return self.session.post(self.base + path, json=body, timeout=30, **kw)
 
     def put(self, path, body=None, **kw):
-        return requests.put(self.base + path, json=body, timeout=30, **kw)
+        return self.session.put(self.base + path, json=body, timeout=30, **kw)
 
     def delete(self, path, **kw):
-        return requests.delete(self.base + path, timeout=30, **kw)
+        return self.session.delete(self.base + path, timeout=30, **kw)
 
     def create_instance(self, **instance):
         response = self.post("/instances", {"instance": instance})

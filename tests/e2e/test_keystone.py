@@ -1,0 +1,131 @@
+"""The keystone profile end to end: a real Keystone (tests/keystone.py), the API and the
+embedded Heat validating its tokens, two projects with real tokens, and the service project
+the stacks live in. HTTP as curl would send it; the unmodified clients are in test_clients.py."""
+import uuid
+
+import pytest
+import requests
+
+from tests.keystone import wait_for
+
+PASSWORD = "alpha-app-pw-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def tenants(keystone, keystone_stack):
+    """{"alice": Client, "bob": Client, "admin": Client}: each user's own project, own token."""
+    return {user: keystone_stack.client(keystone.project_ids[keystone.account(user).project_name],
+                                        keystone.token(user))
+            for user in ("alice", "bob", "admin")}
+
+
+@pytest.fixture(scope="module")
+def alices_instance(tenants):
+    """A Redis instance of project alpha, with a user whose password must never leak."""
+    alice = tenants["alice"]
+    created = alice.create_instance(name="alpha-cache", flavorRef="1", volume={"size": 1},
+                                    datastore={"type": "redis"}, users=[{"name": "app", "password": PASSWORD}])
+    try:
+        yield alice.wait_status(created["id"])
+    finally:
+        alice.delete_and_wait(created["id"])
+
+
+def project_of(client):
+    return client.base.rsplit("/", 1)[-1]
+
+
+def test_version_discovery_needs_no_token(keystone_stack):
+    assert requests.get(keystone_stack.url + "/", timeout=10).json()["versions"][0]["id"] == "v1.0"
+    assert requests.get(keystone_stack.url + "/v1.0/", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token", "gAAAAABfake" + "x" * 150])
+def test_no_or_bad_token_is_401_in_troves_format(keystone, keystone_stack, tenants, token):
+    client = keystone_stack.client(project_of(tenants["alice"]), token)
+    for response in (client.get("/instances"), client.get("/flavors"),
+                     client.post("/instances", {"instance": {"name": "x"}})):
+        assert response.status_code == 401, response.text
+        assert list(response.json()) == ["unauthorized"]
+        assert keystone.url.rsplit("/", 1)[0] in response.headers["WWW-Authenticate"]
+
+
+def test_a_url_project_other_than_the_tokens_is_403(keystone_stack, tenants):
+    alice_in_beta = keystone_stack.client(project_of(tenants["bob"]), tenants["alice"].session.headers["X-Auth-Token"])
+    for response in (alice_in_beta.get("/instances"), alice_in_beta.get("/datastores"),
+                     alice_in_beta.post("/instances", {"instance": {"name": "x"}})):
+        assert response.status_code == 403, response.text
+        assert list(response.json()) == ["forbidden"]
+
+
+def test_the_project_comes_from_the_token(tenants, alices_instance):
+    alice = tenants["alice"]
+    listed = alice.get("/instances").json()["instances"]
+    assert [i["id"] for i in listed] == [alices_instance["id"]]
+    assert alices_instance["links"][0]["href"].endswith(f"/v1.0/{project_of(alice)}/instances/{alices_instance['id']}")
+
+
+def test_another_project_can_neither_see_nor_touch_an_instance(tenants, alices_instance):
+    bob, instance_id = tenants["bob"], alices_instance["id"]
+    responses = [bob.get(f"/instances/{instance_id}"), bob.delete(f"/instances/{instance_id}")]
+    for response in responses:
+        assert response.status_code == 404, response.text
+        assert list(response.json()) == ["itemNotFound"]
+    for path in ("/instances", "/instances/detail"):
+        responses.append(bob.get(path))
+        assert responses[-1].json()["instances"] == []
+    assert all(PASSWORD not in r.text and "alpha-cache" not in r.text for r in responses)
+    assert tenants["alice"].get(f"/instances/{instance_id}").json()["instance"]["status"] == "ACTIVE"
+
+
+def test_only_an_admin_lists_every_project(tenants, alices_instance):
+    for member in ("alice", "bob"):
+        response = tenants[member].get("/mgmt/instances")
+        assert response.status_code == 403 and list(response.json()) == ["forbidden"]
+    listed = tenants["admin"].get("/mgmt/instances").json()["instances"]
+    owners = {i["id"]: i["tenant_id"] for i in listed}
+    assert owners[alices_instance["id"]] == project_of(tenants["alice"])
+    only_beta = tenants["admin"].get("/mgmt/instances", params={"project_id": project_of(tenants["bob"])})
+    assert only_beta.json()["instances"] == []
+    assert PASSWORD not in tenants["admin"].get("/mgmt/instances").text
+
+
+def test_an_expired_token_is_401(keystone, keystone_stack, tenants):
+    token = keystone.short_lived_token("bob", seconds=4)
+    client = keystone_stack.client(project_of(tenants["bob"]), token)
+    assert client.get("/instances").status_code == 200
+    assert wait_for(lambda: client.get("/instances").status_code == 401, timeout=15)
+
+
+def test_a_revoked_token_is_401(keystone, keystone_stack, tenants):
+    token = keystone.token("bob")
+    client = keystone_stack.client(project_of(tenants["bob"]), token)
+    assert client.get("/flavors").status_code == 200
+    keystone.revoke(token)
+    # The API caches a validated token for token_cache_time (2 s in the test config).
+    assert wait_for(lambda: client.get("/flavors").status_code == 401, timeout=15)
+
+
+def test_stacks_live_in_the_service_project_which_users_cannot_reach(keystone, keystone_stack, tenants,
+                                                                    alices_instance):
+    heat = keystone_stack.settings.heat_endpoint
+    service_project = keystone.project_ids["service"]
+    alice_token = tenants["alice"].session.headers["X-Auth-Token"]
+    assert requests.get(f"{heat}/{service_project}/stacks", timeout=10).status_code == 401
+    assert requests.get(f"{heat}/{service_project}/stacks", timeout=10,
+                        headers={"X-Auth-Token": alice_token}).status_code == 403
+    own = requests.get(f"{heat}/{project_of(tenants['alice'])}/stacks", timeout=10,
+                       headers={"X-Auth-Token": alice_token})
+    assert own.status_code == 200 and own.json()["stacks"] == []
+    # The service user sees the stack, and the stack records its owner.
+    stacks = requests.get(f"{heat}/{service_project}/stacks", timeout=10,
+                          headers={"X-Auth-Token": keystone.token("dbaas")}).json()["stacks"]
+    stack = {s["id"]: s for s in stacks}[alices_instance["id"]]
+    assert f"project:{project_of(tenants['alice'])}" in stack["tags"]
+
+
+def test_no_secret_reaches_a_log(keystone, keystone_stack, alices_instance):
+    logs = "".join(path.read_text(errors="replace") for path in (keystone_stack.state_dir / "logs").glob("*"))
+    for secret in (PASSWORD, *keystone.secrets):
+        assert secret not in logs
+    assert PASSWORD not in keystone.log_text()
