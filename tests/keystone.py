@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbaas_api.embedded.lifecycle import Component
@@ -82,8 +82,8 @@ class Account:
     """Credentials for one user scoped to one project, as OS_* variables would carry them."""
     auth_url: str
     username: str
-    password: str
-    project_name: str
+    password: str = field(repr=False)  # never in a test report
+    project_name: str = ""
 
     def os_env(self):
         return {
@@ -138,9 +138,9 @@ class Keystone:
     def _env(self):
         return {**os.environ, "OS_KEYSTONE_CONFIG_DIR": str(self.dir)}
 
-    def _manage(self, *args):
+    def _manage(self, *args, **env):
         subprocess.run([str(BIN / "keystone-manage"), "--config-file", str(self.dir / "keystone.conf"),
-                        *args], check=True, env=self._env(), stdin=subprocess.DEVNULL,
+                        *args], check=True, env={**self._env(), **env}, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
     def up(self):
@@ -151,9 +151,9 @@ class Keystone:
         self._manage("db_sync")
         self._manage("fernet_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
         self._manage("credential_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
-        self._manage("bootstrap", "--bootstrap-password", self._passwords["admin"],
-                     "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
-                     "--bootstrap-internal-url", self.url, "--bootstrap-region-id", "RegionOne")
+        self._manage("bootstrap", "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
+                     "--bootstrap-internal-url", self.url, "--bootstrap-region-id", "RegionOne",
+                     OS_BOOTSTRAP_PASSWORD=self._passwords["admin"])  # not in argv, where ps shows it
         self.memcached.wait_healthy(30)
         self.keystone.start(self._env())
         self.keystone.wait_healthy(60)

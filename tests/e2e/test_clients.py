@@ -1,0 +1,193 @@
+"""Acceptance: the unmodified OpenStack clients from PyPI (python-openstackclient with
+python-troveclient's ``openstack database ...`` plugin, and openstacksdk's database proxy),
+authenticated against the test Keystone, finding this API through the catalog's ``database``
+endpoint. Every command's output is parsed and checked, not only its exit code."""
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import openstack
+import psycopg2
+import pytest
+from openstack import exceptions as sdk_exceptions
+from openstack import resource
+
+OPENSTACK = Path(sys.executable).parent / "openstack"
+NOT_FOUND = "No instance with a name or ID of"
+
+
+def cli(account, *args):
+    """Run ``openstack *args`` as ``account`` (OS_* variables only; none inherited)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OS_")}
+    env.update(account.os_env())
+    return subprocess.run([str(OPENSTACK), *args], env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+
+
+def cli_json(account, *args):
+    done = cli(account, *args, "-f", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def cli_fails(account, *args):
+    done = cli(account, *args)
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def accounts(keystone, keystone_stack):
+    return {user: keystone.account(user) for user in ("alice", "bob", "admin")}
+
+
+@pytest.fixture(scope="module")
+def http(keystone, keystone_stack):
+    """Plain HTTP as each user, to prepare and to check what the clients did."""
+    def client(user):
+        account = keystone.account(user)
+        return keystone_stack.client(keystone.project_ids[account.project_name], keystone.token(user))
+    return {user: client(user) for user in ("alice", "bob")}
+
+
+@pytest.fixture(scope="module")
+def pg_instance(accounts, http):
+    """A PostgreSQL instance created by ``openstack database instance create`` (by flavor
+    name, so the client resolves it), with a database and a user; (create output, password)."""
+    password = "cli-" + uuid.uuid4().hex
+    created = cli_json(accounts["alice"], "database", "instance", "create", "cli-pg", "--flavor", "db.small",
+                       "--size", "1", "--datastore", "postgresql", "--datastore-version", "15",
+                       "--databases", "appdb", "--users", f"app:{password}")
+    try:
+        http["alice"].wait_status(created["id"])
+        yield created, password
+    finally:
+        http["alice"].delete_and_wait(created["id"])
+
+
+def test_datastore_list(accounts, http):
+    rows = cli_json(accounts["alice"], "datastore", "list")
+    served = {d["name"]: d["id"] for d in http["alice"].get("/datastores").json()["datastores"]}
+    assert {row["Name"]: row["ID"] for row in rows} == served
+    assert set(served) == {"postgresql", "mariadb", "redis"}
+
+
+def test_datastore_version_list(accounts):
+    for datastore, version in (("postgresql", "15"), ("mariadb", "10.11"), ("redis", "7")):
+        rows = cli_json(accounts["alice"], "datastore", "version", "list", datastore)
+        assert [(row["Name"], row["Version"]) for row in rows] == [(version, version)]
+
+
+def test_database_flavor_list(accounts, http):
+    rows = cli_json(accounts["alice"], "database", "flavor", "list")
+    served = http["alice"].get("/flavors").json()["flavors"]
+    assert [(r["ID"], r["Name"], r["RAM"], r["vCPUs"]) for r in rows] == \
+        [(f["id"], f["name"], f["ram"], f["vcpus"]) for f in served]
+    assert "db.tiny" in [r["Name"] for r in rows]
+
+
+def test_database_instance_create(pg_instance):
+    created, password = pg_instance
+    assert created["name"] == "cli-pg" and created["status"] == "BUILD"
+    assert (created["datastore"], created["datastore_version"]) == ("postgresql", "15")
+    assert created["flavor"] == "2" and created["volume"] == 1  # db.small, resolved by name
+    assert password not in json.dumps(created)
+
+
+def test_database_instance_show_by_name_and_by_id(accounts, pg_instance):
+    created, password = pg_instance
+    by_name = cli_json(accounts["alice"], "database", "instance", "show", "cli-pg")
+    by_id = cli_json(accounts["alice"], "database", "instance", "show", created["id"])
+    assert by_name == by_id
+    assert by_id["id"] == created["id"] and by_id["status"] == "ACTIVE"
+    assert by_id["ip"].startswith("127.0.") and by_id["port"] == 5432
+    assert password not in json.dumps(by_id)
+    # What the client showed is a database that works, with what the create asked for.
+    with psycopg2.connect(host=by_id["ip"], port=5432, user="app", password=password, dbname="appdb",
+                          connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_database(), current_user")
+        assert cur.fetchone() == ("appdb", "app")
+
+
+def test_database_instance_list(accounts, pg_instance):
+    created, _ = pg_instance
+    rows = {row["ID"]: row for row in cli_json(accounts["alice"], "database", "instance", "list")}
+    row = rows[created["id"]]
+    assert (row["Name"], row["Status"], row["Datastore"], row["Datastore Version"]) == \
+        ("cli-pg", "ACTIVE", "postgresql", "15")
+    assert (row["Flavor ID"], row["Size"]) == ("2", 1)
+
+
+def test_database_instance_list_all_projects_is_for_admins(keystone, accounts, pg_instance):
+    created, _ = pg_instance
+    rows = cli_json(accounts["admin"], "database", "instance", "list", "--all-projects")
+    owners = {row["ID"]: row["Tenant ID"] for row in rows}
+    assert owners[created["id"]] == keystone.project_ids["alpha"]
+    assert "HTTP 403" in cli_fails(accounts["alice"], "database", "instance", "list", "--all-projects")
+
+
+def test_another_project_can_neither_show_nor_delete_it(accounts, http, pg_instance):
+    created, password = pg_instance
+    for instance in ("cli-pg", created["id"]):
+        assert NOT_FOUND in cli_fails(accounts["bob"], "database", "instance", "show", instance)
+    error = cli_fails(accounts["bob"], "database", "instance", "delete", created["id"])
+    assert "Unable to delete the specified database instance(s)." in error and password not in error
+    assert cli_json(accounts["bob"], "database", "instance", "list") == []
+    assert http["alice"].get(f"/instances/{created['id']}").json()["instance"]["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("by", ["name", "id"])
+def test_database_instance_delete(accounts, http, by):
+    name = f"cli-delete-by-{by}"
+    created = http["alice"].create_instance(name=name, flavorRef="1", volume={"size": 1},
+                                            datastore={"type": "redis"})
+    try:
+        http["alice"].wait_status(created["id"])
+        done = cli(accounts["alice"], "database", "instance", "delete", name if by == "name" else created["id"])
+        assert done.returncode == 0, done.stderr
+        assert f"Request to delete database instance {created['id']} has been accepted." in done.stdout
+        assert http["alice"].wait_status(created["id"], ("GONE",)) is None
+        assert NOT_FOUND in cli_fails(accounts["alice"], "database", "instance", "show", created["id"])
+    finally:
+        http["alice"].delete_and_wait(created["id"])
+
+
+# openstacksdk's database proxy.
+
+def sdk(account):
+    return openstack.connect(load_yaml_config=False, load_envvars=False, region_name="RegionOne",
+                             **account.auth_args())
+
+
+def test_sdk_flavors(accounts):
+    conn = sdk(accounts["alice"])
+    assert [f.name for f in conn.database.flavors()] == ["db.tiny", "db.small", "db.medium", "db.large"]
+    assert conn.database.get_flavor("2").name == "db.small"
+    assert conn.database.find_flavor("db.large").ram == 2048
+
+
+def test_sdk_instance_create_get_find_list_delete(accounts):
+    conn, other = sdk(accounts["alice"]), sdk(accounts["bob"])
+    instance = conn.database.create_instance(name="sdk-redis", flavor="1", volume={"size": 1},
+                                             datastore={"type": "redis", "version": "7"})
+    try:
+        assert (instance.name, instance.status) == ("sdk-redis", "BUILD")
+        active = resource.wait_for_status(conn.database, instance, "ACTIVE", ["ERROR"], 0.1, 120)
+        assert active.datastore == {"type": "redis", "version": "7", "version_number": "7"}
+        assert active.volume == {"size": 1} and active.flavor["id"] == "1"
+        assert conn.database.find_instance("sdk-redis").id == instance.id
+        assert instance.id in [i.id for i in conn.database.instances()]
+
+        with pytest.raises(sdk_exceptions.NotFoundException):
+            other.database.get_instance(instance.id)
+        assert other.database.find_instance("sdk-redis", ignore_missing=True) is None
+        assert list(other.database.instances()) == []
+
+        conn.database.delete_instance(instance)
+        resource.wait_for_delete(conn.database, instance, 0.1, 120)
+        assert conn.database.find_instance("sdk-redis", ignore_missing=True) is None
+    finally:
+        conn.database.delete_instance(instance, ignore_missing=True)
