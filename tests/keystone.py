@@ -138,21 +138,26 @@ class Keystone:
     def _env(self):
         return {**os.environ, "OS_KEYSTONE_CONFIG_DIR": str(self.dir)}
 
-    def _manage(self, *args, **env):
-        subprocess.run([str(BIN / "keystone-manage"), "--config-file", str(self.dir / "keystone.conf"),
-                        *args], check=True, env={**self._env(), **env}, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+    def _manage(self, *commands, **env):
+        """Run keystone-manage once per command (a tuple of arguments), all at once."""
+        running = [subprocess.Popen(
+            [str(BIN / "keystone-manage"), "--config-file", str(self.dir / "keystone.conf"), *args],
+            env={**self._env(), **env}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE) for args in commands]
+        for process, args in zip(running, commands):
+            _, stderr = process.communicate(timeout=120)
+            if process.returncode:
+                raise RuntimeError(f"keystone-manage {args[0]} failed: {stderr.decode()[-2000:]}")
 
     def up(self):
         (self.dir / "keystone.conf").write_text(
             KEYSTONE_CONF.format(dir=self.dir, memcached_port=self.memcached_port))
         (self.dir / "keystone_wsgi.py").write_text(WSGI_WRAPPER)
         self.memcached.start(self._env())
-        self._manage("db_sync")
-        self._manage("fernet_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
-        self._manage("credential_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
-        self._manage("bootstrap", "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
-                     "--bootstrap-internal-url", self.url, "--bootstrap-region-id", "RegionOne",
+        owner = ("--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid()))
+        self._manage(("db_sync",), ("fernet_setup", *owner), ("credential_setup", *owner))
+        self._manage(("bootstrap", "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
+                      "--bootstrap-internal-url", self.url, "--bootstrap-region-id", "RegionOne"),
                      OS_BOOTSTRAP_PASSWORD=self._passwords["admin"])  # not in argv, where ps shows it
         self.memcached.wait_healthy(30)
         self.keystone.start(self._env())
