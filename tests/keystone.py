@@ -3,7 +3,8 @@ SQLite, fernet tokens and memcached, all on loopback under a throw-away director
 
 ``Keystone.up()`` makes the identity world the tests use:
 
-- projects ``alpha`` and ``beta`` with one member each (``alice``, ``bob``);
+- projects ``alpha`` and ``beta`` with one member each (``alice``, ``bob``), and ``carol``,
+  who only has the reader role in ``alpha``;
 - the ``service`` project with the ``dbaas`` service user (roles ``service`` and ``member``):
   the API validates tokens and talks to Heat as this user, and every stack lives here;
 - the bootstrap ``admin`` (role ``admin`` on project ``admin``);
@@ -107,14 +108,16 @@ class Account:
 
 
 class Keystone:
-    USERS = {"alice": "alpha", "bob": "beta"}
+    # user: (project, roles there)
+    USERS = {"alice": ("alpha", ("member",)), "bob": ("beta", ("member",)), "carol": ("alpha", ("reader",)),
+             "dbaas": ("service", ("member", "service"))}
 
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="dbaas-keystone-", dir="/tmp"))
         self.port = free_port()
         self.memcached_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v3"
-        self._passwords = {name: secrets.token_urlsafe(18) for name in ("admin", "dbaas", *self.USERS)}
+        self._passwords = {name: secrets.token_urlsafe(18) for name in ("admin", *self.USERS)}
         self.memcached = _TcpComponent(
             "memcached", ("memcached", "-l", "127.0.0.1", "-p", str(self.memcached_port), "-U", "0",
                           "-m", "64", "-u", "memcache" if os.getuid() == 0 else str(os.getuid())),
@@ -127,7 +130,7 @@ class Keystone:
         self.project_ids = {}
 
     def account(self, username):
-        project = {"admin": "admin", "dbaas": "service"}.get(username) or self.USERS[username]
+        project = "admin" if username == "admin" else self.USERS[username][0]
         return Account(self.url, username, self._passwords[username], project)
 
     @property
@@ -173,13 +176,12 @@ class Keystone:
         roles = {role.name: role for role in ks.roles.list()}
         if "service" not in roles:  # bootstrap makes admin, member, reader (and service, lately)
             roles["service"] = ks.roles.create("service")
-        for name, project_name in {**self.USERS, "dbaas": "service"}.items():
-            project = ks.projects.create(project_name, "default")
-            self.project_ids[project_name] = project.id
+        for name, (project_name, granted) in self.USERS.items():
+            if project_name not in self.project_ids:
+                self.project_ids[project_name] = ks.projects.create(project_name, "default").id
             user = ks.users.create(name, domain="default", password=self._passwords[name])
-            ks.roles.grant(roles["member"], user=user, project=project)
-            if name == "dbaas":
-                ks.roles.grant(roles["service"], user=user, project=project)
+            for role in granted:
+                ks.roles.grant(roles[role], user=user, project=self.project_ids[project_name])
         self.project_ids["admin"] = ks.projects.find(name="admin").id
 
     def register_database(self, api_url):

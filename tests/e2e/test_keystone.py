@@ -16,7 +16,7 @@ def tenants(keystone, keystone_stack):
     """{"alice": Client, "bob": Client, "admin": Client}: each user's own project, own token."""
     return {user: keystone_stack.client(keystone.project_ids[keystone.account(user).project_name],
                                         keystone.token(user))
-            for user in ("alice", "bob", "admin")}
+            for user in ("alice", "bob", "carol", "admin")}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,17 @@ def test_another_project_can_neither_see_nor_touch_an_instance(tenants, alices_i
         assert responses[-1].json()["instances"] == []
     assert all(PASSWORD not in r.text and "alpha-cache" not in r.text for r in responses)
     assert tenants["alice"].get(f"/instances/{instance_id}").json()["instance"]["status"] == "ACTIVE"
+
+
+def test_a_reader_may_look_but_not_change(tenants, alices_instance):
+    carol = tenants["carol"]  # reader in alice's project
+    assert [i["id"] for i in carol.get("/instances").json()["instances"]] == [alices_instance["id"]]
+    assert carol.get(f"/instances/{alices_instance['id']}").status_code == 200
+    for response in (carol.delete(f"/instances/{alices_instance['id']}"),
+                     carol.post("/instances", {"instance": {"name": "x", "flavorRef": "1", "volume": {"size": 1}}})):
+        assert response.status_code == 403 and list(response.json()) == ["forbidden"]
+        assert "dbaas:instance:" in response.json()["forbidden"]["message"]
+    assert tenants["alice"].get(f"/instances/{alices_instance['id']}").json()["instance"]["status"] == "ACTIVE"
 
 
 def test_only_an_admin_lists_every_project(tenants, alices_instance):
