@@ -11,6 +11,8 @@ from dbaas_api import api
 from dbaas_api.api.common import SERVICES
 from dbaas_api.config import Settings
 from dbaas_api.policy import Policy
+from dbaas_api.service.accounts import AccountService
+from dbaas_api.service.configurations import ConfigurationService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.management import ManagementService
 
@@ -20,6 +22,8 @@ class Services:
     """What the handlers call, built once per app."""
     settings: Settings
     instances: InstanceService
+    accounts: AccountService
+    configurations: ConfigurationService
     policy: Policy
     management: ManagementService
 
@@ -44,6 +48,8 @@ def create_app(config=None, gateway=None, renderer=None):
     )
     app.extensions[SERVICES] = Services(
         settings=settings, instances=InstanceService(settings, gateway, renderer),
+        accounts=AccountService(settings, gateway, renderer),
+        configurations=ConfigurationService(settings, gateway, renderer),
         policy=Policy(settings.policy_file), management=ManagementService(gateway))
     api.init_app(app)
     if settings.keystone:

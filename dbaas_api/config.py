@@ -47,6 +47,9 @@ class Settings:
     environment_file: Path = field(default_factory=lambda: _packaged("templates") / "environments" / "local.yaml")
     max_volume_size: int = 1024
     page_size: int = 20
+    # Seconds a change to an instance waits for another change to it to finish before it
+    # answers 409 Conflict (0: answer at once). See service/changes.py.
+    change_wait: float = 10.0
     # Where backups go: "local" (a directory, the embedded default) or "swift". The engine's
     # DBaaS::Backup plugin reads these; the embedded launcher exports them (backup_env()).
     backup_storage: str = "local"
@@ -110,6 +113,7 @@ class Settings:
             ("heat_host", "DBAAS_HEAT_HOST", str), ("heat_port", "DBAAS_HEAT_PORT", int),
             ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
+            ("change_wait", "DBAAS_CHANGE_WAIT", float),
             ("auth_strategy", "DBAAS_AUTH_STRATEGY", str),
         ):
             if name in env:

@@ -36,9 +36,12 @@ class HeatGateway:
         return body["stack"]["id"]
 
     def update_stack(self, stack_id, rendered, tags):
-        """Replace the stack's template and parameters with a new rendering."""
+        """Update the stack to a new rendering with PATCH semantics (heatclient's
+        ``existing=True``): the template is replaced, ``rendered.parameters`` are merged over
+        the stack's own, so a parameter not sent (a hidden password) keeps its value.
+        Heat answers 409 (errors.Conflict) while another action holds the stack."""
         with _heat_errors(secrets=_secrets(rendered.parameters)):
-            self._client.stacks.update(stack_id, tags=",".join(tags), **_stack_fields(rendered))
+            self._client.stacks.update(stack_id, existing=True, tags=",".join(tags), **_stack_fields(rendered))
 
     def get_stack(self, stack_id, resolve_outputs=True):
         """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""

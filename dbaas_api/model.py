@@ -18,15 +18,31 @@ class Flavor:
 
 @dataclass(frozen=True)
 class UserSpec:
+    """An account. ``password`` None means "keep the one the stack holds": a stack keeps
+    passwords as hidden parameters that nobody, this service included, reads back."""
     name: str
-    password: str
+    password: str | None
     databases: tuple = ()
     host: str = "%"
 
 
 @dataclass(frozen=True)
+class RootSpec:
+    """The superuser of ``POST /root``. ``password`` None: keep the stack's."""
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfigurationSpec:
+    """A configuration group attached to an instance: its id and the values applied."""
+    id: str
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
-    """What a user asked for: everything the renderer needs to build a stack."""
+    """What a user asked for: everything the renderer needs to build a stack. Built from a
+    request at create time, and rebuilt from the stack's parameters for every later change."""
     project_id: str
     name: str
     datastore: str
@@ -35,6 +51,14 @@ class InstanceSpec:
     volume_size: int
     databases: tuple = ()
     users: tuple = ()  # of UserSpec
+    root: RootSpec | None = None
+    configuration: ConfigurationSpec | None = None
+    # The configuration values the server last started with (at create; the restart action
+    # sets them again): a value that needs a restart is pending while it differs from these.
+    started_with: dict = field(default_factory=dict)
+    # Hidden parameters of users (or root) that are gone: they stay declared, emptied, because
+    # Heat cannot drop a hidden parameter in a PATCH update (see service/changes.py).
+    retired_secrets: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,14 @@ derives from a hash of each name (``database_<hex>``), so no name, however odd, 
 the YAML; the names themselves travel as stack parameters (passwords as hidden ones).
 Keys derive from the name, not the position, so a stack update that removes one user
 leaves the others' resources untouched.
+
+A user whose password is None is rendered without a value for its hidden password parameter:
+on a PATCH update Heat keeps the value it has. That is how a change re-renders the whole
+instance without knowing (or ever reading back) its users' passwords.
 """
 import hashlib
 import json
+import re
 
 import yaml
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
@@ -15,6 +20,8 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from dbaas_api.model import RenderedStack
 
 TOPOLOGY_SINGLE = "single"
+_SECRET_NAME = re.compile(r"^(?:user_[0-9a-f]{16}|root)_password$")  # the only names that become text
+CONFIGURATION = "configuration"
 
 
 def resource_key(kind, *parts):
@@ -51,19 +58,48 @@ class Renderer:
             }
             for user in spec.users
         ]
+        live_secrets = {f"{user['key']}_password" for user in users} | ({"root_password"} if spec.root else set())
+        retired = sorted(set(spec.retired_secrets) - live_secrets)
+        for name in retired:
+            if not _SECRET_NAME.match(name):
+                raise ValueError(f"not a secret parameter of ours: {name!r}")
         template = self.jinja.select_template(template_names(spec.datastore, spec.version, TOPOLOGY_SINGLE))
-        text = template.render(datastore=spec.datastore, databases=databases, users=users)
+        text = template.render(datastore=spec.datastore, databases=databases, users=users, retired_secrets=retired,
+                               root=spec.root is not None, configuration=spec.configuration is not None)
 
         parameters = {
             "datastore": spec.datastore,
             "datastore_version": spec.version,
             "flavor": spec.flavor.id,
             "volume_size": spec.volume_size,
+            "configuration_values": to_json(spec.configuration.values if spec.configuration else {}),
+            "configuration_started_with": to_json(spec.started_with),
         }
         for database in databases:
             parameters[f"{database['key']}_name"] = database["name"]
         for user in users:
             parameters[f"{user['key']}_name"] = user["spec"].name
-            parameters[f"{user['key']}_password"] = user["spec"].password
-            parameters[f"{user['key']}_databases"] = json.dumps(list(user["spec"].databases))
+            parameters[f"{user['key']}_host"] = user["spec"].host
+            parameters[f"{user['key']}_databases"] = to_json(list(user["spec"].databases))
+            if user["spec"].password is not None:
+                parameters[f"{user['key']}_password"] = user["spec"].password
+        if spec.root is not None:
+            parameters["root_enabled"] = "yes"
+            if spec.root.password is not None:
+                parameters["root_password"] = spec.root.password
+        parameters.update({name: "" for name in retired})
+        if spec.configuration is not None:
+            parameters["configuration_id"] = spec.configuration.id
         return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})
+
+    def render_configuration(self, datastore, version, values):
+        """A configuration group's stack: a record with its values as a json parameter."""
+        template = self.jinja.select_template(template_names(datastore, version, CONFIGURATION))
+        return RenderedStack(
+            template=template.render(datastore=datastore),
+            parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
+
+
+def to_json(value):
+    """A json stack parameter's text, stable for comparisons (sorted keys, like Heat's)."""
+    return json.dumps(value, sort_keys=True)

@@ -49,6 +49,73 @@ USER = {
     "description": "an object with 'name' and 'password'",
 }
 
+CONFIGURATION_REF = {
+    "type": ["string", "null"], "minLength": 1, "maxLength": 255,
+    "description": "a configuration group's id or link, or null",
+}
+DESCRIPTION = {"type": ["string", "null"], "maxLength": 255,
+               "description": "a string of at most 255 characters, or null"}
+VALUES = {"type": "object", "description": "an object of parameter name -> value"}
+DATASTORE = {
+    "type": "object",
+    "properties": {"type": NAME, "version": NAME, "version_number": NAME},
+    "description": "an object with 'type' and 'version'",
+}
+
+
+def _envelope(key, inner, title, description):
+    """A request body holding one object or list under ``key``, as Trove's do."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title,
+            "type": "object", "required": [key], "properties": {key: inner}, "description": description}
+
+
+def _non_empty_list(items, description):
+    return {"type": "array", "minItems": 1, "items": items, "description": description}
+
+
+DATABASES_CREATE = _envelope("databases", _non_empty_list({
+    "type": "object", "required": ["name"],
+    "properties": {"name": NAME, "character_set": NAME, "collate": NAME},
+    "description": "an object with a 'name'"}, "a non-empty list of {\"name\": ...}"),
+    "Databases create request", "a JSON object with a 'databases' list")
+USERS_CREATE = _envelope("users", _non_empty_list(USER, "a non-empty list of {\"name\", \"password\", ...}"),
+                         "Users create request", "a JSON object with a 'users' list")
+USERS_PASSWORDS = _envelope("users", _non_empty_list({
+    "type": "object", "required": ["name", "password"],
+    "properties": {"name": NAME, "password": PASSWORD, "host": USER["properties"]["host"]},
+    "description": "an object with 'name' and 'password'"},
+    "a non-empty list of {\"name\", \"password\"}"),
+    "Users password change request", "a JSON object with a 'users' list")
+USER_UPDATE = _envelope("user", {
+    "type": "object", "minProperties": 1,
+    "properties": {"name": NAME, "password": PASSWORD, "host": USER["properties"]["host"]},
+    "description": "an object with a new 'password'"},
+    "User update request", "a JSON object with a 'user' object")
+USER_GRANT = _envelope("databases", _non_empty_list(DATABASE_REF, "a non-empty list of {\"name\": ...}"),
+                       "User access grant request", "a JSON object with a 'databases' list")
+ROOT_ENABLE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Root enable request",
+    "type": ["object", "null"],
+    "properties": {"password": {"type": ["string", "null"], "minLength": 1, "maxLength": 255,
+                                "description": "a string of 1 to 255 characters, or null"}},
+    "description": "nothing, or an object with an optional 'password'",
+}
+CONFIGURATION_CREATE = _envelope("configuration", {
+    "type": "object", "required": ["name", "values"],
+    "properties": {"name": NAME, "description": DESCRIPTION, "values": VALUES, "datastore": DATASTORE},
+    "description": "an object with 'name', 'values' and 'datastore'"},
+    "Configuration group create request", "a JSON object with a 'configuration' object")
+CONFIGURATION_UPDATE = _envelope("configuration", {
+    "type": "object",
+    "properties": {"name": NAME, "description": DESCRIPTION, "values": VALUES},
+    "description": "an object with 'values' (and optionally 'name', 'description')"},
+    "Configuration group update request", "a JSON object with a 'configuration' object")
+INSTANCE_UPDATE = _envelope("instance", {
+    "type": "object",
+    "properties": {"name": NAME, "configuration": CONFIGURATION_REF},
+    "description": "an object with 'name' and/or 'configuration'"},
+    "Instance update request", "a JSON object with an 'instance' object")
+
 INSTANCE_CREATE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Instance create request",
@@ -79,6 +146,7 @@ INSTANCE_CREATE = {
                 "databases": DATABASE_REFS,
                 "users": {"type": "array", "items": USER,
                           "description": "a list of {\"name\", \"password\", \"databases\"}"},
+                "configuration": CONFIGURATION_REF,
                 "replica_count": {"type": "integer", "minimum": 1, "description": POSITIVE_INTEGER},
                 "region_name": NAME,
                 "access": {

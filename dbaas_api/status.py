@@ -12,11 +12,15 @@ Choices worth knowing:
   nothing: ACTIVE. ``INIT``, ``ADOPT`` and ``RESTORE`` in progress build the instance: BUILD.
 - ``DELETE_COMPLETE`` is no instance at all: ``GONE`` (the API answers 404).
 - A status this table does not know (a future Heat) is ERROR, never a crash.
+- ``instance_status`` adds what the instance's tags say: the status of the change under way
+  (``op:`` tag; databases, users, root and configuration changes keep ACTIVE, as Trove does)
+  and RESTART_REQUIRED once a change waits for a restart.
 """
 import re
 
 BUILD, ACTIVE, ERROR, SHUTDOWN = "BUILD", "ACTIVE", "ERROR", "SHUTDOWN"
 REBOOT, RESIZE, BACKUP = "REBOOT", "RESIZE", "BACKUP"
+RESTART_REQUIRED = "RESTART_REQUIRED"
 GONE = None
 _REQUESTED_UPDATE = object()  # placeholder: the caller's update status
 
@@ -46,6 +50,14 @@ def trove_status(stack_status, update_status=RESIZE):
     ``GONE`` (None) for a deleted stack."""
     status = TABLE.get(stack_status, ERROR)
     return update_status if status is _REQUESTED_UPDATE else status
+
+
+def instance_status(stack_status, instance_tags):
+    """The Trove status of an instance stack, with what its tags.InstanceTags add."""
+    result = trove_status(stack_status, update_status=instance_tags.operation or RESIZE)
+    if result == ACTIVE and instance_tags.restart_required:
+        return RESTART_REQUIRED
+    return result
 
 
 def is_gone(stack_status):

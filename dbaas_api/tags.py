@@ -1,20 +1,28 @@
-"""What a list of instances needs, carried as Heat stack tags.
+"""What a list needs, carried as Heat stack tags: instances and configuration groups.
 
 Heat's stack list returns tags but no parameters or outputs, so everything a list view shows
-lives here and a page of instances costs one Heat call. Heat's rules shape the encoding: a tag
-is at most 80 characters and cannot contain a comma (the API joins tags with commas), and Heat
-may return them in any order. The instance name is free text (commas, quotes, emoji, 255
-characters), so it travels as base64url chunks ``name0:...``, ``name1:...`` that decode back to
-exactly what the user sent.
+lives here and a page costs one Heat call. Heat's rules shape the encoding: a tag is at most
+80 characters and cannot contain a comma (the API joins tags with commas), and Heat may
+return them in any order. Free text (an instance's or group's name, a group's description:
+commas, quotes, emoji, 255 characters) travels as base64url chunks ``name0:...``,
+``name1:...`` that decode back to exactly what the user sent.
+
+Besides what it shows, an instance carries what its status needs while and after a change:
+``op:<STATUS>`` (what ``UPDATE_IN_PROGRESS`` means: the status of the change under way),
+``restart-required`` (a configuration value waits for a restart) and
+``configuration:<id>`` (the attached group, so a group's instances are one filtered list).
 """
 import base64
 import re
 from dataclasses import dataclass
 
 MARKER = "dbaas"
+CONFIGURATION_MARKER = "dbaas-configuration"
+RESTART_REQUIRED = "restart-required"
 MAX_TAG_LENGTH = 80
-_NAME_CHUNK = 72  # len("name99:") + 72 <= 80
-_NAME_TAG = re.compile(r"^name(\d+):(.*)$")
+_CHUNK = 72  # len("name99:") + 72 <= 80
+_TEXT_TAG = re.compile(r"^(name|desc)(\d+):(.*)$")
+_OPERATION = re.compile(r"^[A-Z_]{1,40}$")
 
 
 @dataclass(frozen=True)
@@ -25,11 +33,28 @@ class InstanceTags:
     flavor_id: str
     volume_size: int | None
     name: str
+    operation: str | None = None          # the Trove status UPDATE_IN_PROGRESS shows
+    restart_required: bool = False        # issue a restart to clear (the restart action does)
+    configuration_id: str | None = None
 
 
-def owner_filter(project_id):
+@dataclass(frozen=True)
+class ConfigurationTags:
+    project_id: str
+    datastore: str
+    version: str
+    name: str
+    description: str | None = None
+
+
+def owner_filter(project_id, marker=MARKER):
     """The tags every stack of ``project_id`` has: Heat's ``tags=`` filter (all must match)."""
-    return [MARKER, f"project:{project_id}"]
+    return [marker, f"project:{project_id}"]
+
+
+def configuration_filter(project_id, configuration_id):
+    """The tags of every instance of ``project_id`` that has ``configuration_id`` attached."""
+    return owner_filter(project_id) + [f"configuration:{configuration_id}"]
 
 
 def encode(instance):
@@ -41,44 +66,91 @@ def encode(instance):
     ]
     if instance.volume_size is not None:
         tags.append(f"volume:{int(instance.volume_size)}")
-    tags.extend(_encode_name(instance.name))
-    for tag in tags:
-        if len(tag) > MAX_TAG_LENGTH or "," in tag:
-            raise ValueError(f"cannot be a Heat tag: {tag!r}")
-    return tags
+    if instance.operation:
+        if not _OPERATION.match(instance.operation):
+            raise ValueError(f"not a status: {instance.operation!r}")
+        tags.append(f"op:{instance.operation}")
+    if instance.restart_required:
+        tags.append(RESTART_REQUIRED)
+    if instance.configuration_id:
+        tags.append(f"configuration:{instance.configuration_id}")
+    return _checked(tags + _encode_text("name", instance.name))
 
 
 def decode(tags):
     """Heat's tags (any order) -> InstanceTags, or None when the stack is not an instance."""
-    tags = list(tags or ())
-    if MARKER not in tags:
+    found = _decode(tags, MARKER)
+    if found is None:
         return None
-    fields, chunks = {}, {}
-    for tag in tags:
-        name_chunk = _NAME_TAG.match(tag)
-        if name_chunk:
-            chunks[int(name_chunk.group(1))] = name_chunk.group(2)
-        elif ":" in tag:
-            key, _, value = tag.partition(":")
-            fields.setdefault(key, value)
+    fields, texts, flags = found
     volume = fields.get("volume", "")
+    operation = fields.get("op")
     return InstanceTags(
         project_id=fields.get("project", ""),
         datastore=fields.get("datastore", ""),
         version=fields.get("version", ""),
         flavor_id=fields.get("flavor", ""),
         volume_size=int(volume) if volume.isdigit() else None,
-        name=_decode_name(chunks),
+        name=texts.get("name", ""),
+        operation=operation if operation and _OPERATION.match(operation) else None,
+        restart_required=RESTART_REQUIRED in flags,
+        configuration_id=fields.get("configuration") or None,
     )
 
 
-def _encode_name(name):
-    text = base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
-    pieces = [text[i:i + _NAME_CHUNK] for i in range(0, len(text), _NAME_CHUNK)] or [""]
-    return [f"name{index}:{piece}" for index, piece in enumerate(pieces)]
+def encode_configuration(group):
+    """ConfigurationTags -> list of tags, each valid for Heat."""
+    tags = owner_filter(group.project_id, CONFIGURATION_MARKER) + [
+        f"datastore:{group.datastore}", f"version:{group.version}"]
+    tags += _encode_text("name", group.name)
+    if group.description is not None:
+        tags += _encode_text("desc", group.description)
+    return _checked(tags)
 
 
-def _decode_name(chunks):
+def decode_configuration(tags):
+    """Heat's tags -> ConfigurationTags, or None when the stack is not a configuration group."""
+    found = _decode(tags, CONFIGURATION_MARKER)
+    if found is None:
+        return None
+    fields, texts, _ = found
+    return ConfigurationTags(
+        project_id=fields.get("project", ""), datastore=fields.get("datastore", ""),
+        version=fields.get("version", ""), name=texts.get("name", ""), description=texts.get("desc"))
+
+
+def _checked(tags):
+    for tag in tags:
+        if len(tag) > MAX_TAG_LENGTH or "," in tag:
+            raise ValueError(f"cannot be a Heat tag: {tag!r}")
+    return tags
+
+
+def _decode(tags, marker):
+    """(fields, texts, flags) of a stack carrying ``marker``, else None."""
+    tags = list(tags or ())
+    if marker not in tags:
+        return None
+    fields, chunks, flags = {}, {}, set()
+    for tag in tags:
+        text_chunk = _TEXT_TAG.match(tag)
+        if text_chunk:
+            chunks.setdefault(text_chunk.group(1), {})[int(text_chunk.group(2))] = text_chunk.group(3)
+        elif ":" in tag:
+            key, _, value = tag.partition(":")
+            fields.setdefault(key, value)
+        else:
+            flags.add(tag)
+    return fields, {prefix: _decode_text(parts) for prefix, parts in chunks.items()}, flags
+
+
+def _encode_text(prefix, text):
+    encoded = base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+    pieces = [encoded[i:i + _CHUNK] for i in range(0, len(encoded), _CHUNK)] or [""]
+    return [f"{prefix}{index}:{piece}" for index, piece in enumerate(pieces)]
+
+
+def _decode_text(chunks):
     text = "".join(chunks[index] for index in sorted(chunks))
     padded = text + "=" * (-len(text) % 4)
     try:

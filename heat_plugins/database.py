@@ -1,16 +1,21 @@
-"""DBaaS::Database and DBaaS::User: databases and accounts inside a datastore server.
+"""DBaaS::Database, DBaaS::User, DBaaS::Root and DBaaS::Configuration: what lives inside a
+datastore server.
 
 They work over the server's admin endpoint with the datastore's own statements (see
 dbaas_api/datastores/), so they are the same whatever driver runs the server.
-Changes arrive as stack updates: a new password or a changed list of databases is applied
-in place; a new name replaces the resource (drop the old, create the new).
+Changes arrive as stack updates: a new password, a changed list of databases or new
+configuration values are applied in place; a new name replaces the resource (drop the old,
+create the new). Deleting one undoes it (drop, revoke, restore the defaults) unless the
+whole stack, and so the server, is going away.
 """
+import contextlib
+
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import constraints, properties, resource, support
 
 from dbaas_api import datastores
-from dbaas_api.errors import DBaaSError
+from dbaas_api.errors import DBaaSError, NotFound
 from dbaas_api.model import UserSpec
 
 
@@ -114,12 +119,92 @@ class User(AdminEndpointResource):
                 for database in sorted(after - before):
                     session.grant(name, database, host)
                 for database in sorted(before - after):
-                    session.revoke(name, database, host)
+                    with contextlib.suppress(NotFound):  # dropped in the same update
+                        session.revoke(name, database, host)
         self._apply(change)
 
     def handle_delete(self):
         self._drop(lambda s: s.drop_user(self.resource_id, self.properties[self.ALLOWED_HOST]))
 
 
+class Root(AdminEndpointResource):
+    """The datastore's superuser account (``root``), as Trove's root enable makes it."""
+
+    PROPERTIES = (PASSWORD,) = ("password",)
+
+    properties_schema = dict(AdminEndpointResource.endpoint_schema, **{
+        PASSWORD: properties.Schema(
+            properties.Schema.STRING, _("The superuser's password; a new one changes it in place."),
+            required=True, update_allowed=True),
+    })
+
+    def validate(self):
+        super().validate()
+        datastore = datastores.get(self.properties[self.DATASTORE])
+        if not datastore.supports_root:
+            raise exception.StackValidationFailed(message=f"{datastore.title} has no root user.")
+
+    def handle_create(self):
+        password = self.properties[self.PASSWORD]
+        self._apply(lambda s: s.enable_root(password))
+        self.resource_id_set(datastores.get(self.properties[self.DATASTORE]).root_user)
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if self.PASSWORD in prop_diff:
+            self._apply(lambda s: s.enable_root(prop_diff[self.PASSWORD]))
+
+    def handle_delete(self):
+        self._drop(lambda s: s.disable_root())
+
+
+class Configuration(AdminEndpointResource):
+    """A configuration group's values, applied to the running server.
+
+    What the server can take at once is set now; the rest waits for a restart, read from
+    where the server keeps it (PostgreSQL's ALTER SYSTEM; for the others the driver's
+    override file, which the server resource writes from the same values). Deleting it puts
+    every value back to the instance's own setting."""
+
+    PROPERTIES = (DATASTORE_VERSION, FLAVOR, VALUES) = ("datastore_version", "flavor", "values")
+
+    properties_schema = dict(AdminEndpointResource.endpoint_schema, **{
+        DATASTORE_VERSION: properties.Schema(
+            properties.Schema.STRING, _("Datastore version: whose parameter rules apply."), required=True),
+        FLAVOR: properties.Schema(
+            properties.Schema.STRING, _("The server's flavor: its own settings are what a value "
+                                        "goes back to when no longer set."),
+            required=True, update_allowed=True),
+        VALUES: properties.Schema(
+            properties.Schema.MAP, _("Parameter name -> value."), default={}, update_allowed=True),
+    })
+
+    def validate(self):
+        super().validate()
+        try:
+            datastore = datastores.get(self.properties[self.DATASTORE])
+            datastore.validate_configuration(self.properties[self.DATASTORE_VERSION], self.properties[self.VALUES])
+            datastores.find_flavor(self.properties[self.FLAVOR])
+        except DBaaSError as exc:
+            raise exception.StackValidationFailed(message=exc.message)
+
+    def _applier(self, values, previous, flavor=None):
+        version = self.properties[self.DATASTORE_VERSION]
+        flavor = datastores.find_flavor(flavor or self.properties[self.FLAVOR])
+        return lambda session: session.apply_configuration(version, flavor, values or {}, previous or {})
+
+    def handle_create(self):
+        self._apply(self._applier(self.properties[self.VALUES], {}))
+        self.resource_id_set(self.physical_resource_name())
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        if prop_diff:
+            values = prop_diff.get(self.VALUES, self.properties[self.VALUES])
+            self._apply(self._applier(values, self.properties[self.VALUES], prop_diff.get(self.FLAVOR)))
+
+    def handle_delete(self):
+        self._drop(self._applier({}, self.properties[self.VALUES]))
+
+
 def resource_mapping():
-    return {"DBaaS::Database": Database, "DBaaS::User": User}
+    return {"DBaaS::Database": Database, "DBaaS::User": User, "DBaaS::Root": Root,
+            "DBaaS::Configuration": Configuration}

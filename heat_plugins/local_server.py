@@ -29,9 +29,9 @@ class LocalServer(resource.Resource):
     support_status = support.SupportStatus(version="27.0.0")
 
     PROPERTIES = (
-        DATASTORE, DATASTORE_VERSION, FLAVOR, VOLUME_SIZE, ADMIN_PASSWORD,
+        DATASTORE, DATASTORE_VERSION, FLAVOR, VOLUME_SIZE, ADMIN_PASSWORD, CONFIGURATION,
     ) = (
-        "datastore", "datastore_version", "flavor", "volume_size", "admin_password",
+        "datastore", "datastore_version", "flavor", "volume_size", "admin_password", "configuration",
     )
 
     ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
@@ -66,6 +66,13 @@ class LocalServer(resource.Resource):
             _("Password of the datastore's admin account, used only by the engine's plugins."),
             required=True,
         ),
+        CONFIGURATION: properties.Schema(
+            properties.Schema.MAP,
+            _("Configuration parameter values the server starts with (its override file). "
+              "Changes in place, for the next start: DBaaS::Configuration applies them live."),
+            default={},
+            update_allowed=True,
+        ),
     }
 
     attributes_schema = {
@@ -83,6 +90,12 @@ class LocalServer(resource.Resource):
         if self.properties[self.DATASTORE_VERSION] not in datastore.versions:
             raise exception.StackValidationFailed(message=_("Unknown %(ds)s version %(v)s") % {
                 "ds": datastore.name, "v": self.properties[self.DATASTORE_VERSION]})
+        if self.properties[self.CONFIGURATION]:
+            try:
+                datastore.validate_configuration(self.properties[self.DATASTORE_VERSION],
+                                                 self.properties[self.CONFIGURATION], field="configuration")
+            except DBaaSError as exc:
+                raise exception.StackValidationFailed(message=exc.message)
 
     def handle_create(self):
         key = self.physical_resource_name()
@@ -97,6 +110,7 @@ class LocalServer(resource.Resource):
                 self.properties[self.DATASTORE_VERSION],
                 datastores.find_flavor(self.properties[self.FLAVOR]),
                 self.properties[self.ADMIN_PASSWORD],
+                overrides=self.properties[self.CONFIGURATION],
             )
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
@@ -107,8 +121,15 @@ class LocalServer(resource.Resource):
         return True
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
-        if self.FLAVOR in prop_diff and self.resource_id:
-            _driver().resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]))
+        if not self.resource_id:
+            return
+        try:
+            if self.CONFIGURATION in prop_diff:
+                _driver().set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
+            if self.FLAVOR in prop_diff:
+                _driver().resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]))
+        except DBaaSError as exc:
+            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 
     def handle_delete(self):
         if self.resource_id:

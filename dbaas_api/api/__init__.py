@@ -32,6 +32,7 @@ class TroveApi(Api):
 def init_app(app):
     """Register every namespace and the error handler on ``app``."""
     from dbaas_api.api import datastores, flavors, instances, mgmt, versions, views
+    from dbaas_api.api import configurations, databases, root, users
 
     api = TroveApi(
         title="heat-dbaas", version="v1.0", doc=False,
@@ -43,6 +44,11 @@ def init_app(app):
     api.add_namespace(datastores.ns, path=f"{project}/datastores")
     api.add_namespace(flavors.ns, path=f"{project}/flavors")
     api.add_namespace(instances.ns, path=f"{project}/instances")
+    instance = f"{project}/instances/<instance_id>"
+    api.add_namespace(databases.ns, path=f"{instance}/databases")
+    api.add_namespace(users.ns, path=f"{instance}/users")
+    api.add_namespace(root.ns, path=f"{instance}/root")
+    api.add_namespace(configurations.ns, path=f"{project}/configurations")
     api.add_namespace(mgmt.ns, path=f"{project}/mgmt")
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).

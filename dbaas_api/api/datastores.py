@@ -70,3 +70,60 @@ class DatastoreVersionById(Resource):
     def get(self, project_id, version_id):
         authorize(project_id, "dbaas:datastore:show")
         return {"version": views.datastore_version(*catalog.find_version_by_id(version_id))}
+
+
+parameter_model = ns.model("ConfigurationParameter", {
+    "name": fields.String, "datastore_version_id": fields.String,
+    "restart_required": fields.Boolean(description="the server takes a new value only when it restarts"),
+    "type": fields.String(description="integer, float, boolean or string"),
+    "min": fields.Float, "max": fields.Float,
+    "allowed_values": fields.List(fields.String, description="the only values a string may take"),
+    "unit": fields.String(description="the unit of an integer value, as the server counts it"),
+})
+parameter_list_model = ns.model("ConfigurationParameters", {
+    "configuration-parameters": fields.List(fields.Nested(parameter_model))})
+
+
+def _parameters(datastore_record, version):
+    return {"configuration-parameters": [views.configuration_parameter(datastore_record, version, parameter)
+                                         for parameter in datastore_record.parameters(version).values()]}
+
+
+@ns.route("/<datastore>/versions/<version>/parameters")
+class Parameters(Resource):
+    @ns.response(200, "The parameters a configuration group may set", parameter_list_model)
+    @ns.response(404, "No such datastore or version")
+    def get(self, project_id, datastore, version):
+        authorize(project_id, "dbaas:datastore:show")
+        found = catalog.find_datastore(datastore)
+        return _parameters(found, catalog.find_version(found, version))
+
+
+@ns.route("/<datastore>/versions/<version>/parameters/<name>")
+class Parameter(Resource):
+    @ns.response(200, "One parameter and its rules", parameter_model)
+    @ns.response(404, "No such datastore, version or parameter")
+    def get(self, project_id, datastore, version, name):
+        authorize(project_id, "dbaas:datastore:show")
+        found = catalog.find_datastore(datastore)
+        version = catalog.find_version(found, version)
+        return views.configuration_parameter(found, version, found.parameter(version, name))
+
+
+@ns.route("/versions/<version_id>/parameters")
+class ParametersByVersion(Resource):
+    @ns.response(200, "The parameters a configuration group may set", parameter_list_model)
+    @ns.response(404, "No such version")
+    def get(self, project_id, version_id):
+        authorize(project_id, "dbaas:datastore:show")
+        return _parameters(*catalog.find_version_by_id(version_id))
+
+
+@ns.route("/versions/<version_id>/parameters/<name>")
+class ParameterByVersion(Resource):
+    @ns.response(200, "One parameter and its rules", parameter_model)
+    @ns.response(404, "No such version or parameter")
+    def get(self, project_id, version_id, name):
+        authorize(project_id, "dbaas:datastore:show")
+        found, version = catalog.find_version_by_id(version_id)
+        return views.configuration_parameter(found, version, found.parameter(version, name))

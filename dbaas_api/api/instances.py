@@ -11,6 +11,8 @@ ns = Namespace("instances", description="Database instances")
 
 create_request = ns.schema_model(
     "InstanceCreate", {k: v for k, v in schemas.INSTANCE_CREATE.items() if k != "$schema"})
+update_request = ns.schema_model(
+    "InstanceUpdate", {k: v for k, v in schemas.INSTANCE_UPDATE.items() if k != "$schema"})
 instance_model = ns.model("Instance", {
     "id": fields.String, "name": fields.String,
     "status": fields.String(description="BUILD, ACTIVE, RESIZE, SHUTDOWN, ERROR..."),
@@ -28,6 +30,8 @@ instance_model = ns.model("Instance", {
     "ip": fields.List(fields.String),
     "hostname": fields.String,
     "port": fields.Integer,
+    "configuration": fields.Nested(ns.model("InstanceConfiguration", {
+        "id": fields.String, "name": fields.String, "links": views.LINKS}), description="show only"),
     "created": fields.String(description="ISO 8601 (show and detail)"),
     "updated": fields.String(description="ISO 8601 (show and detail)"),
 })
@@ -92,3 +96,23 @@ class Instance(Resource):
         project = authorize(project_id, "dbaas:instance:delete")
         services().instances.delete(project, instance_id)
         return Response(status=202)
+
+    @ns.expect(update_request)
+    @ns.response(202, "The change is under way (the instance stays ACTIVE, or RESTART_REQUIRED)")
+    @ns.response(400, "A group of another datastore or version, or another group already attached")
+    @ns.response(404, "No such instance in this project")
+    @ns.response(409, "The instance is busy or cannot be changed")
+    @ns.response(501, "An attribute that cannot be changed yet")
+    def put(self, project_id, instance_id):
+        """Rename, and attach (``configuration``: an id) or detach (null, or ``{}``) a
+        configuration group; at most one attribute besides ``name``, as in Trove."""
+        project = authorize(project_id)
+        body = json_body()
+        schemas.validate(schemas.INSTANCE_UPDATE, body)
+        services().instances.update(project, instance_id, body["instance"])
+        return Response(status=202)
+
+    @ns.expect(update_request)
+    @ns.response(202, "As PUT (Trove's deprecated edit)")
+    def patch(self, project_id, instance_id):
+        return self.put(project_id, instance_id)

@@ -9,11 +9,13 @@ from urllib.parse import urlencode
 from flask import request
 from flask_restx import Model, fields
 
+from dbaas_api import datastores as registry
 from dbaas_api.service.instances import REGION
 
 API_VERSION = "v1.0"
 LINK = Model("Link", {"rel": fields.String(example="self"), "href": fields.String})
 LINKS = fields.List(fields.Nested(LINK))
+PAGE_LINKS = fields.List(fields.Nested(LINK), description="rel=next when a further page exists")
 VERSION_DOC = {"id": API_VERSION, "status": "CURRENT", "updated": "2012-08-01T00:00:00Z"}
 
 
@@ -30,6 +32,12 @@ def links(resource_path, resource_id):
     ]
 
 
+def page_params(marker):
+    """The query parameters of a paged list, for the OpenAPI document."""
+    return {"limit": {"description": "page size (default 20, at most 100)", "type": "integer", "in": "query"},
+            "marker": {"description": f"the last {marker} of the previous page", "type": "string", "in": "query"}}
+
+
 def paged(collection, items, next_marker, limit):
     """Trove's paginated list: ``links`` with rel=next only when a further page exists."""
     body = {collection: items}
@@ -37,6 +45,16 @@ def paged(collection, items, next_marker, limit):
         query = {**request.args.to_dict(), "limit": limit, "marker": next_marker}
         body["links"] = [{"rel": "next", "href": f"{request.base_url}?{urlencode(query)}"}]
     return body
+
+
+def paged_list(collection, items, key, view, limit, marker):
+    """A page of an in-memory list sorted by ``key(item)``, after the item whose key is
+    ``marker`` (databases and users: the stack holds them all, Trove still pages them)."""
+    items = sorted(items, key=key)
+    if marker is not None:
+        items = [item for item in items if key(item) > marker]
+    page = items[:limit]
+    return paged(collection, [view(item) for item in page], key(page[-1]) if len(items) > limit else None, limit)
 
 
 def instance(record, detail=False):
@@ -60,6 +78,9 @@ def instance(record, detail=False):
         view["port"] = record.port
     if record.fault:
         view["fault"] = {"message": record.fault, "created": record.updated, "details": ""}
+    if record.configuration_id and record.configuration_name is not None:
+        view["configuration"] = {"id": record.configuration_id, "name": record.configuration_name,
+                                 "links": links("configurations", record.configuration_id)}
     if detail:
         view["created"], view["updated"] = record.created, record.updated
     return view
@@ -106,4 +127,52 @@ def datastore_version(datastore_record, version, include_datastore=True):
             "links": links("datastores/versions", version_id)}
     if include_datastore:
         view["datastore"] = datastore_record.datastore_id()
+    return view
+
+
+def database(name):
+    """trove/extensions/common/views.py SchemaView."""
+    return {"name": name}
+
+
+def user(record):
+    """UserView: databases as [{"name"}]; never a password."""
+    return {"name": record.name, "host": record.host, "databases": [database(name) for name in record.databases]}
+
+
+def configuration(group, detail=False):
+    """trove/configuration/views.py: ConfigurationView, or DetailedConfigurationView (values,
+    instance_count, datastore_version_number) for show and create."""
+    datastore_record = registry.get(group.datastore)
+    view = {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "created": group.created,
+        "updated": group.updated,
+        "datastore_version_id": datastore_record.version_id(group.version),
+        "datastore_name": group.datastore,
+        "datastore_version_name": group.version,
+    }
+    if detail:
+        view.update(values=dict(group.values or {}), instance_count=group.instance_count or 0,
+                    datastore_version_number=group.version)
+    return view
+
+
+def configuration_parameter(datastore_record, version, parameter):
+    """ConfigurationParameterView, plus the rule's allowed values (and unit) where it has them."""
+    view = {
+        "name": parameter.name,
+        "datastore_version_id": datastore_record.version_id(version),
+        "restart_required": parameter.restart_required,
+        "type": parameter.type,
+    }
+    for key, value in (("min", parameter.min), ("max", parameter.max)):
+        if value is not None:
+            view[key] = value
+    if parameter.allowed:
+        view["allowed_values"] = list(parameter.allowed)
+    if parameter.unit:
+        view["unit"] = parameter.unit
     return view

@@ -1,32 +1,37 @@
 """Instance operations: the stack is the record, so these read and write Heat stacks.
 
 No Flask here. ``create`` checks what the request means (datastore, version, flavor, sizes,
-names, grants) against the registry before anything reaches the renderer or Heat, so a bad
-request never leaves a half-made stack behind. Another project's instance and a deleted one
-are both simply not found.
+names, grants, configuration group) against the registry before anything reaches the
+renderer or Heat, so a bad request never leaves a half-made stack behind. Another project's
+instance and a deleted one are both simply not found. Changes to an existing instance go
+through service/changes.py.
 """
-import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.service import catalog
+from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, owned_stack
+from dbaas_api.service.configurations import ConfigurationService, configuration_change
 
-_STACK_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_STACK_ID = STACK_ID  # service/management.py checks its markers with it
 REGION = "RegionOne"
 
 # Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
 NOT_IMPLEMENTED_FIELDS = {
     "replica_of": "Creating replicas",
     "restorePoint": "Restoring from a backup",
-    "configuration": "Configuration groups",
-    "configuration_id": "Configuration groups",
     "nics": "Choosing networks",
     "modules": "Modules",
     "locality": "Server-group locality",
     "availability_zone": "Availability zones",
+}
+# PUT /instances/{id} fields other issues will bring (name and configuration work now).
+NOT_IMPLEMENTED_UPDATES = {
+    "replica_of": "Detaching replicas", "slave_of": "Detaching replicas",
+    "datastore_version": "Upgrading the datastore version", "access": "Changing access",
 }
 
 
@@ -45,6 +50,8 @@ class Instance:
     address: str | None = None
     port: int | None = None
     fault: str | None = None  # why the last operation failed, when status is ERROR
+    configuration_id: str | None = None
+    configuration_name: str | None = None  # show only: the group's name costs a Heat call
 
 
 @dataclass(frozen=True)
@@ -58,14 +65,19 @@ class InstanceService:
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
+        self.changes = InstanceChanges(settings, gateway, renderer)
+        self.configurations = ConfigurationService(settings, gateway, renderer)
 
     def create(self, project_id, body):
         """Create an instance from the (shape-validated) ``instance`` object of the body."""
         spec = self._spec(project_id, body)
         rendered = self.renderer.render_instance(spec)
+        # A configuration attached now is in the server's config from its first start: no
+        # restart is required for any of its values.
         instance_tags = tags.InstanceTags(
             project_id=project_id, datastore=spec.datastore, version=spec.version,
-            flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name)
+            flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name,
+            configuration_id=spec.configuration.id if spec.configuration else None)
         stack_id = self.gateway.create_stack(
             name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
@@ -74,7 +86,7 @@ class InstanceService:
 
     def list(self, project_id, limit, marker=None):
         """One page, newest first, from the stack list alone (no call per instance)."""
-        if marker is not None and not _STACK_ID.match(marker):
+        if marker is not None and not STACK_ID.match(marker):
             raise errors.BadRequest("marker must be the id of an instance.")
         stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=limit + 1, marker=marker)
         instances = tuple(_from_stack(stack) for stack in stacks[:limit])
@@ -82,24 +94,49 @@ class InstanceService:
         return Page(instances, next_marker)
 
     def get(self, project_id, instance_id):
-        """The instance with its address and port from the stack outputs."""
-        return _from_stack(self._owned_stack(project_id, instance_id, resolve_outputs=True))
+        """The instance with its address and port from the stack outputs, and the name of
+        its configuration group when one is attached."""
+        instance = _from_stack(owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True))
+        if instance.configuration_id:
+            try:
+                group = self.configurations.get_record(project_id, instance.configuration_id)
+                instance = replace(instance, configuration_name=group.name)
+            except errors.NotFound:
+                pass
+        return instance
+
+    def update(self, project_id, instance_id, body):
+        """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or
+        link) or detach (null, or an empty body), as Trove takes them: at most one attribute
+        besides the name."""
+        if len(set(body) - {"name"}) > 1:
+            raise errors.BadRequest("Only one attribute (besides 'name') may be updated at a time.")
+        for field, feature in NOT_IMPLEMENTED_UPDATES.items():
+            if field in body:
+                raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported yet.")
+        unknown = set(body) - {"name", "configuration"}
+        if unknown:
+            raise errors.BadRequest(f"instance.{sorted(unknown)[0]}: cannot be updated.")
+
+        def change(current):
+            spec = replace(current.spec, name=body.get("name", current.spec.name))
+            current = replace(current, spec=spec)
+            if body and "configuration" not in body:
+                return Change(spec)
+            reference = body.get("configuration")
+            configuration = None
+            if reference:
+                configuration = self.configurations.spec_for(project_id, reference, spec.datastore, spec.version)
+                attached = current.spec.configuration
+                if attached is not None and attached.id != configuration.id:
+                    raise errors.BadRequest(f"configuration: instance '{current.id}' already has configuration "
+                                            f"group '{attached.id}' attached; detach it first.")
+            return configuration_change(current, configuration)
+        self.changes.apply(project_id, instance_id, change)
 
     def delete(self, project_id, instance_id):
-        self._owned_stack(project_id, instance_id, resolve_outputs=False)
+        owned_stack(self.gateway, project_id, instance_id)
         self.gateway.delete_stack(instance_id)
-
-    def _owned_stack(self, project_id, instance_id, resolve_outputs):
-        not_found = errors.NotFound(f"Instance '{instance_id}' could not be found.")
-        if not _STACK_ID.match(instance_id or ""):
-            raise not_found  # a name or junk: never ask Heat, which would look up stack names
-        stack = self.gateway.get_stack(instance_id, resolve_outputs=resolve_outputs)
-        if stack is None or status.is_gone(stack.get("stack_status")):
-            raise not_found
-        owner = tags.decode(stack.get("tags"))
-        if owner is None or owner.project_id != project_id:
-            raise not_found
-        return stack
 
     # What the request means: checked here, before the renderer or Heat see anything.
 
@@ -107,6 +144,13 @@ class InstanceService:
         _refuse_unsupported(body)
         datastore, version = _datastore_and_version(body.get("datastore") or {})
         databases = _databases(datastore, body.get("databases") or [])
+        reference = body.get("configuration") or body.get("configuration_id")
+        configuration = None
+        if reference:
+            try:
+                configuration = self.configurations.spec_for(project_id, reference, datastore.name, version)
+            except errors.NotFound as exc:
+                raise errors.BadRequest(f"configuration: {exc.message}") from None
         return InstanceSpec(
             project_id=project_id,
             name=body["name"],
@@ -116,6 +160,8 @@ class InstanceService:
             volume_size=self._volume_size(body.get("volume")),
             databases=databases,
             users=_users(datastore, body.get("users") or [], databases),
+            configuration=configuration,
+            started_with=dict(configuration.values) if configuration else {},
         )
 
     def _volume_size(self, volume):
@@ -192,6 +238,7 @@ def _users(datastore, requested, databases):
     for user in requested:
         _validate(datastore, "validate_user_name", user["name"])
         _validate(datastore, "validate_password", user["password"])
+        _validate(datastore, "validate_host", user.get("host") or "%")
         granted = tuple(database["name"] for database in user.get("databases") or [])
         if granted and not datastore.supports_databases:
             raise errors.BadRequest(
@@ -203,7 +250,8 @@ def _users(datastore, requested, databases):
         _refuse_duplicates(f"Database of user '{user['name']}'", granted)
         users.append(UserSpec(name=user["name"], password=user["password"], databases=granted,
                               **({"host": user["host"]} if user.get("host") else {})))
-    _refuse_duplicates("User", [user.name for user in users])
+    # MariaDB's 'app'@'%' and 'app'@'10.%' are two accounts.
+    _refuse_duplicates("User", [user.name if user.host == "%" else f"{user.name}@{user.host}" for user in users])
     return tuple(users)
 
 
@@ -228,7 +276,7 @@ def _from_stack(stack):
     outputs = {output.get("output_key"): output.get("output_value")
                for output in stack.get("outputs") or () if not output.get("output_error")}
     created = stack.get("creation_time") or ""
-    trove_status = status.trove_status(stack.get("stack_status"))
+    trove_status = status.instance_status(stack.get("stack_status"), instance_tags)
     fault = status.fault_message(stack.get("stack_status_reason")) if trove_status == status.ERROR else None
     return _instance(
         stack["id"], instance_tags, trove_status,
@@ -240,7 +288,8 @@ def _instance(stack_id, instance_tags, trove_status, **fields):
     return Instance(
         id=stack_id, name=instance_tags.name, status=trove_status,
         datastore=instance_tags.datastore, version=instance_tags.version,
-        flavor_id=instance_tags.flavor_id, volume_size=instance_tags.volume_size, **fields)
+        flavor_id=instance_tags.flavor_id, volume_size=instance_tags.volume_size,
+        configuration_id=instance_tags.configuration_id, **fields)
 
 
 def _port(value):

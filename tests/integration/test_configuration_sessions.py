@@ -1,14 +1,13 @@
 """Root and configuration over the admin connection, and the override files, with real
 PostgreSQL, MariaDB and Redis processes (the local driver, no Heat). Every test's servers and
 state dir are gone afterwards (conftest.py)."""
-import time
-
 import psycopg2
 import pymysql
 import pytest
 import redis
 
 from dbaas_api import datastores, errors
+from tests.e2e.support import eventually
 from tests.integration.test_local_driver import ADMIN_PASSWORD, SERVERS, create, maria, pg, rds
 
 PG = datastores.get("postgresql")
@@ -22,16 +21,6 @@ pytestmark = pytest.mark.skipif(not all(map(__import__("os").path.exists, SERVER
 
 def session(instance, ds):
     return ds.admin_session(instance.address, instance.port, ADMIN_PASSWORD)
-
-
-def eventually(check, timeout=5.0):
-    """PostgreSQL applies a reload asynchronously: poll a fresh connection's view."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.02)
 
 
 def pg_setting(instance, name):

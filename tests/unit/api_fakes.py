@@ -3,7 +3,10 @@ Jinja2 renderer (FakeRenderer). They are not the real thing and do not pretend t
 e2e tests run the real Heat and renderer. What they keep from the real ones is the contract
 the service relies on (see heat_gateway.HeatGateway and rendering.Renderer)."""
 import itertools
+import json
 import uuid
+
+import yaml
 
 from dbaas_api import errors
 from dbaas_api.app import create_app
@@ -27,12 +30,17 @@ class FakeGateway:
     """FAKE Heat: stacks in a dict, with the behaviour of Heat that the service relies on:
     list filters on all tags, sorts newest first, starts after the marker and stops at the
     limit; tags come back in a different order than they were given; a deleted stack still
-    answers show with DELETE_COMPLETE. Counts list calls so tests can prove one per page."""
+    answers show with DELETE_COMPLETE. Counts list calls so tests can prove one per page.
+    Parameters as Heat keeps them: every one the template declares (defaults filled in) as
+    text, hidden ones shown as '******'; an update merges what it is sent over what the stack
+    has (PATCH) and drops what the new template no longer declares; a second update while
+    one runs is 409."""
 
     def __init__(self):
         self.stacks = {}
         self.list_calls = []
         self.deleted = []
+        self.updates = []
         self._clock = itertools.count()
         self.unavailable = False
 
@@ -44,15 +52,28 @@ class FakeGateway:
             "id": stack_id, "stack_name": name, "stack_status": "CREATE_IN_PROGRESS",
             "creation_time": f"2026-01-01T00:{tick // 60:02d}:{tick % 60:02d}Z", "updated_time": None,
             "tags": list(reversed(tags)), "outputs": [], "rendered": rendered,
+            "parameters": _heat_parameters(rendered.template, {}, rendered.parameters),
         }
         return stack_id
+
+    def update_stack(self, stack_id, rendered, tags):
+        self._check_available()
+        stack = self.stacks[stack_id]
+        if stack["stack_status"].endswith("_IN_PROGRESS"):
+            raise errors.Conflict(f"Stack {stack['stack_name']} already has an action (UPDATE) in progress.")
+        self.updates.append({"id": stack_id, "parameters": dict(rendered.parameters), "tags": list(tags)})
+        stack.update(stack_status="UPDATE_IN_PROGRESS", updated_time=f"2026-01-03T00:00:{len(self.updates):02d}Z",
+                     tags=list(reversed(tags)), rendered=rendered,
+                     parameters=_heat_parameters(rendered.template, stack["parameters"], rendered.parameters))
 
     def get_stack(self, stack_id, resolve_outputs=True):
         self._check_available()
         stack = self.stacks.get(stack_id)
         if stack is None:
             return None
-        return {**stack, "outputs": list(stack["outputs"]) if resolve_outputs else []}
+        hidden = _hidden(stack["rendered"].template)
+        shown = {k: "******" if k in hidden else v for k, v in stack["parameters"].items()}
+        return {**stack, "parameters": shown, "outputs": list(stack["outputs"]) if resolve_outputs else []}
 
     def list_stacks(self, tags, limit, marker=None):
         self._check_available()
@@ -84,13 +105,45 @@ class FakeGateway:
             raise errors.ServiceUnavailable("The orchestration service is unavailable.")
 
 
-class Harness:
-    """A Flask test client over the real app, wired to the FAKE gateway and renderer."""
+def _declared(template):
+    try:
+        return (yaml.safe_load(template) or {}).get("parameters") or {}
+    except yaml.YAMLError:
+        return {}
 
-    def __init__(self, **settings):
+
+def _hidden(template):
+    return {name for name, schema in _declared(template).items() if (schema or {}).get("hidden")}
+
+
+def _heat_parameters(template, existing, sent):
+    """What Heat holds after a create (existing {}) or a PATCH update, as text."""
+    declared = _declared(template)
+    merged = {**existing, **{k: v if isinstance(v, str) else json.dumps(v) for k, v in sent.items()}}
+    if not declared:  # the FAKE renderer's template declares nothing: keep what was sent
+        return merged
+    values = {}
+    for name, schema in declared.items():
+        if name in merged:
+            values[name] = merged[name]
+        elif "default" in (schema or {}):
+            default = schema["default"]
+            values[name] = default if isinstance(default, str) else json.dumps(default)
+    return values
+
+
+class Harness:
+    """A Flask test client over the real app, wired to the FAKE gateway and (unless
+    ``real_renderer``: the Jinja2 one, which changes need) the FAKE renderer."""
+
+    def __init__(self, real_renderer=False, **settings):
         self.settings = Settings(**settings)
         self.gateway = FakeGateway()
-        self.renderer = FakeRenderer()
+        if real_renderer:
+            from dbaas_api.rendering import Renderer
+            self.renderer = Renderer(Settings.from_env(env={}))
+        else:
+            self.renderer = FakeRenderer()
         self.app = create_app(self.settings, gateway=self.gateway, renderer=self.renderer)
         self.client = self.app.test_client()
 
@@ -105,6 +158,12 @@ class Harness:
 
     def delete(self, path, project="proj-a"):
         return self.client.delete(self.url(path, project))
+
+    def put(self, path, body, project="proj-a", **kw):
+        return self.client.put(self.url(path, project), json=body, **kw)
+
+    def patch(self, path, body, project="proj-a", **kw):
+        return self.client.patch(self.url(path, project), json=body, **kw)
 
     def create(self, project="proj-a", **instance):
         body = {"name": "db1", "flavorRef": "2", "volume": {"size": 1}, **instance}

@@ -50,13 +50,13 @@ def test_create_passes_the_meaning_to_the_renderer(api):
     create(api, flavorRef=3, volume={"size": "7"},
            databases=[{"name": "orders"}, {"name": "stock"}],
            users=[{"name": "app", "password": PASSWORD, "databases": [{"name": "orders"}]},
-                  {"name": "ro", "password": PASSWORD, "host": "10.%"}])
+                  {"name": "ro", "password": PASSWORD}])
     [spec] = api.renderer.specs
     assert (spec.project_id, spec.name, spec.datastore, spec.version) == ("proj-a", "db1", "postgresql", "15")
     assert spec.flavor.id == "3" and spec.volume_size == 7
     assert spec.databases == ("orders", "stock")
     assert [(u.name, u.password, u.databases, u.host) for u in spec.users] == [
-        ("app", PASSWORD, ("orders",), "%"), ("ro", PASSWORD, (), "10.%")]
+        ("app", PASSWORD, ("orders",), "%"), ("ro", PASSWORD, (), "%")]
 
 
 def test_create_names_the_stack_and_tags_it_for_listing(api):
@@ -127,6 +127,7 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"users": [{"name": "u", "password": ""}]}, 400),
     ({"users": [{"name": "u", "password": PASSWORD}, {"name": "u", "password": PASSWORD}]}, 400),
     ({"users": [{"name": "u", "password": PASSWORD, "databases": [{"name": "missing"}]}]}, 400),
+    ({"users": [{"name": "u", "password": PASSWORD, "host": "10.%"}]}, 400),  # PostgreSQL: no hosts
     ({"datastore": {"type": "redis"}, "databases": [{"name": "orders"}]}, 400),
     ({"datastore": {"type": "redis"},
       "users": [{"name": "u", "password": PASSWORD, "databases": [{"name": "x"}]}]}, 400),
@@ -134,7 +135,8 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"region_name": "elsewhere"}, 400),
     ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 501),
     ({"restorePoint": {"backupRef": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}}, 501),
-    ({"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 501),
+    ({"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 400),  # no such group
+    ({"configuration": "not-an-id"}, 400),
     ({"nics": [{"net-id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),
     ({"availability_zone": "nova"}, 501),
     ({"modules": [{"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),

@@ -97,6 +97,25 @@ def test_create_sends_template_parameters_and_tags_and_returns_the_id(heat, gate
     assert body["environment"] == rendered.environment and body["files"] == rendered.files
 
 
+def test_update_is_a_patch_that_sends_only_what_it_is_given(heat, gateway):
+    fake = heat(heat_response(202, {}))
+    rendered = RenderedStack(template="heat_template_version: 2021-04-16\n", parameters={"database_1_name": "d"},
+                             environment={"resource_registry": {"DBaaS::Server": "DBaaS::Local::Server"}})
+    gateway.update_stack("s1", rendered, ["dbaas", "op:ACTIVE"])
+    [(method, url, kwargs)] = fake.requests
+    body = json.loads(kwargs["data"])
+    assert method == "PATCH" and url == "http://heat.test:8004/v1/svc/stacks/s1"
+    assert body["parameters"] == {"database_1_name": "d"} and body["tags"] == "dbaas,op:ACTIVE"
+    assert body["template"] == rendered.template and "existing" not in body
+
+
+def test_an_update_refused_while_another_runs_is_a_conflict_without_secrets(heat, gateway):
+    heat(heat_error(409, f"Stack dbaas-abc already has an action (UPDATE) in progress. {PASSWORD}"))
+    with pytest.raises(errors.Conflict) as raised:
+        gateway.update_stack("s1", RenderedStack("t", {"user_1_password": PASSWORD}), ["dbaas"])
+    assert "in progress" in raised.value.message and PASSWORD not in raised.value.message
+
+
 def test_heatclient_debug_logging_never_shows_the_parameters(heat, gateway, caplog):
     heat(heat_response(201, {"stack": {"id": "new-id"}}))
     caplog.set_level(logging.DEBUG)

@@ -83,3 +83,69 @@ def test_undefined_variables_fail_loudly(tmp_path):
     (tmp_path / "single.yaml.j2").write_text("x: {{ no_such_thing }}\n")
     with pytest.raises(UndefinedError):
         renderer(template_dirs=(tmp_path,)).render_instance(spec())
+
+
+def test_a_user_without_a_password_keeps_the_stacks_one():
+    rendered = renderer().render_instance(spec(users=(UserSpec("kept", None, ("appdb",)),
+                                                      UserSpec("new", "pw-new", ()))))
+    passwords = {k: v for k, v in rendered.parameters.items() if k.endswith("_password")}
+    assert passwords == {f"{resource_key('user', 'new', '%')}_password": "pw-new"}
+    declared = yaml.safe_load(rendered.template)["parameters"]
+    assert declared[f"{resource_key('user', 'kept', '%')}_password"] == {"type": "string", "hidden": True, "default": ""}
+
+
+def test_root_and_configuration_are_resources_with_parameters():
+    from dbaas_api.model import ConfigurationSpec, RootSpec
+    base = spec()
+    with_all = InstanceSpec(**{**base.__dict__, "root": RootSpec("root-pw"),
+                               "configuration": ConfigurationSpec("cfg-1", {"work_mem": 8192}),
+                               "started_with": {"work_mem": 4096}})
+    rendered = renderer().render_instance(with_all)
+    template = yaml.safe_load(rendered.template)
+    assert template["resources"]["root"]["type"] == "DBaaS::Root"
+    assert template["resources"]["configuration"]["type"] == "DBaaS::Configuration"
+    assert template["resources"]["server"]["properties"]["configuration"] == {"get_param": "configuration_values"}
+    assert rendered.parameters["root_password"] == "root-pw" and template["parameters"]["root_password"]["hidden"]
+    assert rendered.parameters["configuration_id"] == "cfg-1"
+    assert rendered.parameters["configuration_values"] == '{"work_mem": 8192}'
+    assert rendered.parameters["configuration_started_with"] == '{"work_mem": 4096}'
+    # Kept root (password None): the resource stays, no value is sent.
+    kept = renderer().render_instance(InstanceSpec(**{**base.__dict__, "root": RootSpec()}))
+    assert "root" in yaml.safe_load(kept.template)["resources"] and "root_password" not in kept.parameters
+    # Without them: no resources, and the values are {}.
+    plain = yaml.safe_load(renderer().render_instance(base).template)
+    assert {"root", "configuration"}.isdisjoint(plain["resources"])
+
+
+def test_every_parameter_a_change_can_remove_has_a_default():
+    """Heat's legacy engine reads the old template with the new parameters while an update
+    runs: a parameter without a default that the update drops would break stack show."""
+    from dbaas_api.model import ConfigurationSpec, RootSpec
+    full = InstanceSpec(**{**spec().__dict__, "root": RootSpec("pw"), "configuration": ConfigurationSpec("c", {})})
+    declared = yaml.safe_load(renderer().render_instance(full).template)["parameters"]
+    always = {"datastore", "datastore_version", "flavor", "volume_size"}
+    assert [name for name, schema in declared.items() if name not in always and "default" not in schema] == []
+
+
+def test_a_configuration_group_renders_as_a_record_without_resources():
+    rendered = renderer().render_configuration("mariadb", "10.11", {"max_connections": 200, "a": True})
+    template = yaml.safe_load(rendered.template)
+    assert template["resources"] == {} and template["parameters"]["values"]["type"] == "json"
+    assert rendered.parameters == {"datastore": "mariadb", "datastore_version": "10.11",
+                                   "values": '{"a": true, "max_connections": 200}'}
+
+
+def test_secrets_of_removed_things_stay_declared_and_emptied():
+    from dbaas_api.model import RootSpec
+    gone = f"{resource_key('user', 'gone', '%')}_password"
+    back = f"{resource_key('user', 'back', '%')}_password"
+    base = spec(users=(UserSpec("back", "pw-back", ()),))
+    rendered = renderer().render_instance(InstanceSpec(**{**base.__dict__, "root": RootSpec(),
+                                                          "retired_secrets": (gone, back, "root_password")}))
+    declared = yaml.safe_load(rendered.template)["parameters"]
+    assert declared[gone] == {"type": "string", "hidden": True, "default": "",
+                              "description": "The emptied secret of something removed (Heat keeps hidden parameters)."}
+    assert rendered.parameters[gone] == "" and rendered.parameters[back] == "pw-back"
+    assert "root_password" not in rendered.parameters and rendered.parameters["root_enabled"] == "yes"
+    with pytest.raises(ValueError):
+        renderer().render_instance(InstanceSpec(**{**base.__dict__, "retired_secrets": ("x: {{ 7*7 }}",)}))

@@ -57,3 +57,16 @@ def test_an_unknown_status_is_error_not_a_crash(unknown):
 ])
 def test_fault_message_unwraps_heat(reason, message):
     assert status.fault_message(reason) == message
+
+
+def test_an_instance_shows_its_changes_status_and_a_pending_restart():
+    from dbaas_api.tags import InstanceTags
+    plain = InstanceTags("p", "postgresql", "15", "1", 1, "n")
+    changing = InstanceTags("p", "postgresql", "15", "1", 1, "n", operation="ACTIVE")
+    waiting = InstanceTags("p", "postgresql", "15", "1", 1, "n", operation="ACTIVE", restart_required=True)
+    assert status.instance_status("UPDATE_IN_PROGRESS", plain) == "RESIZE"
+    assert status.instance_status("UPDATE_IN_PROGRESS", changing) == "ACTIVE"
+    assert status.instance_status("UPDATE_COMPLETE", waiting) == "RESTART_REQUIRED"
+    assert status.instance_status("UPDATE_IN_PROGRESS", waiting) == "RESTART_REQUIRED"
+    assert status.instance_status("UPDATE_FAILED", waiting) == "ERROR"
+    assert status.instance_status("CREATE_IN_PROGRESS", waiting) == "BUILD"

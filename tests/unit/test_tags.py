@@ -71,3 +71,38 @@ def test_a_value_heat_would_refuse_is_refused_here():
         tags.encode(sample(project_id="p" * 80))
     with pytest.raises(ValueError):
         tags.encode(sample(version="1,2"))
+
+
+# ---- what a change adds, and configuration groups ------------------------------------------
+
+def test_operation_restart_and_configuration_round_trip():
+    full = sample(operation="ACTIVE", restart_required=True,
+                  configuration_id="6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d")
+    encoded = tags.encode(full)
+    assert {"op:ACTIVE", "restart-required", "configuration:6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"} <= set(encoded)
+    assert tags.decode(list(reversed(encoded))) == full
+    assert tags.configuration_filter("p", "c1") == ["dbaas", "project:p", "configuration:c1"]
+
+
+def test_an_operation_is_a_status_word_or_nothing():
+    with pytest.raises(ValueError):
+        tags.encode(sample(operation="resize,now"))
+    assert tags.decode(["dbaas", "op:no good"]).operation is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_configuration_groups_round_trip_and_are_not_instances(name):
+    group = tags.ConfigurationTags(project_id="p", datastore="mariadb", version="10.11", name=name,
+                                   description=name[::-1])
+    encoded = tags.encode_configuration(group)
+    assert all(len(t) <= 80 and "," not in t for t in encoded)
+    assert tags.decode_configuration(sorted(encoded)) == group
+    assert tags.decode(encoded) is None and tags.decode_configuration(tags.encode(sample())) is None
+    assert encoded[:2] == tags.owner_filter("p", tags.CONFIGURATION_MARKER)
+
+
+def test_a_group_without_description_has_none_and_an_empty_one_stays_empty():
+    bare = tags.ConfigurationTags("p", "redis", "7", "g")
+    assert tags.decode_configuration(tags.encode_configuration(bare)).description is None
+    empty = tags.ConfigurationTags("p", "redis", "7", "g", "")
+    assert tags.decode_configuration(tags.encode_configuration(empty)).description == ""

@@ -1,0 +1,232 @@
+"""Configuration groups: records of the same kind as instances, a Heat stack each.
+
+A group is a stack in the service project with no resources: tags carry what a list shows
+(owner, datastore, version, name, description: one Heat call per page), a json parameter
+carries its values. So every API process, and the API after a restart, sees the same
+groups, and there is still no database of our own.
+
+Values are checked against the datastore version's rules (datastores/<name>.py, kept as
+data): unknown or service-managed parameters, wrong types and values out of range are 422,
+as in Trove. Attaching a group copies its values into the instance's stack (a
+DBaaS::Configuration resource applies them, the server keeps them for its next start);
+a value that needs a restart leaves the instance RESTART_REQUIRED.
+
+Updating a group that instances use re-applies it to them, as Trove does: the group is
+changed only when every instance using it is free to change, and then each one is updated
+(waiting for it like any change). An instance that still could not be updated is named in
+a 409, and attaching the group to it again applies the new values.
+"""
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from dbaas_api import errors, status, tags
+from dbaas_api.model import ConfigurationSpec
+from dbaas_api.service import catalog
+from dbaas_api.service.changes import (
+    CHANGEABLE, STACK_ID, Change, InstanceChanges, busy, changed_parameters, owned_stack, wait_until_free)
+
+ALL_PAGE = 100  # stacks per Heat call when every instance using a group is needed
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    description: str | None
+    datastore: str
+    version: str
+    created: str
+    updated: str
+    values: dict | None = None           # show and create only: lists come from tags
+    instance_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple
+    next_marker: str | None
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    id: str
+    name: str
+
+
+def configuration_change(current, configuration):
+    """The Change that gives ``current`` ``configuration`` (a ConfigurationSpec, or None to
+    detach): RESTART_REQUIRED while a value the server only takes at start differs from the
+    one it started with (so a detach before any restart is ACTIVE again)."""
+    after = configuration.values if configuration else {}
+    restart = current.datastore.restart_required(current.spec.version, current.spec.started_with, after)
+    return Change(replace(current.spec, configuration=configuration), restart_required=restart)
+
+
+class ConfigurationService:
+    def __init__(self, settings, gateway, renderer):
+        self.settings = settings
+        self.gateway = gateway
+        self.renderer = renderer
+        self.changes = InstanceChanges(settings, gateway, renderer)
+
+    def create(self, project_id, body):
+        datastore, version = _datastore_and_version(body.get("datastore") or {})
+        values = datastore.validate_configuration(version, body["values"])
+        group_tags = tags.ConfigurationTags(project_id=project_id, datastore=datastore.name, version=version,
+                                            name=body["name"], description=body.get("description"))
+        stack_id = self.gateway.create_stack(
+            name=f"dbaas-cfg-{uuid.uuid4().hex[:12]}",
+            rendered=self.renderer.render_configuration(datastore.name, version, values),
+            tags=tags.encode_configuration(group_tags))
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _group(stack_id, group_tags, now, now, values=values, instance_count=0)
+
+    def list(self, project_id, limit, marker=None):
+        """One page, newest first, from the stack list alone."""
+        _check_marker(marker, "configuration group")
+        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id, tags.CONFIGURATION_MARKER),
+                                          limit=limit + 1, marker=marker)
+        groups = tuple(_from_stack(stack) for stack in stacks[:limit])
+        return Page(groups, groups[-1].id if len(stacks) > limit and groups else None)
+
+    def get_record(self, project_id, configuration_id):
+        """The group as its tags describe it (no values, no count): one Heat call."""
+        return _from_stack(self._owned(project_id, configuration_id))
+
+    def get(self, project_id, configuration_id):
+        stack = self._owned(project_id, configuration_id)
+        return _from_stack(stack, values=_values(stack),
+                           instance_count=len(self._all_instances(project_id, configuration_id)))
+
+    def instances(self, project_id, configuration_id, limit, marker=None):
+        """A page of the project's instances that have the group attached."""
+        self._owned(project_id, configuration_id)
+        _check_marker(marker, "instance")
+        stacks = self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id),
+                                          limit=limit + 1, marker=marker)
+        refs = tuple(InstanceRef(stack["id"], tags.decode(stack.get("tags")).name) for stack in stacks[:limit])
+        return Page(refs, refs[-1].id if len(stacks) > limit and refs else None)
+
+    def spec_for(self, project_id, reference, datastore, version):
+        """The ConfigurationSpec attaching group ``reference`` (an id or a link) gives an
+        instance of ``datastore`` ``version``; 404 when there is no such group, 400 when it
+        is another datastore's or version's."""
+        configuration_id = str(reference).rstrip("/").rsplit("/", 1)[-1]
+        stack = self._owned(project_id, configuration_id)
+        group = tags.decode_configuration(stack.get("tags"))
+        if (group.datastore, group.version) != (datastore, version):
+            raise errors.BadRequest(
+                f"configuration: group '{configuration_id}' is for {group.datastore} {group.version}; "
+                f"the instance is {datastore} {version}.")
+        return ConfigurationSpec(stack["id"], _values(stack))
+
+    def update(self, project_id, configuration_id, body, merge):
+        """PATCH (merge=True) adds or changes values; PUT replaces them (and name and
+        description when given). Then the instances using the group get the new values."""
+        def attempt():
+            stack = self._owned(project_id, configuration_id)
+            if stack.get("stack_status") not in CHANGEABLE:
+                raise busy(f"Configuration group '{configuration_id}' is being changed; try again.")
+            group = tags.decode_configuration(stack.get("tags"))
+            datastore, _ = _datastore_and_version({"type": group.datastore, "version": group.version})
+            given = datastore.validate_configuration(group.version, body.get("values") or {})
+            values = {**_values(stack), **given} if merge else given
+            group = replace(group, name=body.get("name", group.name),
+                            description=body.get("description", group.description))
+            users = self._all_instances(project_id, configuration_id)
+            for instance in users:  # all free first, so the group never runs ahead of them
+                self._free(instance.id)
+            rendered = self.renderer.render_configuration(group.datastore, group.version, values)
+            rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+            try:
+                self.gateway.update_stack(stack["id"], rendered, tags.encode_configuration(group))
+            except errors.Conflict as exc:
+                raise busy(exc.message) from None
+            return ConfigurationSpec(stack["id"], values), users
+        configuration, users = wait_until_free(self.settings.change_wait, attempt)
+        self._reapply(project_id, configuration, users)
+
+    def delete(self, project_id, configuration_id):
+        self._owned(project_id, configuration_id)
+        if self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id), limit=1):
+            raise errors.BadRequest(
+                f"Configuration group '{configuration_id}' is attached to instances; detach it from "
+                f"them first (GET .../configurations/{configuration_id}/instances lists them).")
+        self.gateway.delete_stack(configuration_id)
+
+    def _reapply(self, project_id, configuration, users):
+        missed = []
+        for instance in users:
+            try:
+                self.changes.apply(project_id, instance.id, lambda current: _reattach(current, configuration))
+            except errors.NotFound:
+                pass  # deleted, or the group detached, meanwhile: nothing to apply
+            except errors.Conflict:
+                missed.append(instance.id)
+        if missed:
+            raise errors.Conflict(
+                f"Configuration group '{configuration.id}' was changed, but instances {', '.join(missed)} "
+                "were busy and keep its previous values: attach the group to them again "
+                "(PUT /instances/{id}) to apply them.")
+
+    def _free(self, instance_id):
+        stack = self.gateway.get_stack(instance_id, resolve_outputs=False) or {}
+        stack_status = stack.get("stack_status") or ""
+        if stack_status.endswith("_IN_PROGRESS"):
+            raise busy(f"Instance '{instance_id}', which uses this configuration group, is busy; try again.")
+
+    def _all_instances(self, project_id, configuration_id):
+        found, marker = [], None
+        while True:
+            stacks = self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id),
+                                              limit=ALL_PAGE, marker=marker)
+            found += [InstanceRef(s["id"], tags.decode(s.get("tags")).name) for s in stacks
+                      if not status.is_gone(s.get("stack_status"))]
+            if len(stacks) < ALL_PAGE:
+                return found
+            marker = stacks[-1]["id"]
+
+    def _owned(self, project_id, configuration_id):
+        return owned_stack(self.gateway, project_id, configuration_id,
+                           decode=tags.decode_configuration, what="Configuration group")
+
+
+def _reattach(current, configuration):
+    if current.spec.configuration is None or current.spec.configuration.id != configuration.id:
+        raise errors.NotFound(f"Instance '{current.id}' no longer has configuration group "
+                              f"'{configuration.id}' attached.")
+    return configuration_change(current, configuration)
+
+
+def _datastore_and_version(requested):
+    try:
+        datastore = catalog.find_datastore(requested.get("type"))
+        return datastore, catalog.find_version(datastore, requested.get("version") or requested.get("version_number"))
+    except errors.NotFound as exc:
+        raise errors.BadRequest(f"datastore: {exc.message}") from None
+
+
+def _check_marker(marker, what):
+    if marker is not None and not STACK_ID.match(marker):
+        raise errors.BadRequest(f"marker must be the id of a{'n' if what[0] in 'aeiou' else ''} {what}.")
+
+
+def _values(stack):
+    try:
+        values = json.loads((stack.get("parameters") or {}).get("values") or "{}")
+    except ValueError:
+        values = {}
+    return values if isinstance(values, dict) else {}
+
+
+def _from_stack(stack, **fields):
+    group = tags.decode_configuration(stack.get("tags"))
+    created = stack.get("creation_time") or ""
+    return _group(stack["id"], group, created, stack.get("updated_time") or created, **fields)
+
+
+def _group(stack_id, group, created, updated, **fields):
+    return Group(id=stack_id, name=group.name, description=group.description, datastore=group.datastore,
+                 version=group.version, created=created, updated=updated, **fields)
