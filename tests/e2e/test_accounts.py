@@ -1,0 +1,175 @@
+"""Databases, users, access and root end to end: HTTP -> API -> stack update in the real Heat
+-> DBaaS:: plugins -> real PostgreSQL / MariaDB / Redis, checked by logging in as a client."""
+import concurrent.futures
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.support import can_login, change, connected, settled, write_and_read
+
+PW = "Pw-one-1'\"\\ ü"
+SQL = [("postgresql", "15"), ("mariadb", "10.11")]
+
+
+@pytest.fixture
+def new_instance(stack):
+    """Instances made by a test, deleted afterwards whatever happened."""
+    made = []
+
+    def make(client, datastore, version, **fields):
+        created = client.create_instance(name=f"e2e {datastore}", flavorRef="1", volume={"size": 1},
+                                         datastore={"type": datastore, "version": version}, **fields)
+        made.append((client, created["id"]))
+        return client.wait_status(created["id"])
+
+    yield make
+    for client, instance_id in made:
+        client.delete_and_wait(instance_id)
+
+
+@pytest.mark.parametrize("datastore,version", SQL)
+def test_users_databases_grants_and_passwords(stack, new_instance, datastore, version):
+    client = stack.client(f"acc-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, datastore, version, databases=[{"name": "granted"}])
+    iid, host = active["id"], active["ip"][0]
+    base = f"/instances/{iid}"
+
+    change(client, stack, "post", f"{base}/databases", {"databases": [{"name": "other"}, {"name": "spare"}]})
+    assert client.get(f"{base}/databases").json()["databases"] == [{"name": n} for n in ("granted", "other", "spare")]
+
+    # A user reads and writes the database it was granted, and is refused on another.
+    started = time.monotonic()
+    response = client.post(f"{base}/users", {"users": [
+        {"name": "app", "password": PW, "databases": [{"name": "granted"}]}]})
+    assert response.status_code == 202 and PW not in response.text
+    while not can_login(datastore, host, "app", PW, "granted"):
+        assert time.monotonic() - started < 30
+        time.sleep(0.02)
+    print(f"\n{datastore}: a created user could log in after {time.monotonic() - started:.2f} s")
+    settled(stack, iid)
+    assert write_and_read(datastore, host, "app", PW, "granted") == "v"
+    assert not can_login(datastore, host, "app", PW, "other")
+    shown = client.get(f"{base}/users/app")
+    assert shown.json() == {"user": {"name": "app", "host": "%", "databases": [{"name": "granted"}]}}
+    assert PW not in shown.text + client.get(f"{base}/users").text + client.get(base).text
+
+    # Grant, then revoke.
+    change(client, stack, "put", f"{base}/users/app/databases", {"databases": [{"name": "other"}]})
+    assert write_and_read(datastore, host, "app", PW, "other") == "v"
+    assert client.get(f"{base}/users/app/databases").json()["databases"] == [{"name": "granted"}, {"name": "other"}]
+    change(client, stack, "delete", f"{base}/users/app/databases/other")
+    assert not can_login(datastore, host, "app", PW, "other")
+    assert write_and_read(datastore, host, "app", PW, "granted") == "v"
+
+    # A changed password works and the old one does not, both ways of changing it.
+    change(client, stack, "put", f"{base}/users", {"users": [{"name": "app", "password": "Pw-two-2"}]})
+    assert can_login(datastore, host, "app", "Pw-two-2", "granted") and not can_login(datastore, host, "app", PW, "granted")
+    change(client, stack, "put", f"{base}/users/app", {"user": {"password": "Pw-three-3"}})
+    assert can_login(datastore, host, "app", "Pw-three-3", "granted")
+    assert not can_login(datastore, host, "app", "Pw-two-2", "granted")
+
+    # Dropping a database its user was granted: the grant goes with it, the stack stays sound.
+    change(client, stack, "put", f"{base}/users/app/databases", {"databases": [{"name": "spare"}]})
+    change(client, stack, "delete", f"{base}/databases/spare")
+    assert client.get(f"{base}/users/app/databases").json()["databases"] == [{"name": "granted"}]
+    assert client.get(f"{base}/databases").json()["databases"] == [{"name": "granted"}, {"name": "other"}]
+
+    # A deleted user cannot log in; the instance stays ACTIVE all along.
+    change(client, stack, "delete", f"{base}/users/app")
+    assert not can_login(datastore, host, "app", "Pw-three-3", "granted")
+    assert client.get(f"{base}/users").json()["users"] == []
+    assert client.get(base).json()["instance"]["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("datastore,version", SQL)
+def test_bad_input_is_refused_and_changes_nothing(stack, new_instance, datastore, version):
+    client = stack.client(f"bad-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, datastore, version, databases=[{"name": "db"}],
+                          users=[{"name": "u", "password": PW}])
+    base = f"/instances/{active['id']}"
+    reserved_db, reserved_user = ("postgres", "postgres") if datastore == "postgresql" else ("mysql", "root")
+    for path, body, code, words in [
+        ("/databases", {"databases": [{"name": reserved_db}]}, 400, ["databases[0].name", "reserved"]),
+        ("/databases", {"databases": [{"name": "db"}]}, 400, ["already exists"]),
+        ("/users", {"users": [{"name": reserved_user, "password": PW}]}, 400, ["users[0].name", "reserved"]),
+        ("/users", {"users": [{"name": "u", "password": PW}]}, 400, ["already exists"]),
+        ("/users", {"users": [{"name": "v", "password": PW, "databases": [{"name": "nope"}]}]}, 400,
+         ["users[0].databases[0].name", "nope"]),
+        ("/users/u/databases", {"databases": [{"name": "nope"}]}, 400, ["databases[0].name", "nope"]),
+        ("/users", {"users": [{"name": "v"}]}, 400, ["password"]),
+    ]:
+        response = client.post(base + path, body) if path != "/users/u/databases" else client.put(base + path, body)
+        assert response.status_code == code, (path, response.text)
+        (key, error), = response.json().items()
+        assert all(word in error["message"] for word in words), error
+        assert PW not in response.text
+    assert client.delete(f"{base}/users/nobody").status_code == 404
+    assert client.delete(f"{base}/databases/nothing").status_code == 404
+    assert client.get(f"{base}/users").json()["users"] == [{"name": "u", "host": "%", "databases": []}]
+    assert client.get(f"{base}/databases").json()["databases"] == [{"name": "db"}]
+    assert settled(stack, active["id"])[0] == "CREATE_COMPLETE"   # no update ever reached Heat
+
+
+@pytest.mark.parametrize("datastore,version", SQL)
+def test_root_enable_show_and_disable(stack, new_instance, datastore, version):
+    client = stack.client(f"root-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, datastore, version)
+    base, host = f"/instances/{active['id']}", active["ip"][0]
+    assert client.get(f"{base}/root").json() == {"rootEnabled": False}
+
+    enabled = change(client, stack, "post", f"{base}/root", expect=200).json()["user"]
+    assert enabled["name"] == "root" and len(enabled["password"]) >= 32
+    assert client.get(f"{base}/root").json() == {"rootEnabled": True}
+    with connected(datastore, host, "root", enabled["password"]) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE DATABASE made_by_root")       # a superuser: the service's own users cannot
+    assert enabled["password"] not in client.get(base).text + client.get(f"{base}/users").text
+
+    again = change(client, stack, "post", f"{base}/root", {"password": "My-own-root-pw"}, expect=200).json()["user"]
+    assert again == {"name": "root", "password": "My-own-root-pw"}
+    assert can_login(datastore, host, "root", "My-own-root-pw") and not can_login(datastore, host, "root", enabled["password"])
+
+    change(client, stack, "delete", f"{base}/root", expect=204)
+    assert not can_login(datastore, host, "root", "My-own-root-pw")
+    assert client.get(f"{base}/root").json() == {"rootEnabled": False}
+    assert client.delete(f"{base}/root").status_code == 404
+
+
+def test_redis_users_work_and_what_does_not_apply_is_501(stack, new_instance):
+    client = stack.client(f"redis-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, "redis", "7")
+    base, host = f"/instances/{active['id']}", active["ip"][0]
+    change(client, stack, "post", f"{base}/users", {"users": [{"name": "cache", "password": PW}]})
+    assert write_and_read("redis", host, "cache", PW, None) == "v"
+    change(client, stack, "put", f"{base}/users/cache", {"user": {"password": "Pw-two-2"}})
+    assert can_login("redis", host, "cache", "Pw-two-2") and not can_login("redis", host, "cache", PW)
+    change(client, stack, "delete", f"{base}/users/cache")
+    assert not can_login("redis", host, "cache", "Pw-two-2")
+    for response in (client.get(f"{base}/databases"), client.post(f"{base}/root"), client.get(f"{base}/root"),
+                     client.post(f"{base}/databases", {"databases": [{"name": "d"}]})):
+        assert response.status_code == 501 and "Redis" in response.json()["notImplemented"]["message"]
+
+
+def test_two_user_creates_at_once_lose_neither(stack, new_instance):
+    """Both succeed (the second waits for the first), or one is a clear 409; never is one
+    lost or half made."""
+    client = stack.client(f"race-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, "postgresql", "15", databases=[{"name": "d"}])
+    base, host = f"/instances/{active['id']}", active["ip"][0]
+    names = [f"racer{n}" for n in range(4)]
+
+    def create(name):
+        return name, requests.post(f"{client.base}{base}/users", timeout=60, json={"users": [
+            {"name": name, "password": PW, "databases": [{"name": "d"}]}]})
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        answers = dict(pool.map(create, names))
+    assert {r.status_code for r in answers.values()} <= {202, 409}, {n: r.text for n, r in answers.items()}
+    for response in answers.values():
+        if response.status_code == 409:
+            assert response.json()["conflict"]["message"]
+    settled(stack, active["id"])
+    made = {u["name"] for u in client.get(f"{base}/users").json()["users"]}
+    assert made == {n for n, r in answers.items() if r.status_code == 202} and made
+    for name in names:
+        assert can_login("postgresql", host, name, PW, "d") is (name in made)
