@@ -36,6 +36,7 @@ e2e: setup
 bench: setup
 	$(BIN)/python bench/provision.py
 	$(BIN)/python bench/list.py
+	$(BIN)/python bench/changes.py
 	$(BIN)/python bench/auth.py
 
 clean:
