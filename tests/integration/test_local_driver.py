@@ -319,35 +319,50 @@ def test_each_datastore_gets_its_own_address_in_one_state_dir(driver):
     assert len(addresses) == 2
 
 
-def test_an_address_in_use_elsewhere_is_skipped(driver):
-    with socket.socket() as squatter:
-        squatter.bind((driver._free_address(REDIS.port), REDIS.port))
+def squat(address, port):
+    """Listen on address:port; None when another process (another state dir's server, a
+    parallel test run) got there first, which takes the address just the same."""
+    squatter = socket.socket()
+    try:
+        squatter.bind((address, port))
         squatter.listen()
+        return squatter
+    except OSError:
+        squatter.close()
+        return None
+
+
+def test_an_address_in_use_elsewhere_is_skipped(driver):
+    taken = driver._free_address(REDIS.port)
+    squatter = squat(taken, REDIS.port)
+    try:
         instance = create(driver, REDIS)
-        assert instance.address != squatter.getsockname()[0]
+        assert instance.address != taken
+    finally:
+        if squatter:
+            squatter.close()
 
 
 class SquattedRedis(Redis):
     """Redis whose address gets taken (as by another state dir's server) while it initialises."""
-    squatter = None
+    squatter = taken = None
 
     def initialise(self, paths, version, admin_password, runner):
         super().initialise(paths, version, admin_password, runner)
-        address = LocalDriver._record(paths.home)["address"]
-        self.squatter = socket.socket()
-        self.squatter.bind((address, self.port))
-        self.squatter.listen()
+        self.taken = LocalDriver._record(paths.home)["address"]
+        self.squatter = squat(self.taken, self.port)
 
 
 def test_an_address_taken_during_create_is_replaced(driver):
     ds = SquattedRedis()
     try:
         instance = create(driver, ds)
-        assert instance.address != ds.squatter.getsockname()[0]
+        assert instance.address != ds.taken
         with REDIS.admin_session(instance.address, instance.port, ADMIN_PASSWORD) as admin:
             assert admin.ping()
     finally:
-        ds.squatter.close()
+        if ds.squatter:
+            ds.squatter.close()
 
 
 def test_resize_rewrites_settings_and_keeps_data(driver):
