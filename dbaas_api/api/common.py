@@ -43,6 +43,17 @@ def json_body():
         raise errors.BadRequest("The request body is not valid JSON.") from None
 
 
+def one_as_list(body, singular, plural):
+    """openstacksdk's database proxy creates one database or user per call and sends
+    ``{"database": {...}}`` or ``{"users": {...}}``, which Trove refuses; Trove's shape is a
+    list under the plural key, and that is what the handler goes on with."""
+    if isinstance(body, dict) and len(body) == 1:
+        one = body.get(singular, body.get(plural))
+        if isinstance(one, dict):
+            return {plural: [one]}
+    return body
+
+
 def page_args():
     """(limit, marker) from the query string; limit defaults to the page size, at most 100."""
     raw_limit = request.args.get("limit")

@@ -8,7 +8,7 @@ from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import schemas
 from dbaas_api.api import views
-from dbaas_api.api.common import authorize, json_body, page_args, services
+from dbaas_api.api.common import authorize, json_body, one_as_list, page_args, services
 
 ns = Namespace("databases", description="Databases of an instance (not Redis: 501)")
 
@@ -36,7 +36,7 @@ class Databases(Resource):
     @ns.response(409, "The instance is busy or not ACTIVE")
     def post(self, project_id, instance_id):
         project = authorize(project_id)
-        body = json_body()
+        body = one_as_list(json_body(), "database", "databases")
         schemas.validate(schemas.DATABASES_CREATE, body)
         services().accounts.create_databases(project, instance_id, body["databases"])
         return Response(status=202)

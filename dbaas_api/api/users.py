@@ -9,7 +9,8 @@ from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import schemas
 from dbaas_api.api import views
-from dbaas_api.api.common import authorize, json_body, page_args, services
+from dbaas_api import errors
+from dbaas_api.api.common import authorize, json_body, one_as_list, page_args, services
 from dbaas_api.api.databases import database_model
 
 ns = Namespace("users", description="Users of an instance and their access to databases")
@@ -31,6 +32,10 @@ def _user_key(user):
     return user.id
 
 
+def _user_ref(new):
+    return f"{new['name']}@{new['host']}" if new.get("host") else new["name"]
+
+
 @ns.route("")
 class Users(Resource):
     @ns.doc(params=views.page_params("name@host"))
@@ -48,7 +53,7 @@ class Users(Resource):
     @ns.response(409, "The instance is busy or not ACTIVE")
     def post(self, project_id, instance_id):
         project = authorize(project_id)
-        body = json_body()
+        body = one_as_list(json_body(), "user", "users")
         schemas.validate(schemas.USERS_CREATE, body)
         services().accounts.create_users(project, instance_id, body["users"])
         return Response(status=202)
@@ -71,6 +76,19 @@ class User(Resource):
     def get(self, project_id, instance_id, user):
         project = authorize(project_id)
         return {"user": views.user(services().accounts.get_user(project, instance_id, user))}
+
+    @ns.expect(create_request)
+    @ns.response(202, "The user is being created (openstacksdk's create_user posts here)")
+    @ns.response(400, "The user in the body is not the one in the URL")
+    def post(self, project_id, instance_id, user):
+        project = authorize(project_id)
+        body = one_as_list(json_body(), "user", "users")
+        schemas.validate(schemas.USERS_CREATE, body)
+        new = body["users"]
+        if len(new) != 1 or user not in (new[0]["name"], _user_ref(new[0])):
+            raise errors.BadRequest("The body must create exactly the user named in the URL.")
+        services().accounts.create_users(project, instance_id, body["users"])
+        return Response(status=202)
 
     @ns.expect(update_request)
     @ns.response(202, "The password is being changed")
