@@ -15,6 +15,8 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 from openstack import resource
 
+from tests.e2e.support import settled
+
 OPENSTACK = Path(sys.executable).parent / "openstack"
 NOT_FOUND = "No instance with a name or ID of"
 
@@ -191,3 +193,120 @@ def test_sdk_instance_create_get_find_list_delete(accounts):
         assert conn.database.find_instance("sdk-redis", ignore_missing=True) is None
     finally:
         conn.database.delete_instance(instance, ignore_missing=True)
+
+
+# Databases, users and root (through the cli-pg instance), each change carried out by Heat.
+
+def ip_of(http, instance_id):
+    return http["alice"].get(f"/instances/{instance_id}").json()["instance"]["ip"][0]
+
+
+def pg_login(ip, user, password, dbname):
+    with psycopg2.connect(host=ip, port=5432, user=user, password=password, dbname=dbname,
+                          connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_user")
+        return cur.fetchone()[0]
+
+
+def test_database_db_create_list_delete(accounts, keystone_stack, pg_instance):
+    created, _ = pg_instance
+    alice = accounts["alice"]
+    done = cli(alice, "database", "db", "create", "cli-pg", "reports")
+    assert done.returncode == 0, done.stderr
+    settled(keystone_stack, created["id"])
+    assert [row["Name"] for row in cli_json(alice, "database", "db", "list", "cli-pg")] == ["appdb", "reports"]
+    done = cli(alice, "database", "db", "delete", "cli-pg", "reports")
+    assert done.returncode == 0, done.stderr
+    settled(keystone_stack, created["id"])
+    assert [row["Name"] for row in cli_json(alice, "database", "db", "list", created["id"])] == ["appdb"]
+    assert cli_fails(accounts["bob"], "database", "db", "list", created["id"])
+
+
+def test_database_user_create_list_delete(accounts, keystone_stack, http, pg_instance):
+    created, _ = pg_instance
+    alice, password = accounts["alice"], "u-" + uuid.uuid4().hex
+    ip = ip_of(http, created["id"])
+    done = cli(alice, "database", "user", "create", "cli-pg", "reporter", password, "--databases", "appdb")
+    assert done.returncode == 0, done.stderr
+    settled(keystone_stack, created["id"])
+    rows = {row["Name"]: row for row in cli_json(alice, "database", "user", "list", "cli-pg")}
+    assert rows["reporter"]["Databases"] == "appdb" and set(rows) == {"app", "reporter"}
+    assert pg_login(ip, "reporter", password, "appdb") == "reporter"
+    assert password not in json.dumps(rows)
+    done = cli(alice, "database", "user", "delete", "cli-pg", "reporter")
+    assert done.returncode == 0, done.stderr
+    settled(keystone_stack, created["id"])
+    assert [row["Name"] for row in cli_json(alice, "database", "user", "list", "cli-pg")] == ["app"]
+    with pytest.raises(psycopg2.OperationalError):
+        pg_login(ip, "reporter", password, "appdb")
+
+
+def test_database_root_enable_and_show(accounts, keystone_stack, http, pg_instance):
+    created, _ = pg_instance
+    alice = accounts["alice"]
+    assert cli_json(alice, "database", "root", "show", "cli-pg") == {"is_root_enabled": False}
+    root = cli_json(alice, "database", "root", "enable", "cli-pg")
+    settled(keystone_stack, created["id"])
+    ip = ip_of(http, created["id"])
+    assert pg_login(ip, root["name"], root["password"], "postgres") == root["name"]
+    assert cli_json(alice, "database", "root", "show", "cli-pg") == {"is_root_enabled": True}
+    assert "No instance or cluster with a name or ID" in cli_fails(accounts["bob"], "database", "root", "show", created["id"])
+
+
+def test_database_configuration_create_attach_list(accounts, keystone_stack, http, pg_instance):
+    created, _ = pg_instance
+    alice, bob = accounts["alice"], accounts["bob"]
+    group = cli_json(alice, "database", "configuration", "create", "cli-tuning",
+                     '{"work_mem": 8192, "statement_timeout": 5000}',
+                     "--datastore", "postgresql", "--datastore-version", "15")
+    try:
+        assert (group["name"], group["datastore_name"], group["datastore_version_name"]) == \
+            ("cli-tuning", "postgresql", "15")
+        assert json.loads(group["values"]) == {"work_mem": 8192, "statement_timeout": 5000}
+        listed = cli_json(alice, "database", "configuration", "list")
+        assert [(row["ID"], row["Name"]) for row in listed] == [(group["id"], "cli-tuning")]
+
+        done = cli(alice, "database", "configuration", "attach", "cli-pg", "cli-tuning")
+        assert done.returncode == 0, done.stderr
+        settled(keystone_stack, created["id"])
+        assert cli_json(alice, "database", "instance", "show", "cli-pg")["configuration"] == group["id"]
+        assert [row["ID"] for row in cli_json(alice, "database", "configuration", "instances", "cli-tuning")] == \
+            [created["id"]]
+        assert cli_json(alice, "database", "configuration", "show", group["id"])["instance_count"] == 1
+        ip = ip_of(http, created["id"])
+        with psycopg2.connect(host=ip, port=5432, user="app", password=pg_instance[1], dbname="appdb",
+                              connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("SHOW statement_timeout")
+            assert cur.fetchone()[0] == "5s"
+
+        # Another project sees no group, and cannot attach, show or delete this one.
+        assert cli_json(bob, "database", "configuration", "list") == []
+        for command in (("show", group["id"]), ("delete", group["id"])):
+            assert "No configuration with a name or ID" in cli_fails(bob, "database", "configuration", *command)
+    finally:
+        http["alice"].put(f"/instances/{created['id']}", {"instance": {"configuration": None}})
+        settled(keystone_stack, created["id"])
+        http["alice"].delete(f"/configurations/{group['id']}")
+
+
+def test_sdk_databases_and_users(accounts, keystone_stack, http, pg_instance):
+    created, _ = pg_instance
+    conn, other = sdk(accounts["alice"]), sdk(accounts["bob"])
+    conn.database.create_database(created["id"], name="sdkdb")
+    settled(keystone_stack, created["id"])
+    assert "sdkdb" in [d.name for d in conn.database.databases(created["id"])]
+    password = "sdk-" + uuid.uuid4().hex
+    conn.database.create_user(created["id"], name="sdkuser", password=password, databases=[{"name": "sdkdb"}])
+    settled(keystone_stack, created["id"])
+    users = {u.name: u.databases for u in conn.database.users(created["id"])}
+    assert users["sdkuser"] == [{"name": "sdkdb"}]
+    assert pg_login(ip_of(http, created["id"]), "sdkuser", password, "sdkdb") == "sdkuser"
+    with pytest.raises(sdk_exceptions.NotFoundException):
+        list(other.database.databases(created["id"]))
+
+    conn.database.delete_user("sdkuser", instance=created["id"])
+    settled(keystone_stack, created["id"])
+    conn.database.delete_database("sdkdb", instance=created["id"])
+    settled(keystone_stack, created["id"])
+    assert "sdkdb" not in [d.name for d in conn.database.databases(created["id"])]
+    assert "sdkuser" not in [u.name for u in conn.database.users(created["id"])]
