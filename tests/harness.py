@@ -80,6 +80,9 @@ class Client:
     def put(self, path, body=None, **kw):
         return self.session.put(self.base + path, json=body, timeout=30, **kw)
 
+    def patch(self, path, body=None, **kw):
+        return self.session.patch(self.base + path, json=body, timeout=30, **kw)
+
     def delete(self, path, **kw):
         return self.session.delete(self.base + path, timeout=30, **kw)
 

@@ -78,6 +78,42 @@ def test_another_project_can_neither_see_nor_touch_an_instance(tenants, alices_i
     assert tenants["alice"].get(f"/instances/{instance_id}").json()["instance"]["status"] == "ACTIVE"
 
 
+def test_another_project_can_neither_change_an_instance_nor_reach_its_users_or_root(tenants, alices_instance):
+    bob, instance = tenants["bob"], f"/instances/{alices_instance['id']}"
+    responses = [
+        bob.get(f"{instance}/users"), bob.get(f"{instance}/users/app"),
+        bob.post(f"{instance}/users", {"users": [{"name": "intruder", "password": PASSWORD}]}),
+        bob.put(f"{instance}/users/app", {"user": {"password": PASSWORD + "x"}}),
+        bob.delete(f"{instance}/users/app"),
+        bob.get(f"{instance}/root"), bob.post(f"{instance}/root"),
+        bob.put(instance, {"instance": {"name": "renamed"}}),
+    ]
+    for response in responses:
+        assert response.status_code == 404, (response.request.method, response.request.url, response.text)
+        assert list(response.json()) == ["itemNotFound"] and PASSWORD not in response.text
+    shown = tenants["alice"].get(instance).json()["instance"]
+    assert (shown["name"], shown["status"]) == ("alpha-cache", "ACTIVE")
+    assert [u["name"] for u in tenants["alice"].get(f"{instance}/users").json()["users"]] == ["app"]
+
+
+def test_another_project_can_neither_see_nor_touch_a_configuration_group(tenants):
+    alice, bob = tenants["alice"], tenants["bob"]
+    created = alice.post("/configurations", {"configuration": {
+        "name": "alpha-tuning", "values": {"work_mem": 4096},
+        "datastore": {"type": "postgresql", "version": "15"}}})
+    assert created.status_code == 200, created.text
+    group = f"/configurations/{created.json()['configuration']['id']}"
+    try:
+        assert bob.get("/configurations").json()["configurations"] == []
+        for response in (bob.get(group), bob.get(f"{group}/instances"), bob.delete(group),
+                         bob.patch(group, {"configuration": {"values": {"work_mem": 8192}}})):
+            assert response.status_code == 404, (response.request.method, response.text)
+            assert list(response.json()) == ["itemNotFound"] and "alpha-tuning" not in response.text
+        assert alice.get(group).json()["configuration"]["values"] == {"work_mem": 4096}
+    finally:
+        alice.delete(group)
+
+
 def test_a_reader_may_look_but_not_change(tenants, alices_instance):
     carol = tenants["carol"]  # reader in alice's project
     assert [i["id"] for i in carol.get("/instances").json()["instances"]] == [alices_instance["id"]]
