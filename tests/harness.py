@@ -53,9 +53,10 @@ class Stack:
         try:
             self.embedded.down()
         finally:
-            for instance in self.embedded.driver.list():
-                self.embedded.driver.destroy(instance.key)
-            shutil.rmtree(self.state_dir, ignore_errors=True)
+            for key in self.embedded.driver.keys():  # half-made ones too
+                self.embedded.driver.destroy(key)
+            if not os.environ.get("DBAAS_TEST_KEEP_LOGS"):
+                shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def client(self, project, token=None):
         return Client(self.url, project, token)

@@ -176,6 +176,10 @@ class LocalDriver:
         """Every complete instance on disk, running or not, by key."""
         return [instance for instance in map(self.get, self.keys()) if instance is not None]
 
+    def owner(self, key):
+        """What owner.json says, also for a directory a crash left half made; None if absent."""
+        return _read_json(self._home(key) / "owner.json")
+
     def keys(self):
         """The key of every instance directory, including any a crash left half made."""
         if not self.instances_dir.is_dir():

@@ -3,6 +3,7 @@ processes, plus the local datastore processes that belong to existing instances.
 
 Everything lives under the state dir: ``run/*.pid``, ``logs/*.log``, ``heat/``, ``instances/``.
 """
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 import requests
 
 from dbaas_api.drivers.local import LocalDriver
+from dbaas_api.errors import DBaaSError
 
+LOG = logging.getLogger(__name__)
 START_TIMEOUT = 90
 STOP_TIMEOUT = 30
 
@@ -67,9 +70,15 @@ class Component:
             if self.healthy():
                 return True
             if not self.pid():
-                raise RuntimeError(f"{self.name} exited during start; see {self.logfile}")
+                raise RuntimeError(f"{self.name} exited during start; see {self.logfile}:\n{self.log_tail()}")
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.logfile}")
+
+    def log_tail(self, lines=15):
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def stop(self, timeout=STOP_TIMEOUT):
         pid = self.pid()
@@ -145,20 +154,25 @@ class Embedded:
 
     def reconcile(self):
         """Start the datastore of every instance whose stack exists; destroy the rest, so
-        that no process or data directory outlives the stack that owns it."""
+        that no process or data directory outlives the stack that owns it. A server a crash
+        left half made stays for its stack's delete (the stack is FAILED by then)."""
         from dbaas_api.heat_gateway import HeatGateway
         gateway = HeatGateway(self.settings)
-        started, removed = [], []
-        for instance in self.driver.list():
-            stack_id = (instance.owner or {}).get("stack_id")
+        started, removed, broken = [], [], []
+        for key in self.driver.keys():
+            stack_id = (self.driver.owner(key) or {}).get("stack_id")
             stack = gateway.get_stack(stack_id) if stack_id else None
             if stack is None or stack.get("stack_status") == "DELETE_COMPLETE":
-                self.driver.destroy(instance.key)
-                removed.append(instance.key)
-            else:
-                self.driver.start(instance.key)
-                started.append(instance.key)
-        return started, removed
+                self.driver.destroy(key)
+                removed.append(key)
+                continue
+            try:
+                self.driver.start(key)
+                started.append(key)
+            except DBaaSError as exc:
+                LOG.warning("Server %s of stack %s did not start: %s", key, stack_id, exc.message)
+                broken.append(key)
+        return started, removed, broken
 
     def status(self):
         rows = []

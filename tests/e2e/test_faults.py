@@ -39,6 +39,7 @@ def test_engine_killed_during_create_never_leaves_build_forever(own_stack):
     # Kill the engine once the plugin has begun making the server: the worst moment.
     key = wait_for(lambda: next(iter(driver.keys()), None), 60, "the server's directory")
     os.kill(own_stack.embedded.heat.pid(), signal.SIGKILL)
+    wait_for(lambda: not own_stack.embedded.heat.pid(), 10, "the engine to die")
 
     own_stack.up()  # the API is still running; this restarts the engine and reconciles
     def settled():
