@@ -6,11 +6,15 @@ a manifest, written last::
     <prefix>/segment-000000, segment-000001, ...   at most segment_size bytes each
     <prefix>/manifest.json   {"version", "size", "sha256", "segments": [{"name", "size", "sha256"}]}
 
+The backup's checksum (the manifest's ``sha256``) is the SHA-256 of its segments' SHA-256
+digests, concatenated in order (a hash list, as S3 multipart ETags are made): every byte is
+hashed once, not twice, and the checksum still changes with any byte of the stream.
+
 So a backup without a manifest is incomplete whatever else is there, and delete removes
 everything under the prefix, complete or not. The writer streams: it never holds more than
 one read chunk of a backup in memory, whatever the backup's size. The reader checks every
-segment's size and SHA-256 against the manifest and the whole stream's against the checksum
-the backup record holds; any difference or missing object is a ``CorruptBackup`` that says
+segment's size and SHA-256 against the manifest and the hash list against the checksum the
+backup record holds; any difference or missing object is a ``CorruptBackup`` that says
 which object.
 
 - ``LocalStorage``: files under a directory (the embedded default, ``<state>/backups``).
@@ -24,7 +28,9 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -46,6 +52,14 @@ class Stored:
     location: str
     size: int
     checksum: str
+
+
+def hash_list(digests):
+    """SHA-256 (hex) of hex SHA-256 digests, each taken as its 32 bytes, in order."""
+    total = hashlib.sha256()
+    for digest in digests:
+        total.update(bytes.fromhex(digest))
+    return total.hexdigest()
 
 
 def segment_name(index):
@@ -85,16 +99,18 @@ class Storage:
 
     def write(self, prefix, chunks):
         """Store a backup streamed from ``chunks`` (an iterable of bytes): segments, then
-        the manifest. Returns Stored. The caller deletes the prefix if this raises."""
+        the manifest. Returns Stored. The caller deletes the prefix if this raises; the
+        source is closed (its tool stopped) either way."""
         segments, size = [], 0
-        source = _Rechunker(chunks)
-        while not segments or source.more():   # an empty stream is one empty segment
-            segment = _Segment(source, self.segment_size)
-            name = segment_name(len(segments))
-            self.put_stream(prefix, name, segment)
-            segments.append({"name": name, "size": segment.size, "sha256": segment.sha256.hexdigest()})
-            size += segment.size
-        checksum = source.sha256.hexdigest()
+        with _Splitter(chunks, self.segment_size) as splitter:
+            for segment in splitter.segments():
+                name = segment_name(len(segments))
+                self.put_stream(prefix, name, segment)
+                if segment.sha256 is None:
+                    raise errors.DBaaSError(f"Storing {prefix}/{name} ended before the segment did.")
+                segments.append({"name": name, "size": segment.size, "sha256": segment.sha256})
+                size += segment.size
+        checksum = hash_list(segment["sha256"] for segment in segments)
         manifest = {"version": FORMAT_VERSION, "size": size, "sha256": checksum, "segments": segments}
         self.put_stream(prefix, MANIFEST, [json.dumps(manifest, indent=1).encode()])
         return Stored(location=self.location(prefix), size=size, checksum=checksum)
@@ -106,19 +122,18 @@ class Storage:
         if manifest.get("sha256") != checksum:
             raise CorruptBackup(f"Backup {self.location(prefix)}: its manifest does not match the "
                                 "checksum recorded when it was taken.")
-        total = hashlib.sha256()
+        if hash_list(segment["sha256"] for segment in manifest["segments"]) != checksum:
+            raise CorruptBackup(f"Backup {self.location(prefix)}: its manifest's segments do not add "
+                                "up to its checksum.")
         for segment in manifest["segments"]:
             digest, size = hashlib.sha256(), 0
             for chunk in self.get_stream(prefix, segment["name"]):
                 digest.update(chunk)
-                total.update(chunk)
                 size += len(chunk)
                 yield chunk
             if size != segment["size"] or digest.hexdigest() != segment["sha256"]:
                 raise CorruptBackup(f"Backup {self.location(prefix)}: object {segment['name']} is "
                                     f"corrupt (checksum or size differs from the manifest).")
-        if total.hexdigest() != checksum:
-            raise CorruptBackup(f"Backup {self.location(prefix)}: checksum mismatch.")
 
     def manifest(self, prefix):
         try:
@@ -176,6 +191,7 @@ class SwiftStorage(Storage):
         self._connect = connect          # () -> swiftclient.Connection
         self.container = container
         self._conn = None
+        self._container_ready = False
 
     @property
     def conn(self):
@@ -187,22 +203,23 @@ class SwiftStorage(Storage):
         return f"swift://{self.container}/{_checked(prefix)}"
 
     def put_stream(self, prefix, name, chunks):
-        from swiftclient import ClientException
-        md5 = hashlib.md5(usedforsecurity=False)
+        # A segment comes with its MD5 (the splitter's thread computed it); anything else
+        # is hashed here as it is sent.
+        md5 = None if hasattr(chunks, "md5") else hashlib.md5(usedforsecurity=False)
 
         def counted():
             for chunk in chunks:
-                md5.update(chunk)
+                if md5 is not None:
+                    md5.update(chunk)
                 yield chunk
         with _swift_errors(self, prefix, name):
-            try:
-                etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
-            except ClientException as exc:
-                if exc.http_status != 404:
-                    raise
-                self.conn.put_container(self.container)   # first backup: no container yet
-                etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
-        if etag != md5.hexdigest():
+            if not self._container_ready:
+                # Before the first byte: a streamed PUT cannot be sent again once it has read
+                # its source, so a missing container must not be found by a failed PUT.
+                self.conn.put_container(self.container)
+                self._container_ready = True
+            etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
+        if etag != (chunks.md5 if md5 is None else md5.hexdigest()):
             raise CorruptBackup(f"Swift stored {prefix}/{name} with ETag {etag}, not the MD5 we sent.")
 
     def get_stream(self, prefix, name):
@@ -289,47 +306,99 @@ def _file_chunks(handle):
             yield chunk
 
 
-class _Rechunker:
-    """An iterable of chunks of any size, hashed as it is read, handed out up to a limit at a
-    time so that segments end exactly at segment_size."""
-
-    def __init__(self, chunks):
-        self._chunks = iter(chunks)
-        self._pending = b""
-        self.sha256 = hashlib.sha256()
-        self.exhausted = False
-
-    def more(self):
-        """Whether any bytes are left (reads ahead one chunk)."""
-        while not self._pending and not self.exhausted:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                self.exhausted = True
-        return bool(self._pending)
-
-    def take(self, limit):
-        """Up to limit bytes (b"" at the end of the stream)."""
-        self.more()
-        piece, self._pending = self._pending[:limit], self._pending[limit:]
-        if piece:
-            self.sha256.update(piece)
-        return piece
+class _Failure:
+    def __init__(self, exc):
+        self.exc = exc
 
 
-class _Segment:
-    """The next segment_size bytes of a _Rechunker, as an iterable of chunks."""
+class _Splitter:
+    """Reads a stream in a thread of its own, cuts it at segment boundaries and hashes every
+    segment there (SHA-256 for the manifest, MD5 for Swift's ETag), while the caller's thread stores the chunks: reading the tool,
+    hashing and sending overlap. At most QUEUE chunks are between the two threads."""
 
-    def __init__(self, source, limit):
-        self.source, self.limit = source, limit
-        self.size = 0
-        self.sha256 = hashlib.sha256()
+    QUEUE = 8
+    _END, _EOF = "end", "eof"
+
+    def __init__(self, chunks, segment_size):
+        self._chunks, self._size = chunks, segment_size
+        self._queue = queue.Queue(maxsize=self.QUEUE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backup-splitter", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        while self._thread.is_alive():   # it may wait on a full queue, or on its source
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._thread.join(0.05)
+
+    def segments(self):
+        """One iterable of chunks per segment, in order, each read to its end before the
+        next is asked for; the source's error is raised where its bytes would have been."""
+        while True:
+            item = self._queue.get()
+            if item == (self._EOF,):
+                return
+            yield _SegmentReader(self._queue, item)
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.1)
+                return True
+        return False
+
+    def _run(self):
+        iterator = iter(self._chunks)
+        try:
+            digests, filled, segments = _digests(), 0, 0
+            for chunk in iterator:
+                while chunk:
+                    room = self._size - filled
+                    piece, chunk = chunk[:room], chunk[room:]
+                    for digest in digests:
+                        digest.update(piece)
+                    filled += len(piece)
+                    if not self._put(piece):
+                        return
+                    if filled == self._size:
+                        if not self._put((self._END, filled, *(d.hexdigest() for d in digests))):
+                            return
+                        digests, filled, segments = _digests(), 0, segments + 1
+            if filled or not segments:   # the last, short segment; an empty stream is one empty segment
+                self._put((self._END, filled, *(d.hexdigest() for d in digests)))
+            self._put((self._EOF,))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._put(_Failure(exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()   # a tool's stream stops its process
+
+
+def _digests():
+    return hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+
+
+class _SegmentReader:
+    """The chunks of one segment from the splitter's queue; ``size``, ``sha256`` and ``md5``
+    (hex) once read to its end."""
+
+    def __init__(self, items, first):
+        self._items, self._first = items, first
+        self.size, self.sha256, self.md5 = 0, None, None
 
     def __iter__(self):
-        while self.size < self.limit:
-            chunk = self.source.take(min(CHUNK, self.limit - self.size))
-            if not chunk:
+        item = self._first
+        while True:
+            if isinstance(item, _Failure):
+                raise item.exc
+            if isinstance(item, tuple):
+                _end, self.size, self.sha256, self.md5 = item
                 return
-            self.size += len(chunk)
-            self.sha256.update(chunk)
-            yield chunk
+            yield item
+            item = self._items.get()

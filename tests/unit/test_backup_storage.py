@@ -1,0 +1,112 @@
+"""The storage's segmenting, manifest and verification, on the local backend (files in a
+temporary directory; the Swift backend runs against a real Swift in tests/e2e)."""
+import hashlib
+import json
+import threading
+
+import pytest
+
+from dbaas_api import errors
+from dbaas_api.backup import storage as backup_storage
+from dbaas_api.backup.streams import ToolStream, take
+
+
+@pytest.fixture
+def local(tmp_path):
+    return backup_storage.LocalStorage(tmp_path, segment_size=10)
+
+
+@pytest.mark.parametrize("chunks,sizes", [
+    ([], [0]),                                 # an empty stream is one empty segment
+    ([b"x" * 10], [10]),                       # exactly one segment
+    ([b"abc", b"defghij", b"k"], [10, 1]),     # chunks cut at the boundary
+    ([b"y" * 25], [10, 10, 5]),                # a chunk longer than a segment
+    ([b"z" * 10, b"", b"z" * 10], [10, 10]),   # empty chunks change nothing
+])
+def test_segments_and_manifest(local, chunks, sizes):
+    stored = local.write("b1", chunks)
+    data = b"".join(chunks)
+    manifest = local.manifest("b1")
+    assert [s["size"] for s in manifest["segments"]] == sizes
+    assert stored.size == manifest["size"] == len(data)
+    assert [s["sha256"] for s in manifest["segments"]] == [
+        hashlib.sha256(data[i * 10:(i + 1) * 10]).hexdigest() for i in range(len(sizes))]
+    assert stored.checksum == manifest["sha256"] == backup_storage.hash_list(s["sha256"] for s in manifest["segments"])
+    assert stored.location == f"file://{local.root / 'b1'}"
+    assert b"".join(local.read("b1", stored.checksum)) == data
+    assert local.names("b1") == sorted(["manifest.json"] + [backup_storage.segment_name(i) for i in range(len(sizes))])
+
+
+def test_a_source_error_reaches_the_caller_and_stops_the_reader(local):
+    def failing():
+        yield b"a" * 15
+        raise errors.DBaaSError("the tool died")
+    with pytest.raises(errors.DBaaSError, match="the tool died"):
+        local.write("b2", failing())
+    assert not [t for t in threading.enumerate() if t.name == "backup-splitter"]
+
+
+def test_a_storage_error_stops_the_tool(tmp_path):
+    class Refusing(backup_storage.LocalStorage):
+        def put_stream(self, prefix, name, chunks):
+            raise errors.ServiceUnavailable("storage is down")
+    stream = ToolStream(["yes"])   # endless output: only being stopped ends it
+    with pytest.raises(errors.ServiceUnavailable):
+        take(Refusing(tmp_path, 1 << 20), "b3", _Tool(stream), source=None)
+    assert not [t for t in threading.enumerate() if t.name == "backup-splitter"]
+
+
+class _Tool:
+    """A datastore whose backup tool is the given stream."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def backup_stream(self, source, parent_position=None):
+        return self.stream
+
+
+@pytest.mark.parametrize("damage", ["segment", "manifest-size", "missing", "checksum"])
+def test_every_difference_is_caught(local, damage):
+    stored = local.write("b4", [b"0123456789" * 3])
+    segment = local.root / "b4" / backup_storage.segment_name(1)
+    checksum = stored.checksum
+    if damage == "segment":
+        segment.write_bytes(b"012345678X")
+    elif damage == "manifest-size":
+        manifest = json.loads((local.root / "b4" / "manifest.json").read_text())
+        manifest["segments"][1]["size"] = 11
+        (local.root / "b4" / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "missing":
+        segment.unlink()
+    else:
+        checksum = "0" * 64
+    with pytest.raises(backup_storage.CorruptBackup) as failure:
+        b"".join(local.read("b4", checksum))
+    if damage != "checksum":
+        assert backup_storage.segment_name(1) in failure.value.message
+
+
+def test_delete_removes_everything_under_the_prefix_only(local):
+    local.write("b5", [b"x" * 30])
+    local.write("b6", [b"y"])
+    (local.root / "b5" / "leftover-of-a-dead-engine").write_bytes(b"z")
+    local.delete_prefix("b5")
+    local.delete_prefix("b5")   # already gone
+    assert local.names("b5") == [] and local.names("b6") != []
+
+
+@pytest.mark.parametrize("location,kind,prefix", [
+    ("file:///var/lib/dbaas/backups/abc", backup_storage.LocalStorage, "abc"),
+    ("swift://dbaas_backups/abc", backup_storage.SwiftStorage, "abc"),
+])
+def test_a_location_names_its_backend(location, kind, prefix):
+    from dbaas_api.config import Settings
+    storage, found = backup_storage.for_location(Settings(), location)
+    assert isinstance(storage, kind) and found == prefix and storage.location(prefix) == location
+
+
+def test_prefixes_cannot_escape(local):
+    for bad in ("", "..", "a/b"):
+        with pytest.raises(errors.BadRequest):
+            local.location(bad)
