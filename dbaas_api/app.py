@@ -13,6 +13,7 @@ from dbaas_api.config import Settings
 from dbaas_api.policy import Policy
 from dbaas_api.service.accounts import AccountService
 from dbaas_api.service.configurations import ConfigurationService
+from dbaas_api.service.backups import BackupService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.management import ManagementService
 
@@ -22,6 +23,7 @@ class Services:
     """What the handlers call, built once per app."""
     settings: Settings
     instances: InstanceService
+    backups: BackupService
     accounts: AccountService
     configurations: ConfigurationService
     policy: Policy
@@ -46,8 +48,9 @@ def create_app(config=None, gateway=None, renderer=None):
         ERROR_INCLUDE_MESSAGE=False,    # no flask-restx "message" beside Trove's error key
         RESTX_MASK_SWAGGER=False,
     )
+    instances = InstanceService(settings, gateway, renderer)
     app.extensions[SERVICES] = Services(
-        settings=settings, instances=InstanceService(settings, gateway, renderer),
+        settings=settings, instances=instances, backups=instances.backups,
         accounts=AccountService(settings, gateway, renderer),
         configurations=ConfigurationService(settings, gateway, renderer),
         policy=Policy(settings.policy_file), management=ManagementService(gateway))

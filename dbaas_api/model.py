@@ -51,6 +51,7 @@ class InstanceSpec:
     volume_size: int
     databases: tuple = ()
     users: tuple = ()  # of UserSpec
+    restore: tuple = ()  # a backup chain to start from: ({location, checksum, position}, ...)
     root: RootSpec | None = None
     configuration: ConfigurationSpec | None = None
     # The configuration values the server last started with (at create; the restart action

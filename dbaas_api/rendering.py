@@ -21,6 +21,7 @@ from dbaas_api.model import RenderedStack
 
 TOPOLOGY_SINGLE = "single"
 _SECRET_NAME = re.compile(r"^(?:user_[0-9a-f]{16}|root)_password$")  # the only names that become text
+BACKUP = "backup"
 CONFIGURATION = "configuration"
 
 
@@ -65,7 +66,8 @@ class Renderer:
                 raise ValueError(f"not a secret parameter of ours: {name!r}")
         template = self.jinja.select_template(template_names(spec.datastore, spec.version, TOPOLOGY_SINGLE))
         text = template.render(datastore=spec.datastore, databases=databases, users=users, retired_secrets=retired,
-                               root=spec.root is not None, configuration=spec.configuration is not None)
+                               root=spec.root is not None, configuration=spec.configuration is not None,
+                               restore=bool(spec.restore))
 
         parameters = {
             "datastore": spec.datastore,
@@ -90,7 +92,18 @@ class Renderer:
         parameters.update({name: "" for name in retired})
         if spec.configuration is not None:
             parameters["configuration_id"] = spec.configuration.id
+        if spec.restore:
+            parameters["restore_from"] = json.dumps(list(spec.restore), sort_keys=True)
         return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})
+
+    def render_backup(self, datastore, version, instance_id, parent=None):
+        """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
+        backup's {location, checksum, position} for an incremental."""
+        template = self.jinja.select_template(template_names(datastore, version, BACKUP))
+        return RenderedStack(
+            template=template.render(datastore=datastore), environment=self.environment,
+            parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
+                        "parent": json.dumps(parent or {}, sort_keys=True)})
 
     def render_configuration(self, datastore, version, values):
         """A configuration group's stack: a record with its values as a json parameter."""

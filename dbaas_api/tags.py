@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 MARKER = "dbaas"
 CONFIGURATION_MARKER = "dbaas-configuration"
+BACKUP_MARKER = "dbaas-backup"
 RESTART_REQUIRED = "restart-required"
 MAX_TAG_LENGTH = 80
 _CHUNK = 72  # len("name99:") + 72 <= 80
@@ -45,6 +46,19 @@ class ConfigurationTags:
     version: str
     name: str
     description: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupTags:
+    """A backup's record: whose, of which instance (which may be gone since), its parent
+    when it is an incremental, and the user's name and description."""
+    project_id: str
+    instance_id: str
+    datastore: str
+    version: str
+    name: str
+    description: str | None = None
+    parent_id: str | None = None
 
 
 def owner_filter(project_id, marker=MARKER):
@@ -117,6 +131,36 @@ def decode_configuration(tags):
     return ConfigurationTags(
         project_id=fields.get("project", ""), datastore=fields.get("datastore", ""),
         version=fields.get("version", ""), name=texts.get("name", ""), description=texts.get("desc"))
+
+
+def backup_filter(project_id, instance_id=None, parent_id=None, datastore=None):
+    """The tags of the backups of ``project_id``, narrowed to an instance, a parent, a datastore."""
+    tags = owner_filter(project_id, BACKUP_MARKER)
+    for key, value in (("instance", instance_id), ("parent", parent_id), ("datastore", datastore)):
+        if value:
+            tags.append(f"{key}:{value}")
+    return _checked(tags)
+
+
+def encode_backup(backup):
+    """BackupTags -> list of tags, each valid for Heat."""
+    tags = backup_filter(backup.project_id, backup.instance_id, backup.parent_id, backup.datastore)
+    tags += [f"version:{backup.version}"] + _encode_text("name", backup.name)
+    if backup.description is not None:
+        tags += _encode_text("desc", backup.description)
+    return _checked(tags)
+
+
+def decode_backup(tags):
+    """Heat's tags -> BackupTags, or None when the stack is not a backup."""
+    found = _decode(tags, BACKUP_MARKER)
+    if found is None:
+        return None
+    fields, texts, _ = found
+    return BackupTags(
+        project_id=fields.get("project", ""), instance_id=fields.get("instance", ""),
+        datastore=fields.get("datastore", ""), version=fields.get("version", ""),
+        name=texts.get("name", ""), description=texts.get("desc"), parent_id=fields.get("parent") or None)
 
 
 def _checked(tags):

@@ -10,6 +10,7 @@ from heat.common.i18n import _
 from heat.engine import attributes, constraints, properties, resource, support
 
 from dbaas_api import datastores
+from dbaas_api.backup import streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
@@ -35,6 +36,7 @@ class LocalServer(resource.Resource):
     )
 
     ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
+    RESTORE_FROM = "restore_from"
 
     properties_schema = {
         DATASTORE: properties.Schema(
@@ -71,6 +73,14 @@ class LocalServer(resource.Resource):
             _("Configuration parameter values the server starts with (its override file). "
               "Changes in place, for the next start: DBaaS::Configuration applies them live."),
             default={},
+            update_allowed=True,
+        ),
+        RESTORE_FROM: properties.Schema(
+            properties.Schema.LIST,
+            _("Backups the data comes from instead of an empty server: a full backup's "
+              "{location, checksum, position}, then its incrementals in order. Used at create "
+              "only (update_allowed so that a later re-rendering without it changes nothing)."),
+            default=[],
             update_allowed=True,
         ),
     }
@@ -110,6 +120,7 @@ class LocalServer(resource.Resource):
                 self.properties[self.DATASTORE_VERSION],
                 datastores.find_flavor(self.properties[self.FLAVOR]),
                 self.properties[self.ADMIN_PASSWORD],
+                restore=self._restore_chain(),
                 overrides=self.properties[self.CONFIGURATION],
             )
         except DBaaSError as exc:
@@ -134,6 +145,11 @@ class LocalServer(resource.Resource):
     def handle_delete(self):
         if self.resource_id:
             _driver().destroy(self.resource_id)  # tolerates "already gone"
+
+    def _restore_chain(self):
+        """The backups to restore as verified streams (read only when the driver uses them)."""
+        chain = self.properties[self.RESTORE_FROM]
+        return streams.open_chain(Settings.from_env(), chain) if chain else None
 
     def _resolve_attribute(self, name):
         instance = _driver().get(self.resource_id) if self.resource_id else None

@@ -32,6 +32,7 @@ class TroveApi(Api):
 def init_app(app):
     """Register every namespace and the error handler on ``app``."""
     from dbaas_api.api import datastores, flavors, instances, mgmt, versions, views
+    from dbaas_api.api import backups
     from dbaas_api.api import configurations, databases, root, users
 
     api = TroveApi(
@@ -44,6 +45,8 @@ def init_app(app):
     api.add_namespace(datastores.ns, path=f"{project}/datastores")
     api.add_namespace(flavors.ns, path=f"{project}/flavors")
     api.add_namespace(instances.ns, path=f"{project}/instances")
+    api.add_namespace(backups.ns, path=f"{project}/backups")
+    api.add_namespace(backups.instance_ns, path=f"{project}/instances/<instance_id>/backups")
     instance = f"{project}/instances/<instance_id>"
     api.add_namespace(databases.ns, path=f"{instance}/databases")
     api.add_namespace(users.ns, path=f"{instance}/users")

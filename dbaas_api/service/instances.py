@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.service import catalog
+from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, owned_stack
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
 
@@ -22,7 +23,6 @@ REGION = "RegionOne"
 # Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
 NOT_IMPLEMENTED_FIELDS = {
     "replica_of": "Creating replicas",
-    "restorePoint": "Restoring from a backup",
     "nics": "Choosing networks",
     "modules": "Modules",
     "locality": "Server-group locality",
@@ -65,12 +65,16 @@ class InstanceService:
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
+        self.backups = BackupService(settings, gateway, renderer, self)
         self.changes = InstanceChanges(settings, gateway, renderer)
         self.configurations = ConfigurationService(settings, gateway, renderer)
 
     def create(self, project_id, body):
         """Create an instance from the (shape-validated) ``instance`` object of the body."""
+        body, restore_point = self.backups.restore_point(project_id, body)
         spec = self._spec(project_id, body)
+        if restore_point is not None:
+            spec = restore_point.apply(spec)
         rendered = self.renderer.render_instance(spec)
         # A configuration attached now is in the server's config from its first start: no
         # restart is required for any of its values.
@@ -103,7 +107,7 @@ class InstanceService:
                 instance = replace(instance, configuration_name=group.name)
             except errors.NotFound:
                 pass
-        return instance
+        return shown(self.backups, project_id, instance)
 
     def update(self, project_id, instance_id, body):
         """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or

@@ -134,7 +134,8 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"replica_count": 2}, 400),
     ({"region_name": "elsewhere"}, 400),
     ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 501),
-    ({"restorePoint": {"backupRef": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}}, 501),
+    ({"restorePoint": {"backupRef": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}}, 400),   # no such backup
+    ({"restorePoint": {}}, 400),
     ({"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 400),  # no such group
     ({"configuration": "not-an-id"}, 400),
     ({"nics": [{"net-id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),

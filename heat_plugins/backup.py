@@ -1,0 +1,128 @@
+"""DBaaS::Backup: a backup of an instance, stored in Swift or a local directory.
+
+``handle_create`` runs the datastore's own backup tool against the instance's server and
+streams its output into storage (see dbaas_api/backup/): nothing holds more than one chunk,
+whatever the database's size. Size, SHA-256 and location become the resource's attributes
+(the backup stack's outputs); the position (where an incremental on top starts) too.
+
+Where the instance's admin endpoint comes from: the instance's own stack, loaded from Heat's
+database in this engine (its ``server`` resource's address and port, its ``admin_password``
+resource's value). So the admin password never becomes a parameter, property, attribute or
+output of the backup stack, and nothing outside the engine ever handles it. Both stacks live
+in the service project; the API checked that the instance is the user's before this runs.
+
+The location is recorded as the resource id before the first byte is stored, so delete finds
+the objects of a backup whose engine died mid-way; a failed backup removes what it stored.
+"""
+import json
+import shutil
+import tempfile
+
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import attributes, constraints, properties, resource, support
+
+from dbaas_api import datastores
+from dbaas_api.backup import storage as backup_storage
+from dbaas_api.backup import streams
+from dbaas_api.config import Settings
+from dbaas_api.drivers.local import LocalDriver
+from dbaas_api.errors import DBaaSError
+
+
+class Backup(resource.Resource):
+    """A backup of the server of an instance stack, taken with the datastore's own tool."""
+
+    support_status = support.SupportStatus(version="27.0.0")
+
+    PROPERTIES = (INSTANCE_ID, DATASTORE, DATASTORE_VERSION, PARENT) = (
+        "instance_id", "datastore", "datastore_version", "parent")
+
+    ATTRIBUTES = (LOCATION, SIZE, CHECKSUM, POSITION) = ("location", "size", "checksum", "position")
+
+    properties_schema = {
+        INSTANCE_ID: properties.Schema(
+            properties.Schema.STRING, _("The instance stack whose server is backed up."), required=True),
+        DATASTORE: properties.Schema(
+            properties.Schema.STRING, _("Datastore type of the instance."), required=True,
+            constraints=[constraints.AllowedValues([ds.name for ds in datastores.all()])]),
+        DATASTORE_VERSION: properties.Schema(
+            properties.Schema.STRING, _("Datastore version of the instance."), required=True),
+        PARENT: properties.Schema(
+            properties.Schema.MAP,
+            _("For an incremental backup: the parent's location, checksum and position."), default={}),
+    }
+
+    attributes_schema = {
+        LOCATION: attributes.Schema(_("Where the backup is stored."), type=attributes.Schema.STRING),
+        SIZE: attributes.Schema(_("Bytes stored."), type=attributes.Schema.INTEGER),
+        CHECKSUM: attributes.Schema(_("SHA-256 (hex) of its segments' SHA-256 digests."),
+                                    type=attributes.Schema.STRING),
+        POSITION: attributes.Schema(_("What an incremental on top of this backup starts from."),
+                                    type=attributes.Schema.MAP),
+    }
+
+    def handle_create(self):
+        settings = Settings.from_env()
+        datastore = datastores.get(self.properties[self.DATASTORE])
+        storage = backup_storage.from_settings(settings)
+        prefix = self.stack.id   # the backup's id
+        self.resource_id_set(storage.location(prefix))
+        parent = self.properties[self.PARENT] or None
+        workdir = tempfile.mkdtemp(prefix="dbaas-backup-")
+        try:
+            source = self._source(workdir)
+            stored, position = streams.take(storage, prefix, datastore, source, parent and parent.get("position"))
+        except DBaaSError as exc:
+            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.data_set(self.SIZE, str(stored.size))
+        self.data_set(self.CHECKSUM, stored.checksum)
+        self.data_set(self.POSITION, json.dumps(position))
+
+    def check_create_complete(self, token):
+        return True   # handle_create returns once the backup is stored
+
+    def handle_delete(self):
+        if self.resource_id is None:
+            return
+        storage, prefix = backup_storage.for_location(Settings.from_env(), self.resource_id)
+        try:
+            storage.delete_prefix(prefix)
+        except DBaaSError as exc:
+            raise exception.Error(exc.message)
+
+    def _resolve_attribute(self, name):
+        data = self.data()
+        if name == self.LOCATION:
+            return self.resource_id if self.SIZE in data else None   # only once it is complete
+        if name == self.SIZE:
+            return int(data[self.SIZE]) if self.SIZE in data else None
+        if name == self.CHECKSUM:
+            return data.get(self.CHECKSUM)
+        return json.loads(data[self.POSITION]) if self.POSITION in data else None
+
+    def _source(self, workdir):
+        """The instance's server: address, port and admin password from its stack."""
+        from heat.engine import stack as parser
+        instance_id = self.properties[self.INSTANCE_ID]
+        gone = DBaaSError(f"Instance {instance_id} no longer exists.")
+        try:
+            instance = parser.Stack.load(self.context, stack_id=instance_id, show_deleted=False)
+        except exception.NotFound:
+            raise gone from None
+        server, secret = instance.resources.get("server"), instance.resources.get("admin_password")
+        if server is None or secret is None or server.resource_id is None:
+            raise gone
+        host, port = server.FnGetAtt("address"), server.FnGetAtt("port")
+        if not host or not port:
+            raise DBaaSError(f"The server of instance {instance_id} is not running.")
+        local = LocalDriver(Settings.from_env().state_dir).get(server.resource_id)
+        return streams.Source(host=host, port=int(port), password=secret.FnGetAtt("value"),
+                              version=self.properties[self.DATASTORE_VERSION],
+                              datadir=local.datadir if local else None, workdir=workdir)
+
+
+def resource_mapping():
+    return {"DBaaS::Backup": Backup}

@@ -1,0 +1,308 @@
+"""Backups end to end, stored in a real Swift: HTTP -> API -> Heat -> DBaaS::Backup ->
+the datastore's own tool -> Swift, and back into a new instance. Restores are checked by
+content: row counts and checksums per table, every key's value digest.
+
+The Swift all-in-one (tests/swift_harness.py) and an embedded stack configured for it are
+started once for this module and removed afterwards, also on failure; every test deletes its
+instances and backups and checks that no object of theirs is left in Swift.
+"""
+import dataclasses
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from dbaas_api.embedded.lifecycle import Embedded
+from tests import backup_content
+from tests.harness import Stack
+from tests.swift_harness import SwiftAIO
+
+PASSWORD = "bk-Passw0rd!"
+CONTAINER = "dbaas_backups"
+
+
+@pytest.fixture(scope="module")
+def swift():
+    server = SwiftAIO()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def swift_stack(swift):
+    stack = Stack()
+    # 1 MiB segments: even a small backup is several Swift objects.
+    stack.settings = dataclasses.replace(
+        stack.settings, backup_storage="swift", swift_auth_url=swift.auth_url, swift_user="test:tester",
+        swift_key="testing", backup_segment_mb=1)
+    stack.embedded = Embedded(stack.settings)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.destroy()
+
+
+class Session:
+    """One project's instances and backups, all deleted at the end (backups newest first,
+    so children go before their parents)."""
+
+    def __init__(self, stack, swift=None):
+        self.client = stack.client(f"bk-{uuid.uuid4().hex[:8]}")
+        self.swift = swift
+        self.instances, self.backups = [], []
+
+    def instance(self, datastore, restore=None, users=True, name="source"):
+        body = dict(name=name, flavorRef="2", volume={"size": 1}, datastore={"type": datastore})
+        if users:
+            body["users"] = [{"name": "app", "password": PASSWORD,
+                              "databases": [{"name": "appdb"}] if datastore != "redis" else []}]
+        if datastore != "redis" and restore is None:
+            body["databases"] = [{"name": "appdb"}]
+        if restore is not None:
+            body["restorePoint"] = {"backupRef": restore}
+        created = self.client.create_instance(**body)
+        self.instances.append(created["id"])
+        return created["id"]
+
+    def active(self, instance_id):
+        return self.client.wait_status(instance_id)["ip"][0]
+
+    def settled(self, instance_id, timeout=180):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            instance = self.client.get(f"/instances/{instance_id}").json()["instance"]
+            if instance["status"] in ("ACTIVE", "ERROR"):
+                return instance
+            time.sleep(0.1)
+        raise AssertionError(f"instance {instance_id} did not settle")
+
+    def backup(self, instance_id, expect=202, **fields):
+        response = self.client.post("/backups", {"backup": {"name": "bk", "instance": instance_id, **fields}})
+        assert response.status_code == expect, response.text
+        if expect != 202:
+            return response.json()
+        backup = response.json()["backup"]
+        self.backups.append(backup["id"])
+        return backup["id"]
+
+    def wait_backup(self, backup_id, wanted=("COMPLETED",), timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.client.get(f"/backups/{backup_id}")
+            if response.status_code == 404 and "GONE" in wanted:
+                return None
+            backup = response.json()["backup"]
+            if backup["status"] in wanted:
+                return backup
+            assert backup["status"] not in ("FAILED", "DELETE_FAILED"), backup
+            time.sleep(0.05)
+        raise AssertionError(f"backup {backup_id} not {wanted} within {timeout}s")
+
+    def delete_backup(self, backup_id):
+        response = self.client.delete(f"/backups/{backup_id}")
+        assert response.status_code in (202, 404), response.text
+        self.wait_backup(backup_id, ("GONE",))
+        self.backups.remove(backup_id)
+
+    def objects(self, backup_id):
+        """The Swift objects stored for a backup."""
+        conn = self.swift.connection()
+        try:
+            listing = conn.get_container(CONTAINER, prefix=f"{backup_id}/", full_listing=True)[1]
+            return [o["name"].split("/", 1)[1] for o in listing]
+        except Exception as exc:   # no container yet
+            if getattr(exc, "http_status", None) == 404:
+                return []
+            raise
+        finally:
+            conn.close()
+
+    def cleanup(self):
+        for backup_id in reversed(list(self.backups)):
+            self.client.delete(f"/backups/{backup_id}")
+            self.wait_backup(backup_id, ("GONE", "FAILED", "DELETE_FAILED"))
+        for instance_id in self.instances:
+            self.client.delete_and_wait(instance_id)
+        if self.swift is not None:
+            for backup_id in self.backups:
+                assert self.objects(backup_id) == [], f"objects of {backup_id} left in Swift"
+
+
+@pytest.fixture
+def session(swift_stack, swift):
+    current = Session(swift_stack, swift)
+    try:
+        yield current
+    finally:
+        current.cleanup()
+
+
+def login(datastore, host):
+    """(host, user, password, database) as backup_content takes them."""
+    return host, "app", PASSWORD, "appdb" if datastore != "redis" else None
+
+
+@pytest.mark.parametrize("datastore", ["postgresql", "mariadb", "redis"])
+def test_full_backup_restores_identical_content_after_the_source_is_gone(session, datastore):
+    source = session.instance(datastore)
+    host = session.active(source)
+    backup_content.fill(datastore, *login(datastore, host), "items", 5000)
+    expected = backup_content.fingerprint(datastore, *login(datastore, host))
+
+    backup_id = session.backup(source, description="first, with a description ☃")
+    backup = session.wait_backup(backup_id)
+    assert backup["size_bytes"] > 0 and len(backup["checksum"]) == 64
+    assert backup["locationRef"] == f"swift://{CONTAINER}/{backup_id}"
+    assert backup["description"] == "first, with a description ☃"
+    assert (backup["datastore"]["type"], backup["instance_id"], backup["parent_id"]) == (datastore, source, None)
+    objects = session.objects(backup_id)
+    assert "manifest.json" in objects and len(objects) >= 2
+    listed = session.client.get(f"/instances/{source}/backups").json()["backups"]
+    assert [b["id"] for b in listed] == [backup_id]
+    assert PASSWORD not in session.client.get(f"/backups/{backup_id}").text
+
+    backup_content.fill(datastore, *login(datastore, host), "items", 100, start=100000)  # not in the backup
+    session.client.delete_and_wait(source)                                              # backups outlive it
+    session.instances.remove(source)
+    assert session.client.get(f"/backups/{backup_id}").json()["backup"]["status"] == "COMPLETED"
+
+    # Redis keeps users outside the RDB: the restore request names them, as a new instance does.
+    restored = session.instance(datastore, restore=backup_id, users=datastore == "redis", name="restored")
+    new_host = session.active(restored)
+    assert backup_content.fingerprint(datastore, *login(datastore, new_host)) == expected
+
+
+def test_mariadb_incremental_chain_restores_by_content(session):
+    source = session.instance("mariadb")
+    login_ = login("mariadb", session.active(source))
+    backup_content.fill("mariadb", *login_, "items", 4000)
+    full = session.backup(source)
+    session.wait_backup(full)
+    backup_content.fill("mariadb", *login_, "items", 1000, start=10000)
+    backup_content.change("mariadb", *login_, "items")
+    first = session.backup(source, parent_id=full)
+    session.wait_backup(first)
+    at_first = backup_content.fingerprint("mariadb", *login_)
+    backup_content.fill("mariadb", *login_, "more", 500)
+    second = session.backup(source, incremental=1)      # parent: the latest completed backup
+    second_view = session.wait_backup(second)
+    at_second = backup_content.fingerprint("mariadb", *login_)
+    assert second_view["parent_id"] == first
+    assert second_view["size_bytes"] < session.client.get(f"/backups/{full}").json()["backup"]["size_bytes"]
+
+    for backup_id, expected in ((second, at_second), (first, at_first)):
+        restored = session.instance("mariadb", restore=backup_id, users=False, name="restored")
+        assert backup_content.fingerprint("mariadb", *login("mariadb", session.active(restored))) == expected
+
+    # A parent with incremental children is not deleted (409); the chain goes newest first.
+    response = session.client.delete(f"/backups/{first}")
+    assert response.status_code == 409 and second in response.json()["conflict"]["message"]
+    for backup_id in (second, first, full):
+        session.delete_backup(backup_id)
+        assert session.objects(backup_id) == []
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_damaged_backup_fails_the_restore_clearly(session, swift, damage):
+    source = session.instance("postgresql")
+    backup_content.fill("postgresql", *login("postgresql", session.active(source)), "items", 20000)
+    backup_id = session.backup(source)
+    session.wait_backup(backup_id)
+    victim = f"{backup_id}/segment-000001"
+    conn = swift.connection()
+    try:
+        if damage == "corrupt":
+            data = bytearray(conn.get_object(CONTAINER, victim)[1])
+            data[1000] ^= 0xFF
+            conn.put_object(CONTAINER, victim, bytes(data))
+        else:
+            conn.delete_object(CONTAINER, victim)
+    finally:
+        conn.close()
+
+    restored = session.instance("postgresql", restore=backup_id, users=False, name="restored")
+    failed = session.settled(restored)
+    assert failed["status"] == "ERROR"
+    assert "segment-000001" in failed["fault"]["message"]
+    assert ("missing" if damage == "missing" else "corrupt") in failed["fault"]["message"]
+
+
+def big_postgresql(session):
+    """An instance with enough data (~150 MB) that its backup takes a while."""
+    source = session.instance("postgresql")
+    host = session.active(source)
+    with backup_content._pg(host, "app", PASSWORD, "appdb") as cur:
+        cur.execute("CREATE TABLE big AS SELECT g, repeat(md5(g::text), 12) AS v "
+                    "FROM generate_series(1, 350000) g")
+    return source
+
+
+def wait_running(session, source, backup_id):
+    """Until the backup is storing objects; the instance shows BACKUP meanwhile."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if session.objects(backup_id):
+            assert session.client.get(f"/instances/{source}").json()["instance"]["status"] == "BACKUP"
+            return
+        time.sleep(0.02)
+    raise AssertionError("the backup never started storing")
+
+
+def test_backup_interrupted_by_killing_the_datastore(session, swift_stack):
+    source = big_postgresql(session)
+    backup_id = session.backup(source)
+    wait_running(session, source, backup_id)
+    assert session.backup(source, expect=409)["conflict"]["message"]     # one at a time
+    server = next(i for i in swift_stack.embedded.driver.list() if i.owner.get("stack_id") == source)
+    os.kill(server.pid, signal.SIGKILL)
+
+    failed = session.wait_backup(backup_id, ("FAILED", "COMPLETED"))
+    assert failed["status"] == "FAILED" and failed["fault"]["message"]
+    assert failed["locationRef"] is None and failed["size_bytes"] is None
+    assert session.objects(backup_id) == []          # a failed backup removes what it stored
+    session.delete_backup(backup_id)
+
+
+def test_backup_interrupted_by_killing_the_engine(session, swift_stack):
+    source = big_postgresql(session)
+    backup_id = session.backup(source)
+    wait_running(session, source, backup_id)
+    os.kill(swift_stack.embedded.heat.pid(), signal.SIGKILL)
+    # A busy process takes a moment to die; up() would take it for the running engine.
+    deadline = time.monotonic() + 30
+    while swift_stack.embedded.heat.pid() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    swift_stack.up()   # the engine again (the API kept running); it marks the backup FAILED
+
+    failed = session.wait_backup(backup_id, ("FAILED", "COMPLETED"))
+    assert failed["status"] == "FAILED"
+    session.delete_backup(backup_id)
+    assert session.objects(backup_id) == []          # delete found what the dead engine left
+    assert session.client.get(f"/instances/{source}").json()["instance"]["status"] == "ACTIVE"
+
+
+def test_local_directory_is_the_embedded_default(stack):
+    """Without Swift settings backups go to <state>/backups, and go away with their backup."""
+    current = Session(stack)
+    try:
+        source = current.instance("redis", users=True)
+        login_ = login("redis", current.active(source))
+        backup_content.fill("redis", *login_, "k", 2000)
+        expected = backup_content.fingerprint("redis", *login_)
+        backup_id = current.backup(source)
+        backup = current.wait_backup(backup_id)
+        directory = stack.state_dir / "backups" / backup_id
+        assert backup["locationRef"] == f"file://{directory}"
+        assert (directory / "manifest.json").is_file()
+        restored = current.instance("redis", restore=backup_id, name="restored")
+        assert backup_content.fingerprint("redis", *login("redis", current.active(restored))) == expected
+        current.delete_backup(backup_id)
+        assert not directory.exists()
+    finally:
+        current.cleanup()
