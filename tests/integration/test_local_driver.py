@@ -323,6 +323,7 @@ def squat(address, port):
     """Listen on address:port; None when another process (another state dir's server, a
     parallel test run) got there first, which takes the address just the same."""
     squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
     try:
         squatter.bind((address, port))
         squatter.listen()
