@@ -16,6 +16,7 @@ from openstack import exceptions as sdk_exceptions
 from openstack import resource
 
 from tests.e2e.support import settled
+from tests.keystone import wait_for
 
 OPENSTACK = Path(sys.executable).parent / "openstack"
 NOT_FOUND = "No instance with a name or ID of"
@@ -310,3 +311,50 @@ def test_sdk_databases_and_users(accounts, keystone_stack, http, pg_instance):
     settled(keystone_stack, created["id"])
     assert "sdkdb" not in [d.name for d in conn.database.databases(created["id"])]
     assert "sdkuser" not in [u.name for u in conn.database.users(created["id"])]
+
+
+def test_database_backup_create_list_show_delete_and_restore(accounts, http, pg_instance):
+    created, password = pg_instance
+    alice, bob = accounts["alice"], accounts["bob"]
+    with psycopg2.connect(host=ip_of(http, created["id"]), port=5432, user="app", password=password,
+                          dbname="appdb", connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before the backup')")
+    backup = cli_json(alice, "database", "backup", "create", "cli-nightly", "--instance", "cli-pg",
+                      "--description", "through the CLI")
+    restored = None
+    try:
+        assert (backup["name"], backup["instance_id"], backup["status"]) == ("cli-nightly", created["id"], "NEW")
+        assert (backup["datastore"], backup["datastore_version"]) == ("postgresql", "15")
+        assert wait_for(lambda: http["alice"].get(f"/backups/{backup['id']}").json()["backup"]["status"]
+                        == "COMPLETED", timeout=120)
+        shown = cli_json(alice, "database", "backup", "show", "cli-nightly")
+        assert (shown["id"], shown["status"], shown["description"]) == (backup["id"], "COMPLETED", "through the CLI")
+        assert shown["size_bytes"] > 0 and len(shown["checksum"]) == 64
+        rows = cli_json(alice, "database", "backup", "list")
+        assert [(r["ID"], r["Name"], r["Status"], r["Instance ID"]) for r in rows] == \
+            [(backup["id"], "cli-nightly", "COMPLETED", created["id"])]
+        assert [r["ID"] for r in cli_json(alice, "database", "backup", "list", "instance", "cli-pg")] == [backup["id"]]
+
+        # The other project: nothing listed, nothing shown, deleted or taken of alice's instance.
+        assert cli_json(bob, "database", "backup", "list") == []
+        assert "No backup with a name or ID" in cli_fails(bob, "database", "backup", "show", backup["id"])
+        assert "Unable to delete" in cli_fails(bob, "database", "backup", "delete", backup["id"])
+        assert "could not be found" in cli_fails(bob, "database", "backup", "create", "x", "--instance", created["id"])
+
+        # Restore: a new instance from the backup (by name), with the data it held.
+        restored = cli_json(alice, "database", "instance", "create", "cli-restored", "--flavor", "db.tiny",
+                            "--size", "1", "--backup", "cli-nightly")
+        assert (restored["datastore"], restored["status"]) == ("postgresql", "BUILD")
+        active = http["alice"].wait_status(restored["id"])
+        with psycopg2.connect(host=active["ip"][0], port=5432, user="app", password=password, dbname="appdb",
+                              connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute("SELECT v FROM kept")
+            assert cur.fetchone() == ("before the backup",)
+
+        done = cli(alice, "database", "backup", "delete", "cli-nightly")
+        assert f"Request to delete database backup {backup['id']} has been accepted." in done.stdout, done.stderr
+        assert wait_for(lambda: cli_json(alice, "database", "backup", "list") == [], timeout=60)
+    finally:
+        if restored:
+            http["alice"].delete_and_wait(restored["id"])
+        http["alice"].delete(f"/backups/{backup['id']}")

@@ -114,6 +114,28 @@ def test_another_project_can_neither_see_nor_touch_a_configuration_group(tenants
         alice.delete(group)
 
 
+def test_another_project_can_neither_see_nor_touch_a_backup(tenants, alices_instance):
+    alice, bob = tenants["alice"], tenants["bob"]
+    created = alice.post("/backups", {"backup": {"name": "alpha-backup", "instance": alices_instance["id"]}})
+    assert created.status_code == 202, created.text
+    backup = f"/backups/{created.json()['backup']['id']}"
+    try:
+        assert wait_for(lambda: alice.get(backup).json()["backup"]["status"] == "COMPLETED", timeout=60)
+        assert bob.get("/backups").json()["backups"] == []
+        for response in (bob.get(backup), bob.delete(backup), bob.get(f"/instances/{alices_instance['id']}/backups"),
+                         bob.post("/backups", {"backup": {"name": "x", "instance": alices_instance["id"]}})):
+            assert response.status_code == 404, (response.request.method, response.request.url, response.text)
+            assert "alpha-backup" not in response.text and PASSWORD not in response.text
+        # Restoring it is a create with a reference that does not exist for bob: 400, as for a flavor.
+        stolen = bob.post("/instances", {"instance": {"name": "stolen", "flavorRef": "1", "volume": {"size": 1},
+                                                      "restorePoint": {"backupRef": backup.rsplit("/", 1)[1]}}})
+        assert stolen.status_code == 400 and "could not be found" in stolen.json()["badRequest"]["message"]
+        assert bob.get("/instances").json()["instances"] == []
+        assert alice.get(backup).json()["backup"]["status"] == "COMPLETED"
+    finally:
+        alice.delete(backup)
+
+
 def test_a_reader_may_look_but_not_change(tenants, alices_instance):
     carol = tenants["carol"]  # reader in alice's project
     assert [i["id"] for i in carol.get("/instances").json()["instances"]] == [alices_instance["id"]]
