@@ -1,14 +1,14 @@
 """DBaaS::Backup: a backup of an instance, stored in Swift or a local directory.
 
 ``handle_create`` runs the datastore's own backup tool against the instance's server and
-streams its output into storage (see dbaas_api/backup/): nothing holds more than one chunk,
-whatever the database's size. Size, SHA-256 and location become the resource's attributes
+streams its output into storage (see dbaas_api/backup/), in a worker process of its own
+(dbaas_api/backup/worker.py) that holds a few MiB whatever the database's size. Size, SHA-256 and location become the resource's attributes
 (the backup stack's outputs); the position (where an incremental on top starts) too.
 
 Where the instance's admin endpoint comes from: the instance's own stack, loaded from Heat's
 database in this engine (its ``server`` resource's address and port, its ``admin_password``
 resource's value). So the admin password never becomes a parameter, property, attribute or
-output of the backup stack, and nothing outside the engine ever handles it. Both stacks live
+output of the backup stack; it reaches the worker (the engine's child) through a pipe. Both stacks live
 in the service project; the API checked that the instance is the user's before this runs.
 
 The location is recorded as the resource id before the first byte is stored, so delete finds
@@ -16,6 +16,8 @@ the objects of a backup whose engine died mid-way; a failed backup removes what 
 """
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 
 from heat.common import exception
@@ -24,7 +26,7 @@ from heat.engine import attributes, constraints, properties, resource, support
 
 from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.backup import streams
+from dbaas_api.backup import streams, worker
 from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
@@ -65,21 +67,21 @@ class Backup(resource.Resource):
     def handle_create(self):
         settings = Settings.from_env()
         datastore = datastores.get(self.properties[self.DATASTORE])
-        storage = backup_storage.from_settings(settings)
         prefix = self.stack.id   # the backup's id
-        self.resource_id_set(storage.location(prefix))
+        self.resource_id_set(backup_storage.from_settings(settings).location(prefix))
         parent = self.properties[self.PARENT] or None
-        workdir = tempfile.mkdtemp(prefix="dbaas-backup-")
+        workdir = self._workdir(settings)
+        workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             source = self._source(workdir)
-            stored, position = streams.take(storage, prefix, datastore, source, parent and parent.get("position"))
+            result = _in_worker(worker.request(datastore.name, prefix, source, parent and parent.get("position")))
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        self.data_set(self.SIZE, str(stored.size))
-        self.data_set(self.CHECKSUM, stored.checksum)
-        self.data_set(self.POSITION, json.dumps(position))
+        self.data_set(self.SIZE, str(result["size"]))
+        self.data_set(self.CHECKSUM, result["checksum"])
+        self.data_set(self.POSITION, json.dumps(result["position"]))
 
     def check_create_complete(self, token):
         return True   # handle_create returns once the backup is stored
@@ -87,6 +89,7 @@ class Backup(resource.Resource):
     def handle_delete(self):
         if self.resource_id is None:
             return
+        shutil.rmtree(self._workdir(Settings.from_env()), ignore_errors=True)   # an engine died mid-backup
         storage, prefix = backup_storage.for_location(Settings.from_env(), self.resource_id)
         try:
             storage.delete_prefix(prefix)
@@ -102,6 +105,11 @@ class Backup(resource.Resource):
         if name == self.CHECKSUM:
             return data.get(self.CHECKSUM)
         return json.loads(data[self.POSITION]) if self.POSITION in data else None
+
+    def _workdir(self, settings):
+        """The tool's scratch directory, under the state dir: what a dead engine left there
+        goes with the backup's delete."""
+        return settings.state_dir / "backup-work" / self.stack.id
 
     def _source(self, workdir):
         """The instance's server: address, port and admin password from its stack."""
@@ -122,6 +130,32 @@ class Backup(resource.Resource):
         return streams.Source(host=host, port=int(port), password=secret.FnGetAtt("value"),
                               version=self.properties[self.DATASTORE_VERSION],
                               datadir=local.datadir if local else None, workdir=workdir)
+
+
+def _in_worker(line):
+    """Run the backup in its own process (dbaas_api/backup/worker.py): the request, password
+    included, goes through its stdin, which stays open while it works (its end tells the
+    worker that the engine is gone). Returns the worker's result or raises its error."""
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "dbaas_api.backup.worker"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=stderr, close_fds=True)
+        try:
+            process.stdin.write(line.encode())
+            process.stdin.flush()
+            answer = process.stdout.readline()
+        finally:
+            process.stdin.close()
+            process.wait()
+        try:
+            result = json.loads(answer)
+        except ValueError:
+            stderr.seek(0)
+            lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
+            raise DBaaSError(f"The backup worker exited with code {process.returncode}: "
+                             f"{lines[-1][:300] if lines else 'no message'}") from None
+    if "error" in result:
+        raise DBaaSError(result["error"])
+    return result
 
 
 def resource_mapping():

@@ -51,8 +51,10 @@ def ensure_swift_venv(venv=SWIFT_VENV):
         if not marker.exists():
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                            SWIFT_PIN], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
+                                  SWIFT_PIN], capture_output=True, text=True)
+            if pip.returncode != 0:
+                raise RuntimeError(f"pip install {SWIFT_PIN} failed: {pip.stderr[-2000:]}")
             marker.touch()
     return venv
 

@@ -70,6 +70,7 @@ class Storage:
     """Base class: subclasses store and fetch whole objects under ``prefix``."""
 
     scheme = ""
+    etag_md5 = False   # whether segments need their MD5 (Swift compares it with its ETag)
 
     def __init__(self, segment_size):
         self.segment_size = int(segment_size)
@@ -91,6 +92,9 @@ class Storage:
         """Remove every object under prefix; tolerates none."""
         raise NotImplementedError
 
+    def settle(self, prefix):
+        """Make what was stored under prefix durable (before the manifest, and after it)."""
+
     def names(self, prefix):
         """Names of the objects under prefix (for tests and operators)."""
         raise NotImplementedError
@@ -102,7 +106,7 @@ class Storage:
         the manifest. Returns Stored. The caller deletes the prefix if this raises; the
         source is closed (its tool stopped) either way."""
         segments, size = [], 0
-        with _Splitter(chunks, self.segment_size) as splitter:
+        with _Splitter(chunks, self.segment_size, self.etag_md5) as splitter:
             for segment in splitter.segments():
                 name = segment_name(len(segments))
                 self.put_stream(prefix, name, segment)
@@ -112,7 +116,9 @@ class Storage:
                 size += segment.size
         checksum = hash_list(segment["sha256"] for segment in segments)
         manifest = {"version": FORMAT_VERSION, "size": size, "sha256": checksum, "segments": segments}
+        self.settle(prefix)
         self.put_stream(prefix, MANIFEST, [json.dumps(manifest, indent=1).encode()])
+        self.settle(prefix)
         return Stored(location=self.location(prefix), size=size, checksum=checksum)
 
     def read(self, prefix, checksum):
@@ -143,7 +149,8 @@ class Storage:
 
 
 class LocalStorage(Storage):
-    """Files under ``root/<prefix>/``, fsynced before the manifest is written."""
+    """Files under ``root/<prefix>/``. Segments are fsynced all together before the manifest
+    is written, not one by one: the kernel writes the first back while the tool makes the next."""
 
     scheme = "file"
 
@@ -162,8 +169,15 @@ class LocalStorage(Storage):
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+
+    def settle(self, prefix):
+        directory = self.root / _checked(prefix)
+        for path in (*sorted(directory.iterdir()), directory):
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def get_stream(self, prefix, name):
         path = self.root / _checked(prefix) / name
@@ -185,6 +199,7 @@ class SwiftStorage(Storage):
     """Objects ``<prefix>/...`` in one container, created on first use."""
 
     scheme = "swift"
+    etag_md5 = True
 
     def __init__(self, connect, container, segment_size):
         super().__init__(segment_size)
@@ -319,8 +334,8 @@ class _Splitter:
     QUEUE = 8
     _END, _EOF = "end", "eof"
 
-    def __init__(self, chunks, segment_size):
-        self._chunks, self._size = chunks, segment_size
+    def __init__(self, chunks, segment_size, md5):
+        self._chunks, self._size, self._md5 = chunks, segment_size, md5
         self._queue = queue.Queue(maxsize=self.QUEUE)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backup-splitter", daemon=True)
@@ -345,6 +360,13 @@ class _Splitter:
                 return
             yield _SegmentReader(self._queue, item)
 
+    def _digests(self):
+        return (hashlib.sha256(), hashlib.md5(usedforsecurity=False)) if self._md5 else (hashlib.sha256(),)
+
+    def _end(self, size, digests):
+        """A segment's end: its size, SHA-256 and MD5 (None when not asked for)."""
+        return (self._END, size, digests[0].hexdigest(), digests[1].hexdigest() if self._md5 else None)
+
     def _put(self, item):
         while not self._stop.is_set():
             with contextlib.suppress(queue.Full):
@@ -355,7 +377,7 @@ class _Splitter:
     def _run(self):
         iterator = iter(self._chunks)
         try:
-            digests, filled, segments = _digests(), 0, 0
+            digests, filled, segments = self._digests(), 0, 0
             for chunk in iterator:
                 while chunk:
                     room = self._size - filled
@@ -366,11 +388,11 @@ class _Splitter:
                     if not self._put(piece):
                         return
                     if filled == self._size:
-                        if not self._put((self._END, filled, *(d.hexdigest() for d in digests))):
+                        if not self._put(self._end(filled, digests)):
                             return
-                        digests, filled, segments = _digests(), 0, segments + 1
+                        digests, filled, segments = self._digests(), 0, segments + 1
             if filled or not segments:   # the last, short segment; an empty stream is one empty segment
-                self._put((self._END, filled, *(d.hexdigest() for d in digests)))
+                self._put(self._end(filled, digests))
             self._put((self._EOF,))
         except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             self._put(_Failure(exc))
@@ -378,10 +400,6 @@ class _Splitter:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()   # a tool's stream stops its process
-
-
-def _digests():
-    return hashlib.sha256(), hashlib.md5(usedforsecurity=False)
 
 
 class _SegmentReader:

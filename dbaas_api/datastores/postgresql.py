@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 import signal
+import uuid
 
 import psycopg2
 from psycopg2 import extensions, sql
@@ -232,13 +233,13 @@ class PostgreSQL(Datastore):
         service does not keep (see docs/operators.md)."""
         if parent_position is not None:
             raise errors.BadRequest("PostgreSQL backups are always full: incremental backups are not supported.")
-        return ToolStream(
+        return _WalKept(self, source, ToolStream(
             [f"{self.bin_dir.format(version=source.version)}/pg_basebackup", "-h", source.host,
              "-p", str(source.port), "-U", self.admin_user, "-D", "-", "-F", "tar", "-X", "fetch",
              "-c", "fast", "-w"],
             env={"PGPASSWORD": source.password, "PGPASSFILE": NO_PASSFILE, "PGCONNECT_TIMEOUT": "10",
                  "PGAPPNAME": "heat-dbaas-backup"},
-            secret=source.password)
+            secret=source.password))
 
     def restore(self, paths, version, admin_password, runner, chain):
         """The base backup becomes the data dir; its backup_label makes the server replay
@@ -253,6 +254,32 @@ class PostgreSQL(Datastore):
         statement = f"ALTER ROLE {self.admin_user} PASSWORD '{scram_verifier(admin_password)}'\n"
         runner.run([f"{self.bin_dir.format(version=version)}/postgres", "--single", "-D", str(paths.data),
                     "-c", f"config_file={paths.conf('postgresql.conf')}", "postgres"], stdin=statement.encode())
+
+
+class _WalKept:
+    """A backup stream during which the server keeps every WAL file written since it began.
+    pg_basebackup -X fetch collects the WAL at the end; a busy server could have recycled it
+    by then and the backup would fail. A temporary physical replication slot, reserved at
+    once, keeps it: the slot belongs to our own session and goes with it, also when this
+    process dies, so no slot is ever left to hold WAL forever."""
+
+    def __init__(self, datastore, source, stream):
+        self.datastore, self.source, self.stream = datastore, source, stream
+        self.position = {}
+
+    def __iter__(self):
+        try:
+            connection = self.datastore.connect(self.source.host, self.source.port, self.source.password)
+        except psycopg2.Error as exc:
+            raise errors.DBaaSError(f"Cannot connect to PostgreSQL at {self.source.host}:{self.source.port}: "
+                                    f"{_reason(exc)}") from None
+        with contextlib.closing(connection):
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_create_physical_replication_slot(%s, true, true)",
+                               (f"dbaas_backup_{uuid.uuid4().hex}",))
+            yield from self.stream
+            self.position = self.stream.position
 
 
 class PostgreSQLSession(AdminSession):

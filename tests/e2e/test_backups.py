@@ -6,7 +6,6 @@ The Swift all-in-one (tests/swift_harness.py) and an embedded stack configured f
 started once for this module and removed afterwards, also on failure; every test deletes its
 instances and backups and checks that no object of theirs is left in Swift.
 """
-import dataclasses
 import os
 import signal
 import time
@@ -14,10 +13,9 @@ import uuid
 
 import pytest
 
-from dbaas_api.embedded.lifecycle import Embedded
 from tests import backup_content
 from tests.harness import Stack
-from tests.swift_harness import SwiftAIO
+from tests.swift_harness import KEY, USER, SwiftAIO
 
 PASSWORD = "bk-Passw0rd!"
 CONTAINER = "dbaas_backups"
@@ -35,12 +33,9 @@ def swift():
 
 @pytest.fixture(scope="module")
 def swift_stack(swift):
-    stack = Stack()
     # 1 MiB segments: even a small backup is several Swift objects.
-    stack.settings = dataclasses.replace(
-        stack.settings, backup_storage="swift", swift_auth_url=swift.auth_url, swift_user="test:tester",
-        swift_key="testing", backup_segment_mb=1)
-    stack.embedded = Embedded(stack.settings)
+    stack = Stack(backup_storage="swift", swift_auth_url=swift.auth_url, swift_user=USER, swift_key=KEY,
+                  backup_segment_mb=1)
     try:
         stack.up()
         yield stack
