@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/list.py
 	$(BIN)/python bench/changes.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/backup.py
 
 clean:
 	-$(BIN)/dbaas down
