@@ -116,6 +116,12 @@ INSTANCE_UPDATE = _envelope("instance", {
     "description": "an object with 'name' and/or 'configuration'"},
     "Instance update request", "a JSON object with an 'instance' object")
 
+INSTANCE_ACTION = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Instance action request",
+    "type": "object", "minProperties": 1, "maxProperties": 1,
+    "description": "an object naming exactly one action, e.g. {\"restart\": {}}",
+}
+
 INSTANCE_CREATE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Instance create request",

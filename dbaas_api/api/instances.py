@@ -11,6 +11,8 @@ ns = Namespace("instances", description="Database instances")
 
 create_request = ns.schema_model(
     "InstanceCreate", {k: v for k, v in schemas.INSTANCE_CREATE.items() if k != "$schema"})
+action_request = ns.schema_model(
+    "InstanceAction", {k: v for k, v in schemas.INSTANCE_ACTION.items() if k != "$schema"})
 update_request = ns.schema_model(
     "InstanceUpdate", {k: v for k, v in schemas.INSTANCE_UPDATE.items() if k != "$schema"})
 instance_model = ns.model("Instance", {
@@ -116,3 +118,21 @@ class Instance(Resource):
     @ns.response(202, "As PUT (Trove's deprecated edit)")
     def patch(self, project_id, instance_id):
         return self.put(project_id, instance_id)
+
+
+@ns.route("/<instance_id>/action")
+class InstanceAction(Resource):
+    @ns.expect(action_request)
+    @ns.response(202, "The action is under way")
+    @ns.response(400, "Not exactly one known action, or bad arguments")
+    @ns.response(404, "No such instance in this project")
+    @ns.response(409, "The instance is busy or in a state the action does not apply to")
+    @ns.response(501, "An action that is not supported yet")
+    def post(self, project_id, instance_id):
+        """restart, resize, reset_status, promote_to_replica_source, eject_replica_source:
+        one per request, as Trove takes them (service/actions.py)."""
+        project = authorize(project_id)
+        body = json_body()
+        schemas.validate(schemas.INSTANCE_ACTION, body)
+        services().instances.actions.run(project, instance_id, body)
+        return Response(status=202)

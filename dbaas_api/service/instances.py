@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.service import catalog
+from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, owned_stack
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
@@ -68,6 +69,7 @@ class InstanceService:
         self.backups = BackupService(settings, gateway, renderer, self)
         self.changes = InstanceChanges(settings, gateway, renderer)
         self.configurations = ConfigurationService(settings, gateway, renderer)
+        self.actions = InstanceActions(self)
 
     def create(self, project_id, body):
         """Create an instance from the (shape-validated) ``instance`` object of the body."""
