@@ -57,6 +57,9 @@ class InstanceSpec:
     # The configuration values the server last started with (at create; the restart action
     # sets them again): a value that needs a restart is pending while it differs from these.
     started_with: dict = field(default_factory=dict)
+    # How many times the restart action has restarted the server: a new value is what makes
+    # Heat update (and the driver restart) the server; the count itself means nothing else.
+    restarts: int = 0
     # Hidden parameters of users (or root) that are gone: they stay declared, emptied, because
     # Heat cannot drop a hidden parameter in a PATCH update (see service/changes.py).
     retired_secrets: tuple = ()

@@ -76,6 +76,7 @@ class Renderer:
             "volume_size": spec.volume_size,
             "configuration_values": to_json(spec.configuration.values if spec.configuration else {}),
             "configuration_started_with": to_json(spec.started_with),
+            "restart_generation": spec.restarts,
         }
         for database in databases:
             parameters[f"{database['key']}_name"] = database["name"]

@@ -31,8 +31,10 @@ class LocalServer(resource.Resource):
 
     PROPERTIES = (
         DATASTORE, DATASTORE_VERSION, FLAVOR, VOLUME_SIZE, ADMIN_PASSWORD, CONFIGURATION,
+        RESTART_GENERATION,
     ) = (
         "datastore", "datastore_version", "flavor", "volume_size", "admin_password", "configuration",
+        "restart_generation",
     )
 
     ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
@@ -73,6 +75,13 @@ class LocalServer(resource.Resource):
             _("Configuration parameter values the server starts with (its override file). "
               "Changes in place, for the next start: DBaaS::Configuration applies them live."),
             default={},
+            update_allowed=True,
+        ),
+        RESTART_GENERATION: properties.Schema(
+            properties.Schema.INTEGER,
+            _("Restart counter: a new value stops and starts the server in place (data kept); "
+              "it brings back a server that died, too."),
+            default=0,
             update_allowed=True,
         ),
         RESTORE_FROM: properties.Schema(
@@ -134,11 +143,14 @@ class LocalServer(resource.Resource):
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         if not self.resource_id:
             return
+        driver, password = _driver(), self.properties[self.ADMIN_PASSWORD]
         try:
             if self.CONFIGURATION in prop_diff:
-                _driver().set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
-            if self.FLAVOR in prop_diff:
-                _driver().resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]))
+                driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
+            if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
+                driver.resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]), password)
+            if self.RESTART_GENERATION in prop_diff and self.FLAVOR not in prop_diff:
+                driver.restart(self.resource_id, password)
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 

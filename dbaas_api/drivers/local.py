@@ -151,6 +151,21 @@ class LocalDriver:
                 return self._start(key, admin_password, None)
             return self.get(key)
 
+    def restart(self, key, admin_password=None):
+        """Stop the server (if it runs) and start it again; returns once it answers
+        (authenticated when admin_password is given). Brings back a server that died."""
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            self._stop(key, None)
+            return self._start(key, admin_password, None)
+
+    def disk_usage(self, key):
+        """Bytes the server's data directory takes on disk (None when there is no instance)."""
+        data = Paths(self._home(key)).data
+        if not data.is_dir():
+            return None
+        return _tree_bytes(data)
+
     def set_overrides(self, key, values):
         """Write the configuration values the server reads at its next start (the datastore's
         override file, included by its config). The running server is not touched: a
@@ -628,6 +643,20 @@ def _is_ours(pid, paths):
 def _argv_names(argv, data):
     """argv mentions the data dir: as an argument, an option's value, or a path inside it."""
     return any(arg == data or arg.endswith("=" + data) or data + "/" in arg for arg in argv)
+
+
+def _tree_bytes(top):
+    """Allocated bytes of every file under ``top`` (as du counts them), not following links."""
+    total, pending = 0, [str(top)]
+    while pending:
+        with contextlib.suppress(OSError), os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+                    else:
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total
 
 
 def _all_pids():

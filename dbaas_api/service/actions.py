@@ -6,8 +6,29 @@ name Trove uses; lifecycle verbs (restart, resize, reset_status) and replication
 (promote_to_replica_source, eject_replica_source) all come through here, so the dispatch,
 its errors and the 202 live in one place. An action that changes the instance goes through
 service/changes.py like every other change.
+
+Actions do not queue: one that finds the instance busy (being built, changed, restarted,
+resized) is 409 at once, as Trove refuses an action on an instance that is not ACTIVE.
+Two resizes sent together: one wins, the other is 409. (Database, user and configuration
+changes wait for each other instead; see changes.py.)
+
+- ``restart`` (``{"restart": {}}``; openstacksdk sends ``null``): the server is stopped and
+  started in place by raising its ``restart_generation`` (a server that died comes back with
+  its data); what the server now runs with becomes ``started_with``, which clears
+  RESTART_REQUIRED. Status REBOOT while Heat works.
+- ``resize`` ``{"flavorRef": id}``: the server's memory and connection settings change in
+  place (the server restarts with them, data kept; its pending restart-required values are
+  then applied too). Same flavor or unknown flavor: 400. Status RESIZE while Heat works.
+- ``resize`` ``{"volume": {"size": N}}`` (openstacksdk: ``{"volume": N}``): growing only,
+  up to ``Settings.max_volume_size``; shrinking or the same size is 400. Status RESIZE.
 """
-from dbaas_api import errors
+from dataclasses import replace
+
+from dbaas_api import errors, status
+from dbaas_api.service import catalog
+from dbaas_api.service.changes import Change
+
+ACTIONS_WAIT = 0   # seconds an action waits for a change under way: none, 409 at once
 
 # Trove's action names -> InstanceActions method names. Whoever adds an action adds it here.
 ACTIONS = {
@@ -36,10 +57,47 @@ class InstanceActions:
         raise errors.NotImplementedYet(f"The {what} action is not supported yet.")
 
     def restart(self, project_id, instance_id, arguments):
-        self._not_yet("restart")
+        _no_arguments("restart", arguments)
+
+        def change(current):
+            spec = current.spec
+            return Change(replace(spec, started_with=_applied(spec), restarts=spec.restarts + 1),
+                          operation=status.REBOOT, restart_required=False)
+        self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
 
     def resize(self, project_id, instance_id, arguments):
-        self._not_yet("resize")
+        if not isinstance(arguments, dict) or len(arguments) != 1 or set(arguments) - {"flavorRef", "volume"}:
+            raise errors.BadRequest("resize takes exactly one of 'flavorRef' (a flavor) or "
+                                    "'volume' ({\"size\": GB}).")
+        if "flavorRef" in arguments:
+            change = self._flavor_change(arguments["flavorRef"])
+        else:
+            change = self._volume_change(_volume_size(arguments["volume"], self.instances.settings.max_volume_size))
+        self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+
+    @staticmethod
+    def _flavor_change(flavor_ref):
+        if not isinstance(flavor_ref, (str, int)) or isinstance(flavor_ref, bool):
+            raise errors.BadRequest("resize.flavorRef must be a flavor id or link.")
+        flavor = catalog.find_flavor_ref(flavor_ref)
+
+        def change(current):
+            if flavor.id == current.spec.flavor.id:
+                raise errors.BadRequest(f"resize.flavorRef: instance '{current.id}' already has "
+                                        f"flavor '{flavor.id}' ({flavor.name}).")
+            # The server restarts with the new settings: it then runs what is configured.
+            return Change(replace(current.spec, flavor=flavor, started_with=_applied(current.spec)),
+                          operation=status.RESIZE, restart_required=False)
+        return change
+
+    @staticmethod
+    def _volume_change(size):
+        def change(current):
+            if size <= current.spec.volume_size:
+                raise errors.BadRequest(f"resize.volume.size must be larger than the current "
+                                        f"{current.spec.volume_size} GB: volumes only grow.")
+            return Change(replace(current.spec, volume_size=size), operation=status.RESIZE)
+        return change
 
     def reset_status(self, project_id, instance_id, arguments):
         self._not_yet("reset_status")
@@ -49,3 +107,25 @@ class InstanceActions:
 
     def eject_replica_source(self, project_id, instance_id, arguments):
         self._not_yet("eject_replica_source")
+
+
+def _no_arguments(action, arguments):
+    if arguments not in (None, {}):
+        raise errors.BadRequest(f"{action} takes no arguments: send {{\"{action}\": {{}}}}.")
+
+
+def _applied(spec):
+    """The configuration values a server runs with once it has (re)started."""
+    return dict(spec.configuration.values) if spec.configuration else {}
+
+
+def _volume_size(volume, maximum):
+    """Trove's ``{"size": N}``, or openstacksdk's bare N; a whole number of GB."""
+    size = volume.get("size") if isinstance(volume, dict) else volume
+    if isinstance(size, str) and size.strip().isdigit():
+        size = int(size)
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise errors.BadRequest("resize.volume.size must be a whole number of GB.")
+    if size < 1 or size > maximum:
+        raise errors.BadRequest(f"resize.volume.size must be between 1 and {maximum} GB.")
+    return size

@@ -37,3 +37,15 @@ def find_version_by_id(version_id):
             if version_id == datastore.version_id(version):
                 return datastore, version
     raise errors.NotFound(f"Datastore version '{version_id}' cannot be found.")
+
+
+def find_flavor_ref(flavor_ref):
+    """The flavor a request's ``flavorRef`` names (an id, a name, or a flavor link, as Trove
+    accepts); 400 when there is none: the request is wrong, not a missing resource."""
+    if flavor_ref is None:
+        raise errors.BadRequest("flavorRef is required.")
+    flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
+    try:
+        return datastores.find_flavor(flavor_id)
+    except errors.NotFound:
+        raise errors.BadRequest(f"Flavor '{flavor_ref}' not found.") from None

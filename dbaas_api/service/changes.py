@@ -117,7 +117,8 @@ def spec_from_stack(stack):
         flavor=datastores.find_flavor(parameters["flavor"]), volume_size=int(parameters["volume_size"]),
         databases=tuple(sorted(databases)), users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
         root=RootSpec() if parameters.get("root_enabled") else None, configuration=configuration,
-        started_with=_json(parameters.get("configuration_started_with"), {}))
+        started_with=_json(parameters.get("configuration_started_with"), {}),
+        restarts=_int(parameters.get("restart_generation")))
 
 
 def _user(parameters, key, name):
@@ -128,6 +129,13 @@ def _user(parameters, key, name):
                                 "the stack was not made by this service's templates.")
     return UserSpec(name=name, password=None, host=host,
                     databases=tuple(_json(parameters.get(f"{key}_databases"), [])))
+
+
+def _int(text):
+    try:
+        return int(float(text or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _json(text, default):
@@ -148,11 +156,12 @@ class InstanceChanges:
         stack = owned_stack(self.gateway, project_id, instance_id)
         return Current(id=stack["id"], stack=stack, tags=tags.decode(stack.get("tags")), spec=spec_from_stack(stack))
 
-    def apply(self, project_id, instance_id, change):
+    def apply(self, project_id, instance_id, change, wait=None):
         """Run ``change(current) -> Change`` against the instance's current state and update
         its stack; returns the Change. ``change`` raises errors.* to refuse (it may run more
-        than once: it always sees the latest state)."""
-        return wait_until_free(self.settings.change_wait,
+        than once: it always sees the latest state). ``wait``: seconds to wait for another
+        change to finish (``Settings.change_wait`` when None; 0: 409 at once)."""
+        return wait_until_free(self.settings.change_wait if wait is None else wait,
                                lambda: self._attempt(project_id, instance_id, change))
 
     def _attempt(self, project_id, instance_id, change):
@@ -174,6 +183,7 @@ class InstanceChanges:
         rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
         new_tags = replace(
             current.tags, name=result.spec.name, operation=result.operation,
+            flavor_id=result.spec.flavor.id, volume_size=result.spec.volume_size,
             restart_required=current.tags.restart_required if result.restart_required is None
             else result.restart_required,
             configuration_id=result.spec.configuration.id if result.spec.configuration else None)

@@ -162,7 +162,7 @@ class InstanceService:
             name=body["name"],
             datastore=datastore.name,
             version=version,
-            flavor=_flavor(_flavor_ref(body)),
+            flavor=catalog.find_flavor_ref(_flavor_ref(body)),
             volume_size=self._volume_size(body.get("volume")),
             databases=databases,
             users=_users(datastore, body.get("users") or [], databases),
@@ -213,16 +213,6 @@ def _flavor_ref(body):
         return body["flavorRef"]
     flavor = body.get("flavor")
     return flavor.get("id") if isinstance(flavor, dict) else flavor
-
-
-def _flavor(flavor_ref):
-    if flavor_ref is None:
-        raise errors.BadRequest("flavorRef is required.")
-    flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]  # Trove accepts a flavor link too
-    try:
-        return datastores.find_flavor(flavor_id)
-    except errors.NotFound:
-        raise errors.BadRequest(f"Flavor '{flavor_ref}' not found.") from None
 
 
 def _databases(datastore, requested):
