@@ -40,6 +40,15 @@ class ConfigurationSpec:
 
 
 @dataclass(frozen=True)
+class AccessSpec:
+    """Who may connect (Trove's ``access``). ``allowed_cidrs``: IPv4 networks as canonical
+    text; empty means every address (Trove's default, 0.0.0.0/0). ``is_public``: an address
+    on the public network too (the cloud driver's floating IP; the local driver has none)."""
+    is_public: bool = False
+    allowed_cidrs: tuple = ()
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     """What a user asked for: everything the renderer needs to build a stack. Built from a
     request at create time, and rebuilt from the stack's parameters for every later change."""
@@ -54,6 +63,7 @@ class InstanceSpec:
     restore: tuple = ()  # a backup chain to start from: ({location, checksum, position}, ...)
     root: RootSpec | None = None
     configuration: ConfigurationSpec | None = None
+    access: AccessSpec = field(default_factory=AccessSpec)
     # The configuration values the server last started with (at create; the restart action
     # sets them again): a value that needs a restart is pending while it differs from these.
     started_with: dict = field(default_factory=dict)

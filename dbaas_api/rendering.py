@@ -77,6 +77,8 @@ class Renderer:
             "configuration_values": to_json(spec.configuration.values if spec.configuration else {}),
             "configuration_started_with": to_json(spec.started_with),
             "restart_generation": spec.restarts,
+            "is_public": str(spec.access.is_public),  # as Heat shows a boolean: True, False
+            "allowed_cidrs": to_json(list(spec.access.allowed_cidrs)),
         }
         for database in databases:
             parameters[f"{database['key']}_name"] = database["name"]

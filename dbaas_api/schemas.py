@@ -110,10 +110,22 @@ CONFIGURATION_UPDATE = _envelope("configuration", {
     "properties": {"name": NAME, "description": DESCRIPTION, "values": VALUES},
     "description": "an object with 'values' (and optionally 'name', 'description')"},
     "Configuration group update request", "a JSON object with a 'configuration' object")
+# Trove's access; what the CIDRs mean (IPv4, no host bits, how many) is service/access.py's.
+ACCESS = {
+    "type": "object",
+    "properties": {
+        "is_public": {"type": "boolean", "description": "true or false"},
+        "allowed_cidrs": {"type": "array", "items": {"type": "string", "description": "a CIDR string"},
+                          "maxItems": 100, "description": "a list of CIDRs such as \"10.0.0.0/8\""},
+    },
+    "additionalProperties": False,
+    "description": "an object with 'is_public' and/or 'allowed_cidrs'",
+}
+
 INSTANCE_UPDATE = _envelope("instance", {
     "type": "object",
-    "properties": {"name": NAME, "configuration": CONFIGURATION_REF},
-    "description": "an object with 'name' and/or 'configuration'"},
+    "properties": {"name": NAME, "configuration": CONFIGURATION_REF, "access": ACCESS},
+    "description": "an object with 'name' and/or 'configuration' or 'access'"},
     "Instance update request", "a JSON object with an 'instance' object")
 
 INSTANCE_ACTION = {
@@ -155,15 +167,7 @@ INSTANCE_CREATE = {
                 "configuration": CONFIGURATION_REF,
                 "replica_count": {"type": "integer", "minimum": 1, "description": POSITIVE_INTEGER},
                 "region_name": NAME,
-                "access": {
-                    "type": "object",
-                    "properties": {
-                        "is_public": {"type": "boolean", "description": "true or false"},
-                        "allowed_cidrs": {"type": "array", "items": {"type": "string"},
-                                          "description": "a list of CIDRs"},
-                    },
-                    "description": "an object",
-                },
+                "access": ACCESS,
             },
             "description": "an object",
         },

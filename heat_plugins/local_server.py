@@ -14,6 +14,7 @@ from dbaas_api.backup import streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
+from dbaas_api.service import access as access_rules
 
 
 def _driver():
@@ -39,6 +40,7 @@ class LocalServer(resource.Resource):
 
     ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
     RESTORE_FROM = "restore_from"
+    IS_PUBLIC, ALLOWED_CIDRS = "is_public", "allowed_cidrs"
 
     properties_schema = {
         DATASTORE: properties.Schema(
@@ -92,6 +94,19 @@ class LocalServer(resource.Resource):
             default=[],
             update_allowed=True,
         ),
+        IS_PUBLIC: properties.Schema(
+            properties.Schema.BOOLEAN,
+            _("An address on a public network too. The local driver has none: true is refused."),
+            default=False,
+            update_allowed=True,
+        ),
+        ALLOWED_CIDRS: properties.Schema(
+            properties.Schema.LIST,
+            _("IPv4 networks clients may connect from ([]: every address), enforced by the "
+              "datastore itself (pg_hba.conf, MariaDB's init_connect). Changes in place."),
+            default=[],
+            update_allowed=True,
+        ),
     }
 
     attributes_schema = {
@@ -115,6 +130,12 @@ class LocalServer(resource.Resource):
                                                  self.properties[self.CONFIGURATION], field="configuration")
             except DBaaSError as exc:
                 raise exception.StackValidationFailed(message=exc.message)
+        try:
+            access = access_rules.requested({"is_public": self.properties[self.IS_PUBLIC],
+                                             "allowed_cidrs": list(self.properties[self.ALLOWED_CIDRS])})
+            access_rules.check_local(access, datastore)
+        except DBaaSError as exc:
+            raise exception.StackValidationFailed(message=exc.message)
 
     def handle_create(self):
         key = self.physical_resource_name()
@@ -131,6 +152,7 @@ class LocalServer(resource.Resource):
                 self.properties[self.ADMIN_PASSWORD],
                 restore=self._restore_chain(),
                 overrides=self.properties[self.CONFIGURATION],
+                allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
             )
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
@@ -151,6 +173,9 @@ class LocalServer(resource.Resource):
                 driver.resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]), password)
             if self.RESTART_GENERATION in prop_diff and self.FLAVOR not in prop_diff:
                 driver.restart(self.resource_id, password)
+            if self.ALLOWED_CIDRS in prop_diff:
+                driver.set_access(self.resource_id, access_rules.allowed_cidrs(list(prop_diff[self.ALLOWED_CIDRS])),
+                                  password)
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 

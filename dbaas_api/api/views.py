@@ -68,8 +68,9 @@ def instance(record, detail=False):
         "datastore": {"type": record.datastore, "version": record.version,
                       "version_number": record.version},
         "region": REGION,
-        "access": {"is_public": False, "allowed_cidrs": []},
     }
+    if record.access is not None:  # show and create: a list page has no stack parameters
+        view["access"] = {"is_public": record.access.is_public, "allowed_cidrs": list(record.access.allowed_cidrs)}
     if record.volume_size is not None:
         view["volume"] = {"size": record.volume_size}
     if record.address:

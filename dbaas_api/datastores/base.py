@@ -143,6 +143,13 @@ class Datastore:
     max_password = 255
     max_host = 255
 
+    # Access by client address on the local driver (on a cloud a security group does it).
+    # The service's own connections (engine plugins, backups, a replica on this host) come
+    # from SERVICE_ADDRESS, the source the kernel picks for any 127.0.0.0/8 destination.
+    filters_clients = False   # the server itself can refuse clients by their address
+    access_file = None        # the local driver's file of the allowed networks (see access_files)
+    SERVICE_ADDRESS = "127.0.0.1"
+
     # Local processes.
     system_user = None            # the OS user the server runs as when we are root
     stop_signal = signal.SIGTERM  # the signal that makes the server shut down cleanly and soon
@@ -283,6 +290,12 @@ class Datastore:
         config file includes (see config_files). Holds no secrets (none can be set)."""
         raise NotImplementedError
 
+    def access_files(self, allowed_cidrs):
+        """{file name in paths.home: text}: the server's rules for ``allowed_cidrs`` (IPv4
+        networks as text; empty: every address), in the form its config reads. The admin's
+        connections from SERVICE_ADDRESS are always let in."""
+        return {}
+
     # ---- the admin endpoint --------------------------------------------------------------
 
     def admin_session(self, host, port, password):
@@ -404,6 +417,11 @@ class AdminSession:
     def disable_root(self):
         """Remove datastore.root_user (tolerates it being gone)."""
         raise NotImplementedError
+
+    def apply_access(self, allowed_cidrs):
+        """Make the running server follow the access file just written for ``allowed_cidrs``
+        (a reload, or the same rule set live), without a restart."""
+        raise errors.NotImplementedYet(f"{self.datastore.title} cannot filter clients by address.")
 
     def apply_configuration(self, version, flavor, values, previous):
         """Make the running server follow ``values`` where ``previous`` was applied before:

@@ -110,6 +110,9 @@ class MariaDB(Datastore):
         "binlog_format", "gtid_strict_mode", "read_only", "require_secure_transport",
         "ssl_cert", "ssl_key", "ssl_ca", "local_infile"})
     override_file = "overrides.cnf"
+    # MariaDB has no host-based rules apart from accounts' host parts; see access_files.
+    filters_clients = True
+    access_file = "access.cnf"
 
     system_user = "mysql"
     server_bin = "/usr/sbin/mariadbd"
@@ -186,9 +189,28 @@ class MariaDB(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize.", "[mariadbd]"]
         lines += [name if value is None else f"{name} = {value}" for name, value in settings.items()]
+        lines.append(f"!include {paths.conf(self.access_file)}")
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"!include {paths.conf(self.override_file)}")
         return {"my.cnf": "\n".join(lines) + "\n"}
+
+    def access_files(self, allowed_cidrs):
+        """access.cnf, included by my.cnf: ``init_connect``, which the server runs for every
+        new connection of an account without CONNECTION ADMIN (SUPER) right after it has
+        authenticated, and which disconnects the client when it fails. Ours fails unless the
+        client's address (USER()'s host part; skip-name-resolve keeps it an address) is in
+        one of the networks. The admin (os_admin) and root hold that privilege and are not
+        filtered. Chosen over accounts' host parts ('u'@'10.0.0.0/255.0.0.0'), which would
+        turn each user into one account per network, each with its own password and grants
+        for every user operation to keep in step. The trade-off: the check runs after the
+        password, so a client from outside learns whether a password was right
+        (docs/api.md, Access)."""
+        lines = ["# Written by heat-dbaas from the instance's allowed_cidrs; applied live with SET GLOBAL.",
+                 "[mariadbd]"]
+        statement = access_check(allowed_cidrs)
+        if statement:
+            lines.append(f'init-connect = "{statement}"')  # no double quote or backslash in it
+        return {self.access_file: "\n".join(lines) + "\n"}
 
     def override_files(self, values):
         """The configuration's values, included at the end of my.cnf: MariaDB has no
@@ -442,6 +464,10 @@ class MariaDBSession(AdminSession):
     def disable_root(self):
         self._execute(f"DROP USER IF EXISTS {self._account(self.datastore.root_user, '%')}")
 
+    def apply_access(self, allowed_cidrs):
+        """The same check as access.cnf's, live: new connections follow it at once."""
+        self._execute(f"SET GLOBAL init_connect = {self._literal(access_check(allowed_cidrs))}")
+
     def apply_configuration(self, version, flavor, values, previous):
         """SET GLOBAL for what the running server can change (the driver's override file
         keeps the values for the next start); a value no longer given goes back to the
@@ -467,6 +493,22 @@ class MariaDBSession(AdminSession):
         if isinstance(value, (int, float)):
             return repr(value)
         return self._literal(value)
+
+
+def access_check(allowed_cidrs):
+    """A compound statement that fails (SQLSTATE 28000) unless the connecting client's
+    address is in one of ``allowed_cidrs``; "" (no check) when every address may connect.
+    Only numbers from ipaddress go into it. A client with no address (the unix socket,
+    which only the server's OS user can reach) is refused as well."""
+    networks = [ipaddress.IPv4Network(cidr) for cidr in allowed_cidrs]
+    if not networks or any(network.prefixlen == 0 for network in networks):
+        return ""
+    client = "INET_ATON(SUBSTRING_INDEX(USER(), '@', -1))"
+    allowed = " OR ".join(f"({client} & {int(network.netmask)}) = {int(network.network_address)}"
+                          for network in networks)
+    return (f"BEGIN NOT ATOMIC IF NOT COALESCE({allowed}, FALSE) THEN "
+            "SIGNAL SQLSTATE '28000' SET MESSAGE_TEXT = 'Access denied: this address is not allowed'; "
+            "END IF; END")
 
 
 def _ident(name):

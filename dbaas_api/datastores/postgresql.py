@@ -3,8 +3,10 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import os
 import signal
+import time
 import uuid
 
 import psycopg2
@@ -140,11 +142,8 @@ class PostgreSQL(Datastore):
         "max_wal_senders": 10,
     }
 
-    # Every connection needs a password; the server listens on its loopback address only.
-    HBA = ("# Written by heat-dbaas.\n"
-           "local all all scram-sha-256\n"
-           "host all all all scram-sha-256\n"
-           "host replication all all scram-sha-256\n")
+    filters_clients = True        # pg_hba.conf: first matching line wins, no match is refused
+    access_file = "pg_hba.conf"
 
     # ---- the admin endpoint --------------------------------------------------------------
 
@@ -177,8 +176,9 @@ class PostgreSQL(Datastore):
         }
 
     def config_files(self, paths, address, port, flavor):
-        """A complete postgresql.conf and pg_hba.conf outside the data dir (the server reads
-        them through config_file / hba_file), so initdb gets the empty dir it insists on."""
+        """A complete postgresql.conf outside the data dir (the server reads it through
+        config_file, and pg_hba.conf, see access_files, through hba_file), so initdb gets
+        the empty dir it insists on."""
         settings = {"listen_addresses": address, "port": port,
                     "hba_file": str(paths.conf("pg_hba.conf"))}
         settings.update(self.STATIC_SETTINGS)
@@ -187,7 +187,21 @@ class PostgreSQL(Datastore):
         lines += [f"{name} = {_conf_value(value)}" for name, value in settings.items()]
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"include_if_exists = {_conf_value(str(paths.conf(self.override_file)))}")
-        return {"postgresql.conf": "\n".join(lines) + "\n", "pg_hba.conf": self.HBA}
+        return {"postgresql.conf": "\n".join(lines) + "\n"}
+
+    def access_files(self, allowed_cidrs):
+        """pg_hba.conf. Every connection needs a password. The admin (and replication, for
+        backups and replicas on this host) from the service's address; then clients from
+        the allowed networks only, or from anywhere when none are given. A client that no
+        line matches is refused before authentication ("no pg_hba.conf entry")."""
+        networks = [str(ipaddress.IPv4Network(cidr)) for cidr in allowed_cidrs] or ["all"]
+        lines = ["# Written by heat-dbaas from the instance's allowed_cidrs; reloaded in place.",
+                 "local all all scram-sha-256",
+                 f"host all {self.admin_user} {self.SERVICE_ADDRESS}/32 scram-sha-256",
+                 f"host replication all {self.SERVICE_ADDRESS}/32 scram-sha-256"]
+        for network in networks:
+            lines += [f"host all all {network} scram-sha-256", f"host replication all {network} scram-sha-256"]
+        return {self.access_file: "\n".join(lines) + "\n"}
 
     def override_files(self, values):
         """The configuration's values, included at the end of postgresql.conf: the server
@@ -433,6 +447,25 @@ class PostgreSQLSession(AdminSession):
         name = self.datastore.root_user
         if self._execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)):
             self._drop_role(name)
+
+    def apply_access(self, allowed_cidrs):
+        """Reload pg_hba.conf (new connections follow it; open ones stay), after checking
+        that the server reads the file without an error (it would keep the old rules).
+        Returns once a new connection sees the reload: the postmaster applies it a moment
+        after it is asked, and a client right after the change must meet the new rules."""
+        broken = self._execute("SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL")
+        if broken:
+            raise errors.DBaaSError(f"PostgreSQL cannot read pg_hba.conf line {broken[0][0]}: {broken[0][1]}")
+        [(before,)] = self._execute("SELECT pg_conf_load_time()")
+        self._execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self._in_database("postgres") as connection:
+                [(loaded,)] = self._execute("SELECT pg_conf_load_time()", connection=connection)
+            if loaded > before:
+                return
+            time.sleep(0.01)
+        raise errors.DBaaSError("PostgreSQL did not reload pg_hba.conf within 10 s.")
 
     def apply_configuration(self, version, flavor, values, previous):
         """ALTER SYSTEM (kept by the server in postgresql.auto.conf), then a reload; what

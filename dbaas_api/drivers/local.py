@@ -7,6 +7,7 @@ Each instance lives in ``<state>/instances/<key>/``:
     instance.json  datastore, version, address, port, flavor (no secrets)
     <conf files>   the datastore's config, written by us, read by the server (no secrets)
     <override file> an attached configuration's values, included by the config (no secrets)
+    <access file>  the networks clients may connect from, as the server's own rules
     pid            the server's pid while it runs
     data/          the server's own files, 0700, owned by the datastore's system user
     server.log     the server's stdout/stderr and the output of its initialisation
@@ -82,9 +83,11 @@ class LocalDriver:
 
     # ---- public API ----------------------------------------------------------------------
 
-    def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None):
+    def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None,
+               allowed_cidrs=()):
         """Make and start a new server; return once its admin accepts an authenticated
-        connection. ``overrides``: configuration values it starts with (see set_overrides).
+        connection. ``overrides``: configuration values it starts with (see set_overrides);
+        ``allowed_cidrs``: the networks clients may connect from (see set_access).
         On any failure nothing is left behind (process or directory)."""
         ds = _datastore(datastore)
         if version not in ds.versions:
@@ -97,6 +100,7 @@ class LocalDriver:
             try:
                 started = time.monotonic()
                 self._write_overrides(ds, paths, version, overrides or {})
+                self._write_access(ds, paths, allowed_cidrs)
                 address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
@@ -174,6 +178,19 @@ class LocalDriver:
         with _flock(home / ".lock"):
             record = self._record(home)
             self._write_overrides(datastores.get(record["datastore"]), Paths(home), record["version"], values)
+
+    def set_access(self, key, allowed_cidrs, admin_password):
+        """Only clients from ``allowed_cidrs`` (IPv4 networks; empty: every address) may
+        connect from now on: the datastore's access file, which the server reads at every
+        start, and the same rules applied to the running server without a restart."""
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            record = self._record(home)
+            ds = datastores.get(record["datastore"])
+            self._write_access(ds, Paths(home), allowed_cidrs)
+            if self._pid(key) is not None:
+                with ds.admin_session(record["address"], record["port"], admin_password) as session:
+                    session.apply_access(list(allowed_cidrs))
 
     def get(self, key):
         """The instance, or None when there is no (complete) instance of that key."""
@@ -419,12 +436,24 @@ class LocalDriver:
             _write_text(paths.conf(name), text, mode=0o644)
         if not paths.conf(ds.override_file).exists():
             LocalDriver._write_overrides(ds, paths, None, {})
+        if ds.access_file and not paths.conf(ds.access_file).exists():
+            LocalDriver._write_access(ds, paths, ())
 
     @staticmethod
     def _write_overrides(ds, paths, version, values):
         """Only values the datastore's rules accept reach a config file."""
         values = ds.validate_configuration(version, values) if values else {}
         for name, text in ds.override_files(values).items():
+            _write_text(paths.conf(name), text, mode=0o644)
+
+
+    @staticmethod
+    def _write_access(ds, paths, allowed_cidrs):
+        if not ds.filters_clients:
+            if any(not cidr.endswith("/0") for cidr in allowed_cidrs):
+                raise errors.BadRequest(f"{ds.title} cannot refuse clients by address on this driver.")
+            return
+        for name, text in ds.access_files(list(allowed_cidrs)).items():
             _write_text(paths.conf(name), text, mode=0o644)
 
 

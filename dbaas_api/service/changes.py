@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, replace
 
 from dbaas_api import datastores, errors, status, tags
-from dbaas_api.model import ConfigurationSpec, InstanceSpec, RootSpec, UserSpec
+from dbaas_api.model import AccessSpec, ConfigurationSpec, InstanceSpec, RootSpec, UserSpec
 from dbaas_api.rendering import resource_key
 
 STACK_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -118,7 +118,14 @@ def spec_from_stack(stack):
         databases=tuple(sorted(databases)), users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
         root=RootSpec() if parameters.get("root_enabled") else None, configuration=configuration,
         started_with=_json(parameters.get("configuration_started_with"), {}),
-        restarts=_int(parameters.get("restart_generation")))
+        restarts=_int(parameters.get("restart_generation")),
+        access=access_from_parameters(parameters))
+
+
+def access_from_parameters(parameters):
+    """The instance's access (a stack made before access existed has none: everyone)."""
+    return AccessSpec(is_public=str(parameters.get("is_public", "")).lower() in ("true", "1", "yes", "on"),
+                      allowed_cidrs=tuple(_json(parameters.get("allowed_cidrs"), [])))
 
 
 def _user(parameters, key, name):

@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import InstanceSpec, UserSpec
+from dbaas_api.service import access as access_rules
 from dbaas_api.service import catalog
 from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
-from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, owned_stack
+from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
 
 _STACK_ID = STACK_ID  # service/management.py checks its markers with it
@@ -32,7 +33,7 @@ NOT_IMPLEMENTED_FIELDS = {
 # PUT /instances/{id} fields other issues will bring (name and configuration work now).
 NOT_IMPLEMENTED_UPDATES = {
     "replica_of": "Detaching replicas", "slave_of": "Detaching replicas",
-    "datastore_version": "Upgrading the datastore version", "access": "Changing access",
+    "datastore_version": "Upgrading the datastore version",
 }
 
 
@@ -53,6 +54,7 @@ class Instance:
     fault: str | None = None  # why the last operation failed, when status is ERROR
     configuration_id: str | None = None
     configuration_name: str | None = None  # show only: the group's name costs a Heat call
+    access: object = None  # show only (an AccessSpec): the stack's parameters, which a list lacks
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class InstanceService:
             name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now)
+        return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now, access=spec.access)
 
     def list(self, project_id, limit, marker=None):
         """One page, newest first, from the stack list alone (no call per instance)."""
@@ -100,9 +102,10 @@ class InstanceService:
         return Page(instances, next_marker)
 
     def get(self, project_id, instance_id):
-        """The instance with its address and port from the stack outputs, and the name of
-        its configuration group when one is attached."""
-        instance = _from_stack(owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True))
+        """The instance with its address and port from the stack outputs, its access from
+        the parameters, and the name of its configuration group when one is attached."""
+        stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
+        instance = replace(_from_stack(stack), access=access_from_parameters(stack.get("parameters") or {}))
         if instance.configuration_id:
             try:
                 group = self.configurations.get_record(project_id, instance.configuration_id)
@@ -113,20 +116,24 @@ class InstanceService:
 
     def update(self, project_id, instance_id, body):
         """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or
-        link) or detach (null, or an empty body), as Trove takes them: at most one attribute
-        besides the name."""
+        link) or detach (null, or an empty body), or new ``access`` (service/access.py), as
+        Trove takes them: at most one attribute besides the name."""
         if len(set(body) - {"name"}) > 1:
             raise errors.BadRequest("Only one attribute (besides 'name') may be updated at a time.")
         for field, feature in NOT_IMPLEMENTED_UPDATES.items():
             if field in body:
                 raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported yet.")
-        unknown = set(body) - {"name", "configuration"}
+        unknown = set(body) - {"name", "configuration", "access"}
         if unknown:
             raise errors.BadRequest(f"instance.{sorted(unknown)[0]}: cannot be updated.")
 
         def change(current):
             spec = replace(current.spec, name=body.get("name", current.spec.name))
             current = replace(current, spec=spec)
+            if "access" in body:
+                access = access_rules.requested(body["access"], spec.access)
+                access_rules.check_driver(access, current.datastore, self.settings.environment_file)
+                return Change(replace(spec, access=access))
             if body and "configuration" not in body:
                 return Change(spec)
             reference = body.get("configuration")
@@ -149,6 +156,8 @@ class InstanceService:
     def _spec(self, project_id, body):
         _refuse_unsupported(body)
         datastore, version = _datastore_and_version(body.get("datastore") or {})
+        access = access_rules.requested(body.get("access") or {})
+        access_rules.check_driver(access, datastore, self.settings.environment_file)
         databases = _databases(datastore, body.get("databases") or [])
         reference = body.get("configuration") or body.get("configuration_id")
         configuration = None
@@ -168,6 +177,7 @@ class InstanceService:
             users=_users(datastore, body.get("users") or [], databases),
             configuration=configuration,
             started_with=dict(configuration.values) if configuration else {},
+            access=access,
         )
 
     def _volume_size(self, volume):
@@ -192,9 +202,6 @@ def _refuse_unsupported(body):
         raise errors.BadRequest("replica_count is only valid when creating replicas.")
     if body.get("region_name") not in (None, REGION):
         raise errors.BadRequest(f"Unknown region '{body['region_name']}'; this service is '{REGION}'.")
-    access = body.get("access") or {}
-    if access.get("is_public") or access.get("allowed_cidrs"):
-        raise errors.NotImplementedYet("Public access and allowed CIDRs are not supported yet.")
 
 
 def _datastore_and_version(requested):

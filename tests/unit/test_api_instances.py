@@ -142,7 +142,7 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"availability_zone": "nova"}, 501),
     ({"modules": [{"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),
     ({"locality": "affinity"}, 501),
-    ({"access": {"is_public": True}}, 501),
+    ({"access": {"is_public": True}}, 400),
     ({"volume": {"size": 1, "type": "ssd"}}, 501),
     ({"databases": [{"name": "a", "character_set": "latin1"}]}, 501),
 ])
