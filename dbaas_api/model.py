@@ -70,6 +70,14 @@ class InstanceSpec:
     # How many times the restart action has restarted the server: a new value is what makes
     # Heat update (and the driver restart) the server; the count itself means nothing else.
     restarts: int = 0
+    # Replication (docs/replication.md). ``replica_of``: the instance this one follows now
+    # (None: it takes writes). ``replica_seed``: the instance it was created as a replica of;
+    # its admin secret was copied from there, so its stack keeps the replica topology for
+    # life, also once promoted or detached. ``replica_fence``: the old primary a promotion
+    # fences and catches up with first (a switchover); None promotes at once (eject, detach).
+    replica_of: str | None = None
+    replica_seed: str | None = None
+    replica_fence: str | None = None
     # Hidden parameters of users (or root) that are gone: they stay declared, emptied, because
     # Heat cannot drop a hidden parameter in a PATCH update (see service/changes.py).
     retired_secrets: tuple = ()

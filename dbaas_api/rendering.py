@@ -20,6 +20,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from dbaas_api.model import RenderedStack
 
 TOPOLOGY_SINGLE = "single"
+TOPOLOGY_REPLICA = "replica"   # made as a replica: its admin secret is copied from the source
 _SECRET_NAME = re.compile(r"^(?:user_[0-9a-f]{16}|root)_password$")  # the only names that become text
 BACKUP = "backup"
 CONFIGURATION = "configuration"
@@ -64,7 +65,8 @@ class Renderer:
         for name in retired:
             if not _SECRET_NAME.match(name):
                 raise ValueError(f"not a secret parameter of ours: {name!r}")
-        template = self.jinja.select_template(template_names(spec.datastore, spec.version, TOPOLOGY_SINGLE))
+        topology = TOPOLOGY_REPLICA if spec.replica_seed else TOPOLOGY_SINGLE
+        template = self.jinja.select_template(template_names(spec.datastore, spec.version, topology))
         text = template.render(datastore=spec.datastore, databases=databases, users=users, retired_secrets=retired,
                                root=spec.root is not None, configuration=spec.configuration is not None,
                                restore=bool(spec.restore))
@@ -79,7 +81,11 @@ class Renderer:
             "restart_generation": spec.restarts,
             "is_public": str(spec.access.is_public),  # as Heat shows a boolean: True, False
             "allowed_cidrs": to_json(list(spec.access.allowed_cidrs)),
+            "replica_of": spec.replica_of or "",
+            "replica_fence": spec.replica_fence or "",
         }
+        if spec.replica_seed:
+            parameters["replica_seed"] = spec.replica_seed
         for database in databases:
             parameters[f"{database['key']}_name"] = database["name"]
         for user in users:

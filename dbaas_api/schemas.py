@@ -124,8 +124,10 @@ ACCESS = {
 
 INSTANCE_UPDATE = _envelope("instance", {
     "type": "object",
-    "properties": {"name": NAME, "configuration": CONFIGURATION_REF, "access": ACCESS},
-    "description": "an object with 'name' and/or 'configuration' or 'access'"},
+    "properties": {"name": NAME, "configuration": CONFIGURATION_REF, "access": ACCESS,
+                   "replica_of": {"type": "null", "description": "null (detach the replica)"},
+                   "slave_of": {"type": "null", "description": "null (detach the replica)"}},
+    "description": "an object with 'name' and/or 'configuration', 'access' or 'replica_of'"},
     "Instance update request", "a JSON object with an 'instance' object")
 
 INSTANCE_ACTION = {
@@ -165,7 +167,10 @@ INSTANCE_CREATE = {
                 "users": {"type": "array", "items": USER,
                           "description": "a list of {\"name\", \"password\", \"databases\"}"},
                 "configuration": CONFIGURATION_REF,
-                "replica_count": {"type": "integer", "minimum": 1, "description": POSITIVE_INTEGER},
+                "replica_of": {"type": "string", "minLength": 1, "maxLength": 255,
+                               "description": "the id (or link) of the instance to replicate"},
+                "replica_count": {"type": "integer", "minimum": 1, "maximum": 100,
+                                  "description": "an integer from 1 to 100 (with replica_of)"},
                 "region_name": NAME,
                 "access": ACCESS,
             },

@@ -10,7 +10,9 @@ commas, quotes, emoji, 255 characters) travels as base64url chunks ``name0:...``
 Besides what it shows, an instance carries what its status needs while and after a change:
 ``op:<STATUS>`` (what ``UPDATE_IN_PROGRESS`` means: the status of the change under way),
 ``restart-required`` (a configuration value waits for a restart) and
-``configuration:<id>`` (the attached group, so a group's instances are one filtered list).
+``configuration:<id>`` (the attached group, so a group's instances are one filtered list)
+and ``replica_of:<id>`` (the instance a replica follows, so a source's replicas are one
+filtered list).
 """
 import base64
 import re
@@ -37,6 +39,7 @@ class InstanceTags:
     operation: str | None = None          # the Trove status UPDATE_IN_PROGRESS shows
     restart_required: bool = False        # issue a restart to clear (the restart action does)
     configuration_id: str | None = None
+    replica_of: str | None = None         # the instance this replica follows
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ def configuration_filter(project_id, configuration_id):
     return owner_filter(project_id) + [f"configuration:{configuration_id}"]
 
 
+def replicas_filter(project_id, source_id):
+    """The tags of every instance of ``project_id`` that follows ``source_id``."""
+    return owner_filter(project_id) + [f"replica_of:{source_id}"]
+
+
 def encode(instance):
     """InstanceTags -> list of tags, each valid for Heat."""
     tags = owner_filter(instance.project_id) + [
@@ -88,6 +96,8 @@ def encode(instance):
         tags.append(RESTART_REQUIRED)
     if instance.configuration_id:
         tags.append(f"configuration:{instance.configuration_id}")
+    if instance.replica_of:
+        tags.append(f"replica_of:{instance.replica_of}")
     return _checked(tags + _encode_text("name", instance.name))
 
 
@@ -109,6 +119,7 @@ def decode(tags):
         operation=operation if operation and _OPERATION.match(operation) else None,
         restart_required=RESTART_REQUIRED in flags,
         configuration_id=fields.get("configuration") or None,
+        replica_of=fields.get("replica_of") or None,
     )
 
 

@@ -6,10 +6,9 @@ streams its output into storage (see dbaas_api/backup/), in a worker process of 
 (the backup stack's outputs); the position (where an incremental on top starts) too.
 
 Where the instance's admin endpoint comes from: the instance's own stack, loaded from Heat's
-database in this engine (its ``server`` resource's address and port, its ``admin_password``
-resource's value). So the admin password never becomes a parameter, property, attribute or
-output of the backup stack; it reaches the worker (the engine's child) through a pipe. Both stacks live
-in the service project; the API checked that the instance is the user's before this runs.
+database in this engine (heat_plugins/instance_stacks.py). So the admin password never
+becomes a parameter, property, attribute or output of the backup stack; it reaches the
+worker (the engine's child) through a pipe.
 
 The location is recorded as the resource id before the first byte is stored, so delete finds
 the objects of a backup whose engine died mid-way; a failed backup removes what it stored.
@@ -30,6 +29,7 @@ from dbaas_api.backup import streams, worker
 from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
+from heat_plugins import instance_stacks
 
 
 class Backup(resource.Resource):
@@ -113,21 +113,9 @@ class Backup(resource.Resource):
 
     def _source(self, workdir):
         """The instance's server: address, port and admin password from its stack."""
-        from heat.engine import stack as parser
-        instance_id = self.properties[self.INSTANCE_ID]
-        gone = DBaaSError(f"Instance {instance_id} no longer exists.")
-        try:
-            instance = parser.Stack.load(self.context, stack_id=instance_id, show_deleted=False)
-        except exception.NotFound:
-            raise gone from None
-        server, secret = instance.resources.get("server"), instance.resources.get("admin_password")
-        if server is None or secret is None or server.resource_id is None:
-            raise gone
-        host, port = server.FnGetAtt("address"), server.FnGetAtt("port")
-        if not host or not port:
-            raise DBaaSError(f"The server of instance {instance_id} is not running.")
-        local = LocalDriver(Settings.from_env().state_dir).get(server.resource_id)
-        return streams.Source(host=host, port=int(port), password=secret.FnGetAtt("value"),
+        server = instance_stacks.endpoint(self.context, self.properties[self.INSTANCE_ID])
+        local = LocalDriver(Settings.from_env().state_dir).get(server.key)
+        return streams.Source(host=server.host, port=server.port, password=server.password,
                               version=self.properties[self.DATASTORE_VERSION],
                               datadir=local.datadir if local else None, workdir=workdir)
 

@@ -4,6 +4,14 @@ The environment file maps the templates' logical ``DBaaS::Server`` to this type.
 server gets its own data directory and its own loopback address at the datastore's standard
 port, just as a cloud server gets its own IP. The process runs in its own session with a
 tracked pid, so it survives an engine restart and can always be found again.
+
+Replication (docs/replication.md): ``replica_of`` is the id of the instance whose server
+this one follows ("" while it takes writes). At create the server is seeded from that
+instance's; an update of it is a role change: "" promotes the server (after fencing the old
+primary ``replica_fence`` and replaying all it wrote, for a switchover), another id makes it
+follow that instance's server once that one takes writes. The other server's address (and
+its key, to fence it) come from its stack, read inside the engine; the password is the one
+this server has (every member of a set shares it).
 """
 from heat.common import exception
 from heat.common.i18n import _
@@ -15,6 +23,7 @@ from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
 from dbaas_api.service import access as access_rules
+from heat_plugins import instance_stacks
 
 
 def _driver():
@@ -38,9 +47,10 @@ class LocalServer(resource.Resource):
         "restart_generation",
     )
 
-    ATTRIBUTES = (ADDRESS, PORT) = ("address", "port")
+    ATTRIBUTES = (ADDRESS, PORT, REPLICATION) = ("address", "port", "replication")
     RESTORE_FROM = "restore_from"
     IS_PUBLIC, ALLOWED_CIDRS = "is_public", "allowed_cidrs"
+    REPLICA_OF, REPLICA_FENCE = "replica_of", "replica_fence"
 
     properties_schema = {
         DATASTORE: properties.Schema(
@@ -107,11 +117,28 @@ class LocalServer(resource.Resource):
             default=[],
             update_allowed=True,
         ),
+        REPLICA_OF: properties.Schema(
+            properties.Schema.STRING,
+            _("The instance whose server this one follows ('' while it takes writes). At create: "
+              "the server is seeded from it. Changed: '' promotes the server, an id repoints it."),
+            default="",
+            update_allowed=True,
+        ),
+        REPLICA_FENCE: properties.Schema(
+            properties.Schema.STRING,
+            _("The old primary a promotion fences and catches up with first (a switchover); "
+              "'' promotes at once."),
+            default="",
+            update_allowed=True,
+        ),
     }
 
     attributes_schema = {
         ADDRESS: attributes.Schema(_("Address the server listens on."), type=attributes.Schema.STRING),
         PORT: attributes.Schema(_("Port the server listens on."), type=attributes.Schema.INTEGER),
+        REPLICATION: attributes.Schema(
+            _("What the server says now: {role: primary, replica or unreachable, position}."),
+            type=attributes.Schema.MAP, cache_mode=attributes.Schema.CACHE_NONE),
     }
 
     def validate(self):
@@ -153,6 +180,7 @@ class LocalServer(resource.Resource):
                 restore=self._restore_chain(),
                 overrides=self.properties[self.CONFIGURATION],
                 allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
+                replica_of=self._endpoint(self.properties[self.REPLICA_OF]),
             )
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
@@ -176,12 +204,27 @@ class LocalServer(resource.Resource):
             if self.ALLOWED_CIDRS in prop_diff:
                 driver.set_access(self.resource_id, access_rules.allowed_cidrs(list(prop_diff[self.ALLOWED_CIDRS])),
                                   password)
+            if self.REPLICA_OF in prop_diff:
+                self._change_role(prop_diff[self.REPLICA_OF] or "",
+                                  prop_diff.get(self.REPLICA_FENCE, self.properties[self.REPLICA_FENCE]) or "")
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 
     def handle_delete(self):
         if self.resource_id:
             _driver().destroy(self.resource_id)  # tolerates "already gone"
+
+    def _change_role(self, replica_of, fence):
+        password = self.properties[self.ADMIN_PASSWORD]
+        if replica_of:
+            _driver().follow(self.resource_id, self._endpoint(replica_of), password)
+        else:
+            fenced = self._endpoint(fence, running=False).key if fence else None
+            _driver().promote(self.resource_id, password, fenced=fenced)
+
+    def _endpoint(self, instance_id, running=True):
+        """The server of another instance of the replication set, from its stack."""
+        return instance_stacks.endpoint(self.context, instance_id, running) if instance_id else None
 
     def _restore_chain(self):
         """The backups to restore as verified streams (read only when the driver uses them)."""
@@ -192,6 +235,14 @@ class LocalServer(resource.Resource):
         instance = _driver().get(self.resource_id) if self.resource_id else None
         if instance is None:
             return None
+        if name == self.REPLICATION:
+            # Resolved for a stack show, where this resource's own properties cannot read
+            # the admin_password resource's value: read it as another stack's would be.
+            try:
+                password = instance_stacks.endpoint(self.context, self.stack.id, running=False).password
+            except DBaaSError:
+                return {"role": "unreachable"}
+            return _driver().replication_state(self.resource_id, password)
         return {self.ADDRESS: instance.address, self.PORT: instance.port}[name]
 
 

@@ -34,6 +34,10 @@ instance_model = ns.model("Instance", {
     "port": fields.Integer,
     "configuration": fields.Nested(ns.model("InstanceConfiguration", {
         "id": fields.String, "name": fields.String, "links": views.LINKS}), description="show only"),
+    "replica_of": fields.Nested(ns.model("InstanceReplicaSource", {"id": fields.String, "links": views.LINKS}),
+                                description="on a replica: the instance it follows"),
+    "replicas": fields.List(fields.Nested(ns.model("InstanceReplica", {"id": fields.String, "links": views.LINKS})),
+                            description="show only: the instances following this one"),
     "created": fields.String(description="ISO 8601 (show and detail)"),
     "updated": fields.String(description="ISO 8601 (show and detail)"),
 })

@@ -82,6 +82,10 @@ def instance(record, detail=False):
     if record.configuration_id and record.configuration_name is not None:
         view["configuration"] = {"id": record.configuration_id, "name": record.configuration_name,
                                  "links": links("configurations", record.configuration_id)}
+    if record.replica_of:
+        view["replica_of"] = {"id": record.replica_of, "links": links("instances", record.replica_of)}
+    if record.replicas:
+        view["replicas"] = [{"id": replica, "links": links("instances", replica)} for replica in record.replicas]
     if detail:
         view["created"], view["updated"] = record.created, record.updated
     return view

@@ -15,6 +15,7 @@ import contextlib
 import math
 import re
 import signal
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,6 +355,66 @@ class Datastore:
         not known here). ``runner.feed(argv, chunks)`` runs a command as the datastore user
         with the chunks on its stdin; ``runner.mkdir(path)`` makes a directory that user owns."""
         raise errors.NotImplementedYet(f"Restoring {self.title} backups is not supported.")
+
+    # ---- replication (see docs/replication.md, drivers/local.py, heat_plugins/local_server.py) --
+    # A member of a replication set is a primary (takes writes) or a replica (follows one).
+    # Every member has the same admin password (a replica's stack copies its source's).
+    # A ``source`` below is an object with ``host``, ``port`` and ``password`` (that admin
+    # password); ``position`` is an int that grows with what a server has written or
+    # replayed (PostgreSQL: the WAL LSN), comparable between the members of one set.
+
+    supports_replication = False
+    fence_stops_server = False   # True: fencing a primary is stopping it (see stopped_position)
+
+    def prepare_source(self, source):
+        """On the primary, before a replica is seeded from it: what replication needs there
+        (an account of its own, say). Idempotent; safe when several replicas do it at once."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def seed_replica(self, paths, version, runner, source):
+        """Instead of initialise(): fill the empty paths.data from the running ``source``
+        and configure the server to follow it from its first start."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def after_replica_start(self, address, port, password, source):
+        """Steps that need the running replica, once, right after its first start (default none)."""
+
+    def replication_state(self, address, port, password):
+        """What the running server says: {"role": "primary" or "replica", "position": int}.
+        Raises errors.DBaaSError when it cannot be asked."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def follow(self, paths, runner, address, port, password, source, running, restart):
+        """Make the server follow ``source`` (a primary or a replica until now). ``running``:
+        whether it runs; ``restart()`` stops it if it runs and starts it (when only a
+        restart makes it follow)."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def promote(self, paths, runner, address, port, password):
+        """The running replica stops following and takes writes; returns once it does."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def fence(self, address, port, password):
+        """The running primary stops taking writes; returns its final position (for
+        datastores whose fence_stops_server is False)."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def stopped_position(self, paths, version):
+        """The final position of a cleanly stopped server (fence_stops_server datastores)."""
+        raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def wait_replayed(self, address, port, password, position, timeout):
+        """Return once the running replica has replayed everything up to ``position``;
+        errors.DBaaSError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.replication_state(address, port, password)
+            if state["position"] >= position:
+                return state
+            if time.monotonic() > deadline:
+                raise errors.DBaaSError(f"The replica at {address} did not replay up to the old primary's "
+                                        f"position within {timeout:.0f} s.")
+            time.sleep(0.01)
 
 
 class AdminSession:

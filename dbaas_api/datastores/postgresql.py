@@ -6,10 +6,12 @@ import hmac
 import ipaddress
 import os
 import signal
+import subprocess
 import time
 import uuid
 
 import psycopg2
+import psycopg2.errors
 from psycopg2 import extensions, sql
 
 from dbaas_api import errors
@@ -101,7 +103,7 @@ class PostgreSQL(Datastore):
     name_length_unit = "bytes"
     reserved_databases = frozenset({"postgres", "template0", "template1"})
     # 'public', 'none' and the current_* words are refused by CREATE ROLE; pg_ is the system's prefix.
-    reserved_users = frozenset({"postgres", "os_admin", "root", "public", "none",
+    reserved_users = frozenset({"postgres", "os_admin", "os_repl", "root", "public", "none",
                                 "current_user", "session_user", "current_role"})
     reserved_user_prefixes = ("pg_",)
 
@@ -140,6 +142,7 @@ class PostgreSQL(Datastore):
         "dynamic_shared_memory_type": "posix",
         "wal_level": "replica",                 # ready for a streaming replica later
         "max_wal_senders": 10,
+        "wal_keep_size": "64MB",                # a replica that was away a moment catches up
     }
 
     filters_clients = True        # pg_hba.conf: first matching line wins, no match is refused
@@ -185,6 +188,8 @@ class PostgreSQL(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize."]
         lines += [f"{name} = {_conf_value(value)}" for name, value in settings.items()]
+        # Which primary a replica follows (see follow); absent on a primary.
+        lines.append(f"include_if_exists = {_conf_value(str(paths.conf(self.replica_file)))}")
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"include_if_exists = {_conf_value(str(paths.conf(self.override_file)))}")
         return {"postgresql.conf": "\n".join(lines) + "\n"}
@@ -268,6 +273,116 @@ class PostgreSQL(Datastore):
         statement = f"ALTER ROLE {self.admin_user} PASSWORD '{scram_verifier(admin_password)}'\n"
         runner.run([f"{self.bin_dir.format(version=version)}/postgres", "--single", "-D", str(paths.data),
                     "-c", f"config_file={paths.conf('postgresql.conf')}", "postgres"], stdin=statement.encode())
+
+    # ---- replication (streaming, physical) -------------------------------------------------
+    # A replica is seeded with pg_basebackup and streams the primary's WAL as the
+    # replication account os_repl, whose password derives from the admin password every
+    # member shares (so nothing new is stored in Heat). PostgreSQL must reconnect on its
+    # own, after any restart, so that password sits in a passfile in the instance's home
+    # (0600, the postgres user's): the replication account's, never the admin's.
+    # replica.conf (primary_conninfo, no secret) and standby.signal make a server a replica.
+
+    supports_replication = True
+    fence_stops_server = True     # a clean shutdown: its walsenders send every WAL record first
+    replication_user = "os_repl"
+    replica_file = "replica.conf"
+    replication_passfile = "replication.pgpass"
+
+    def replication_password(self, admin_password):
+        return hmac.new(admin_password.encode(), b"heat-dbaas replication", "sha256").hexdigest()
+
+    def prepare_source(self, source):
+        ident = sql.Identifier(self.replication_user)
+        verifier = scram_verifier(self.replication_password(source.password))
+        with self._connected(source.host, source.port, source.password) as cursor:
+            try:
+                cursor.execute(sql.SQL("CREATE ROLE {} REPLICATION LOGIN").format(ident))
+            except (psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
+                pass   # made before, or by a replica seeded at the same moment
+            cursor.execute(sql.SQL("ALTER ROLE {} REPLICATION LOGIN PASSWORD {}").format(ident, sql.Literal(verifier)))
+
+    def seed_replica(self, paths, version, runner, source):
+        """pg_basebackup of the source with the WAL streamed alongside (-X stream), then the
+        source's ALTER SYSTEM settings dropped (the replica has its own configuration)."""
+        self._write_passfile(paths, runner, source)
+        runner.run([f"{self.bin_dir.format(version=version)}/pg_basebackup", "-d", self._conninfo(paths, source),
+                    "-D", str(paths.data), "-X", "stream", "-c", "fast", "--no-sync", "-w"])
+        runner.write(paths.data / "postgresql.auto.conf", "# Reset by heat-dbaas when seeding a replica.\n")
+        self._write_standby(paths, runner, source)
+
+    def replication_state(self, address, port, password):
+        with self._connected(address, port, password, timeout=2) as cursor:
+            cursor.execute("SELECT pg_is_in_recovery(), (COALESCE(CASE WHEN pg_is_in_recovery() "
+                           "THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, '0/0') "
+                           "- '0/0'::pg_lsn)::bigint")
+            in_recovery, position = cursor.fetchone()
+        return {"role": "replica" if in_recovery else "primary", "position": int(position)}
+
+    def follow(self, paths, runner, address, port, password, source, running, restart):
+        """A replica follows another primary after a reload (primary_conninfo is reloadable;
+        recovery_target_timeline 'latest' takes the new primary's timeline). A primary
+        becomes a replica only through a restart with standby.signal, and only a cleanly
+        stopped (fenced) one can: everything it wrote is then on the new primary."""
+        self._write_passfile(paths, runner, source)
+        self._write_standby(paths, runner, source)
+        if running and self.replication_state(address, port, password)["role"] == "replica":
+            with self._connected(address, port, password) as cursor:
+                cursor.execute("SELECT pg_reload_conf()")
+        else:
+            restart()
+
+    def promote(self, paths, runner, address, port, password):
+        with self._connected(address, port, password) as cursor:
+            cursor.execute("SELECT pg_is_in_recovery()")
+            if cursor.fetchone()[0]:
+                cursor.execute("SELECT pg_promote(true, 60)")
+                if not cursor.fetchone()[0]:
+                    raise errors.DBaaSError(f"PostgreSQL at {address} did not finish its promotion within 60 s.")
+            with contextlib.suppress(FileNotFoundError):
+                paths.conf(self.replica_file).unlink()
+            cursor.execute("SELECT pg_reload_conf()")
+
+    def stopped_position(self, paths, version):
+        """The end of a cleanly stopped server's WAL: its shutdown checkpoint (pg_controldata),
+        plus one, so a replica has replayed all of it when its position is at least that."""
+        result = subprocess.run([f"{self.bin_dir.format(version=version)}/pg_controldata", "-D", str(paths.data)],
+                                capture_output=True, text=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+                                timeout=30, check=False)
+        fields = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+        state = fields.get("Database cluster state", "").strip()
+        if result.returncode != 0 or state != "shut down":
+            raise errors.DBaaSError(f"The old primary was not shut down cleanly ({state or 'no control data'}).")
+        high, low = fields["Latest checkpoint location"].strip().split("/")
+        return (int(high, 16) << 32) + int(low, 16) + 1
+
+    def _conninfo(self, paths, source):
+        return (f"host={source.host} port={source.port} user={self.replication_user} "
+                f"passfile={paths.conf(self.replication_passfile)} application_name={paths.home.name} "
+                "connect_timeout=10")
+
+    def _write_passfile(self, paths, runner, source):
+        password = self.replication_password(source.password)
+        runner.write(paths.conf(self.replication_passfile), f"*:*:*:{self.replication_user}:{password}\n")
+
+    def _write_standby(self, paths, runner, source):
+        runner.write(paths.conf(self.replica_file),
+                     f"# The primary this replica follows; written by heat-dbaas (no secrets).\n"
+                     f"primary_conninfo = {_conf_value(self._conninfo(paths, source))}\n"
+                     "recovery_target_timeline = 'latest'\n")
+        runner.write(paths.data / "standby.signal", "")
+
+    @contextlib.contextmanager
+    def _connected(self, host, port, password, timeout=5):
+        try:
+            connection = self.connect(host, port, password, timeout=timeout)
+        except psycopg2.Error as exc:
+            raise errors.ServiceUnavailable(f"Cannot connect to PostgreSQL at {host}:{port}: {_reason(exc)}") from None
+        connection.autocommit = True
+        try:
+            with contextlib.closing(connection), connection.cursor() as cursor:
+                yield cursor
+        except psycopg2.Error as exc:
+            raise errors.DBaaSError(f"PostgreSQL at {host}:{port}: {_reason(exc)}") from None
 
 
 class _WalKept:

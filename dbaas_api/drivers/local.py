@@ -84,11 +84,13 @@ class LocalDriver:
     # ---- public API ----------------------------------------------------------------------
 
     def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None,
-               allowed_cidrs=()):
+               allowed_cidrs=(), replica_of=None):
         """Make and start a new server; return once its admin accepts an authenticated
         connection. ``overrides``: configuration values it starts with (see set_overrides);
-        ``allowed_cidrs``: the networks clients may connect from (see set_access).
-        On any failure nothing is left behind (process or directory)."""
+        ``allowed_cidrs``: the networks clients may connect from (see set_access);
+        ``replica_of``: a running source (host, port, password) it is seeded from and
+        follows (see the replication section). On any failure nothing is left behind
+        (process or directory)."""
         ds = _datastore(datastore)
         if version not in ds.versions:
             raise errors.BadRequest(f"field 'version': {ds.title} {version} is not offered.")
@@ -101,7 +103,8 @@ class LocalDriver:
                 started = time.monotonic()
                 self._write_overrides(ds, paths, version, overrides or {})
                 self._write_access(ds, paths, allowed_cidrs)
-                address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore)
+                address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore,
+                                          replica_of)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
             except BaseException as exc:
@@ -222,6 +225,80 @@ class LocalDriver:
     def is_running(self, key):
         return self._pid(key) is not None
 
+    # ---- replication ---------------------------------------------------------------------
+    # Role changes of a server in a replication set (see docs/replication.md); what they
+    # mean for a datastore is asked of its module. ``source`` is any object with host, port
+    # and password (the admin password every member of a set shares).
+
+    FOLLOW_TIMEOUT = 120.0   # seconds a follower waits for its new source to take writes
+    CATCH_UP_TIMEOUT = 60.0  # seconds a promoted replica waits to replay the old primary's writes
+
+    def replication_state(self, key, admin_password):
+        """{"role": "primary" | "replica" | "unreachable", "position": int}: the server's answer."""
+        instance = self.get(key)
+        if instance is None or instance.pid is None:
+            return {"role": "unreachable"}
+        try:
+            return datastores.get(instance.datastore).replication_state(instance.address, instance.port,
+                                                                        admin_password)
+        except errors.DBaaSError:
+            return {"role": "unreachable"}
+
+    def fence(self, key, admin_password):
+        """The primary stops taking writes (PostgreSQL: a clean stop); returns its final position."""
+        instance = self._instance(key)
+        ds = datastores.get(instance.datastore)
+        if ds.fence_stops_server:
+            self.stop(key)
+            return ds.stopped_position(Paths(self._home(key)), instance.version)
+        return ds.fence(instance.address, instance.port, admin_password)
+
+    def promote(self, key, admin_password, fenced=None):
+        """The replica takes writes. ``fenced``: the key of the old primary (a switchover):
+        fence it first, then wait until this replica has replayed all it wrote; should that
+        fail, the old primary is started again and takes writes as before."""
+        instance = self._instance(key)
+        ds = datastores.get(instance.datastore)
+        if fenced is not None:
+            position = self.fence(fenced, admin_password)
+            try:
+                ds.wait_replayed(instance.address, instance.port, admin_password, position, self.CATCH_UP_TIMEOUT)
+            except errors.DBaaSError:
+                with contextlib.suppress(errors.DBaaSError):
+                    self.start(fenced, admin_password)
+                raise
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            ds.promote(Paths(home), _Runner(Paths(home), self._run_as(ds), self.INIT_TIMEOUT),
+                       instance.address, instance.port, admin_password)
+
+    def follow(self, key, source, admin_password):
+        """The server follows ``source`` once that takes writes (waits for it: a switchover
+        promotes it meanwhile)."""
+        instance = self._instance(key)
+        ds = datastores.get(instance.datastore)
+        deadline = time.monotonic() + self.FOLLOW_TIMEOUT
+        while _source_role(ds, source) != "primary":
+            if time.monotonic() > deadline:
+                raise errors.DBaaSError(f"The new primary at {source.host} did not take writes within "
+                                        f"{self.FOLLOW_TIMEOUT:.0f} s.")
+            time.sleep(0.05)
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            paths = Paths(home)
+
+            def restart():
+                self._stop(key, None)
+                self._start(key, admin_password, None)
+            ds.follow(paths, _Runner(paths, self._run_as(ds), self.INIT_TIMEOUT), instance.address,
+                      instance.port, admin_password, source, self._pid(key) is not None, restart)
+
+    def _instance(self, key):
+        instance = self.get(key)
+        if instance is None:
+            raise errors.NotFound(f"Local instance '{key}' cannot be found.")
+        return instance
+
     # ---- processes -----------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -249,13 +326,18 @@ class LocalDriver:
                     raise
             yield address
 
-    def _provision(self, ds, paths, version, flavor, admin_password, user, address, restore=None):
+    def _provision(self, ds, paths, version, flavor, admin_password, user, address, restore=None,
+                   replica_of=None):
         """Data dir, config, initialisation (or the data of a backup chain: see
-        Datastore.restore), first start; returns the address it ended on."""
+        Datastore.restore; or of a source: Datastore.seed_replica), first start; returns
+        the address it ended on."""
         self._make_data_dir(paths, user)
         self._write_config(ds, paths, address, ds.port, flavor)
         runner = _Runner(paths, user, self.INIT_TIMEOUT)
-        if restore:
+        if replica_of:
+            ds.prepare_source(replica_of)
+            ds.seed_replica(paths, version, runner, replica_of)
+        elif restore:
             ds.restore(paths, version, admin_password, runner, restore)
         else:
             ds.initialise(paths, version, admin_password, runner)
@@ -263,9 +345,11 @@ class LocalDriver:
             process = self._spawn(ds, paths, version, user)
             wait = _Waiter(ds, paths, process, self.START_TIMEOUT)
             try:
-                if not restore:   # a restored server has its accounts already
+                if not restore and not replica_of:   # these have their accounts already
                     ds.after_first_start(paths, address, ds.port, admin_password, wait)
                 wait(lambda: ds.probe(address, ds.port, admin_password), f"{ds.title} at {address}")
+                if replica_of:
+                    ds.after_replica_start(address, ds.port, admin_password, replica_of)
                 return address
             except errors.DBaaSError:
                 if process.poll() is None or attempt == 3 or _bindable(address, ds.port):
@@ -570,6 +654,13 @@ class _Runner:
 
 def _datastore(datastore):
     return datastores.get(datastore) if isinstance(datastore, str) else datastore
+
+
+def _source_role(ds, source):
+    try:
+        return ds.replication_state(source.host, source.port, source.password)["role"]
+    except errors.DBaaSError:
+        return None
 
 
 def _child_options(paths, user):

@@ -102,11 +102,13 @@ class InstanceActions:
     def reset_status(self, project_id, instance_id, arguments):
         self._not_yet("reset_status")
 
+    # Replication (service/replication.py): role changes are updates of every stack of the set.
+
     def promote_to_replica_source(self, project_id, instance_id, arguments):
-        self._not_yet("promote_to_replica_source")
+        self.instances.replication.promote(project_id, instance_id)
 
     def eject_replica_source(self, project_id, instance_id, arguments):
-        self._not_yet("eject_replica_source")
+        self.instances.replication.eject(project_id, instance_id)
 
 
 def _no_arguments(action, arguments):

@@ -119,7 +119,9 @@ def spec_from_stack(stack):
         root=RootSpec() if parameters.get("root_enabled") else None, configuration=configuration,
         started_with=_json(parameters.get("configuration_started_with"), {}),
         restarts=_int(parameters.get("restart_generation")),
-        access=access_from_parameters(parameters))
+        access=access_from_parameters(parameters),
+        replica_of=parameters.get("replica_of") or None, replica_seed=parameters.get("replica_seed") or None,
+        replica_fence=parameters.get("replica_fence") or None)
 
 
 def access_from_parameters(parameters):
@@ -185,6 +187,7 @@ class InstanceChanges:
         current = Current(id=stack["id"], stack=stack, tags=tags.decode(stack.get("tags")),
                           spec=spec_from_stack(stack))
         result = change(current)
+        _refuse_writes_to_a_replica(current.spec, result.spec)
         result = replace(result, spec=_keeping_secrets(result.spec, stack.get("parameters") or {}))
         rendered = self.renderer.render_instance(result.spec)
         rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
@@ -193,7 +196,8 @@ class InstanceChanges:
             flavor_id=result.spec.flavor.id, volume_size=result.spec.volume_size,
             restart_required=current.tags.restart_required if result.restart_required is None
             else result.restart_required,
-            configuration_id=result.spec.configuration.id if result.spec.configuration else None)
+            configuration_id=result.spec.configuration.id if result.spec.configuration else None,
+            replica_of=result.spec.replica_of)
         self._unchanged_since(stack)
         try:
             self.gateway.update_stack(stack["id"], rendered, tags.encode(new_tags))
@@ -208,6 +212,15 @@ class InstanceChanges:
         if ((again.get("stack_status"), again.get("updated_time")) !=
                 (stack.get("stack_status"), stack.get("updated_time"))):
             raise _Busy(f"Instance '{stack['id']}' changed while this change was prepared; try again.")
+
+
+def _refuse_writes_to_a_replica(before, after):
+    """A replica's databases, users and root are its source's (replicated, read-only there):
+    changing them on the replica would fail on the server. 400, naming where to do it."""
+    if before.replica_of and after.replica_of and (
+            (before.databases, before.users, before.root) != (after.databases, after.users, after.root)):
+        raise errors.BadRequest(f"The instance is a read-only replica of '{before.replica_of}': change "
+                                "its databases, users and root there (or detach it first).")
 
 
 def _keeping_secrets(spec, current):

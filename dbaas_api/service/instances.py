@@ -18,13 +18,13 @@ from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
+from dbaas_api.service.replication import Replication
 
 _STACK_ID = STACK_ID  # service/management.py checks its markers with it
 REGION = "RegionOne"
 
 # Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
 NOT_IMPLEMENTED_FIELDS = {
-    "replica_of": "Creating replicas",
     "nics": "Choosing networks",
     "modules": "Modules",
     "locality": "Server-group locality",
@@ -32,7 +32,6 @@ NOT_IMPLEMENTED_FIELDS = {
 }
 # PUT /instances/{id} fields other issues will bring (name and configuration work now).
 NOT_IMPLEMENTED_UPDATES = {
-    "replica_of": "Detaching replicas", "slave_of": "Detaching replicas",
     "datastore_version": "Upgrading the datastore version",
 }
 
@@ -55,6 +54,8 @@ class Instance:
     configuration_id: str | None = None
     configuration_name: str | None = None  # show only: the group's name costs a Heat call
     access: object = None  # show only (an AccessSpec): the stack's parameters, which a list lacks
+    replica_of: str | None = None           # the instance this replica follows
+    replicas: tuple | None = None           # show only: the ids of the instances following this one
 
 
 @dataclass(frozen=True)
@@ -72,20 +73,30 @@ class InstanceService:
         self.changes = InstanceChanges(settings, gateway, renderer)
         self.configurations = ConfigurationService(settings, gateway, renderer)
         self.actions = InstanceActions(self)
+        self.replication = Replication(self)
 
     def create(self, project_id, body):
-        """Create an instance from the (shape-validated) ``instance`` object of the body."""
+        """Create an instance from the (shape-validated) ``instance`` object of the body; with
+        ``replica_of``, ``replica_count`` replicas of that instance, answering with the first."""
+        if body.get("replica_of") is not None:
+            specs = self.replication.specs(project_id, body)
+            return [self._create(spec) for spec in specs][0]
         body, restore_point = self.backups.restore_point(project_id, body)
-        spec = self._spec(project_id, body)
+        spec = self.spec_for_create(project_id, body)
         if restore_point is not None:
             spec = restore_point.apply(spec)
+        return self._create(spec)
+
+    def _create(self, spec):
+        project_id = spec.project_id
         rendered = self.renderer.render_instance(spec)
         # A configuration attached now is in the server's config from its first start: no
         # restart is required for any of its values.
         instance_tags = tags.InstanceTags(
             project_id=project_id, datastore=spec.datastore, version=spec.version,
             flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name,
-            configuration_id=spec.configuration.id if spec.configuration else None)
+            configuration_id=spec.configuration.id if spec.configuration else None,
+            replica_of=spec.replica_of)
         stack_id = self.gateway.create_stack(
             name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
@@ -103,9 +114,11 @@ class InstanceService:
 
     def get(self, project_id, instance_id):
         """The instance with its address and port from the stack outputs, its access from
-        the parameters, and the name of its configuration group when one is attached."""
+        the parameters, the instances that replicate it (one Heat call), and the name of its
+        configuration group when one is attached."""
         stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
-        instance = replace(_from_stack(stack), access=access_from_parameters(stack.get("parameters") or {}))
+        instance = replace(_from_stack(stack), access=access_from_parameters(stack.get("parameters") or {}),
+                           replicas=self.replication.replica_ids(project_id, instance_id))
         if instance.configuration_id:
             try:
                 group = self.configurations.get_record(project_id, instance.configuration_id)
@@ -116,20 +129,27 @@ class InstanceService:
 
     def update(self, project_id, instance_id, body):
         """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or
-        link) or detach (null, or an empty body), or new ``access`` (service/access.py), as
-        Trove takes them: at most one attribute besides the name."""
+        link) or detach (null, or an empty body), new ``access`` (service/access.py), or
+        ``replica_of: null`` (Trove's older ``slave_of``) to detach a replica, as Trove takes
+        them: at most one attribute besides the name."""
         if len(set(body) - {"name"}) > 1:
             raise errors.BadRequest("Only one attribute (besides 'name') may be updated at a time.")
         for field, feature in NOT_IMPLEMENTED_UPDATES.items():
             if field in body:
                 raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported yet.")
-        unknown = set(body) - {"name", "configuration", "access"}
+        unknown = set(body) - {"name", "configuration", "access", "replica_of", "slave_of"}
         if unknown:
             raise errors.BadRequest(f"instance.{sorted(unknown)[0]}: cannot be updated.")
+        detach = next((field for field in ("replica_of", "slave_of") if field in body), None)
+        if detach and body[detach] is not None:
+            raise errors.BadRequest(f"instance.{detach}: only null (detach the replica) can be set; make a "
+                                    "new replica with replica_of at create.")
 
         def change(current):
             spec = replace(current.spec, name=body.get("name", current.spec.name))
             current = replace(current, spec=spec)
+            if detach:
+                return self.replication.detach_change(current)
             if "access" in body:
                 access = access_rules.requested(body["access"], spec.access)
                 access_rules.check_driver(access, current.datastore, self.settings.environment_file)
@@ -149,11 +169,12 @@ class InstanceService:
 
     def delete(self, project_id, instance_id):
         owned_stack(self.gateway, project_id, instance_id)
+        self.replication.refuse_delete_with_replicas(project_id, instance_id)
         self.gateway.delete_stack(instance_id)
 
     # What the request means: checked here, before the renderer or Heat see anything.
 
-    def _spec(self, project_id, body):
+    def spec_for_create(self, project_id, body):
         _refuse_unsupported(body)
         datastore, version = _datastore_and_version(body.get("datastore") or {})
         access = access_rules.requested(body.get("access") or {})
@@ -198,7 +219,7 @@ def _refuse_unsupported(body):
     for field, feature in NOT_IMPLEMENTED_FIELDS.items():
         if body.get(field):
             raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported yet.")
-    if body.get("replica_count") not in (None, 1):
+    if body.get("replica_count") not in (None, 1) and body.get("replica_of") is None:
         raise errors.BadRequest("replica_count is only valid when creating replicas.")
     if body.get("region_name") not in (None, REGION):
         raise errors.BadRequest(f"Unknown region '{body['region_name']}'; this service is '{REGION}'.")
@@ -292,7 +313,7 @@ def _instance(stack_id, instance_tags, trove_status, **fields):
         id=stack_id, name=instance_tags.name, status=trove_status,
         datastore=instance_tags.datastore, version=instance_tags.version,
         flavor_id=instance_tags.flavor_id, volume_size=instance_tags.volume_size,
-        configuration_id=instance_tags.configuration_id, **fields)
+        configuration_id=instance_tags.configuration_id, replica_of=instance_tags.replica_of, **fields)
 
 
 def _port(value):

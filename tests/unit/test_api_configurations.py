@@ -222,7 +222,7 @@ def test_instance_update_rules(api):
     assert api.get(f"/instances/{iid}").get_json()["instance"]["name"] == "renamed"
     assert_trove_error(api.put(f"/instances/{iid}", {"instance": {"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}}),
                        404, "itemNotFound")
-    assert_trove_error(api.put(f"/instances/{iid}", {"instance": {"replica_of": None}}), 501, "notImplemented")
+    assert_trove_error(api.put(f"/instances/{iid}", {"instance": {"replica_of": None}}), 400, "badRequest")  # not a replica
     assert_trove_error(api.put(f"/instances/{iid}", {"instance": {"configuration": None, "access": {}}}),
                        400, "badRequest")
     assert_trove_error(api.put(f"/instances/{iid}", {"nope": {}}), 400, "badRequest")

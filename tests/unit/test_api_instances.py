@@ -133,7 +133,7 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
       "users": [{"name": "u", "password": PASSWORD, "databases": [{"name": "x"}]}]}, 400),
     ({"replica_count": 2}, 400),
     ({"region_name": "elsewhere"}, 400),
-    ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 501),
+    ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 400),   # no such instance
     ({"restorePoint": {"backupRef": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}}, 400),   # no such backup
     ({"restorePoint": {}}, 400),
     ({"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 400),  # no such group
@@ -159,7 +159,7 @@ def test_invalid_create_is_refused_before_heat(api, fields, code):
     ({"name": "x" * 256}, ["instance.name"]),
     ({"datastore": {"type": "redis"}, "databases": [{"name": "orders"}]}, ["redis", "no databases"]),
     ({"users": [{"name": "u", "password": PASSWORD, "databases": [{"name": "missing"}]}]}, ["u", "missing"]),
-    ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, ["replica_of", "not supported"]),
+    ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, ["replica_of", "could not be found"]),
 ])
 def test_create_errors_say_what_to_fix(api, fields, words):
     message = create(api, **fields).get_json()

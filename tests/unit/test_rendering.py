@@ -149,3 +149,30 @@ def test_secrets_of_removed_things_stay_declared_and_emptied():
     assert "root_password" not in rendered.parameters and rendered.parameters["root_enabled"] == "yes"
     with pytest.raises(ValueError):
         renderer().render_instance(InstanceSpec(**{**base.__dict__, "retired_secrets": ("x: {{ 7*7 }}",)}))
+
+
+def test_replica_golden_and_its_secret_comes_from_the_source():
+    """A replica renders the single template with the source's secret (DBaaS::SourceSecret)
+    instead of a RandomString; which server it follows is a parameter, no password is one."""
+    from dataclasses import replace
+    source = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"
+    replica = replace(spec(databases=(), users=()), replica_of=source, replica_seed=source)
+    rendered = renderer().render_instance(replica)
+    golden = GOLDEN / "replica-postgresql.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered.template)
+    assert rendered.template == golden.read_text()
+    template = yaml.safe_load(rendered.template)
+    assert template["resources"]["admin_password"] == {
+        "type": "DBaaS::SourceSecret", "properties": {"instance_id": {"get_param": "replica_seed"}}}
+    assert template["resources"]["server"]["properties"]["replica_of"] == {"get_param": "replica_of"}
+    assert (rendered.parameters["replica_of"], rendered.parameters["replica_seed"]) == (source, source)
+    assert not any("password" in name for name in rendered.parameters)
+    # Promoted, it keeps the replica shape (its secret) and follows nobody.
+    promoted = renderer().render_instance(replace(replica, replica_of=None))
+    assert yaml.safe_load(promoted.template)["resources"]["admin_password"]["type"] == "DBaaS::SourceSecret"
+    assert promoted.parameters["replica_of"] == ""
+    # A single instance made as such keeps its RandomString whatever it follows.
+    demoted = renderer().render_instance(replace(spec(), replica_of=source))
+    assert yaml.safe_load(demoted.template)["resources"]["admin_password"]["type"] == "OS::Heat::RandomString"
+    assert "replica_seed" not in demoted.parameters

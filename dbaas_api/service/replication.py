@@ -1,0 +1,204 @@
+"""Replication: replicas are instances of their own, and role changes are stack updates.
+
+A replica is an instance (its own stack, its own id) made with ``replica_of``: its stack is
+the source's datastore and version rendered in the ``replica`` topology (its admin secret is
+copied from the source's stack inside the engine, never a parameter) with the server's
+``replica_of`` set to the source's id, and tagged ``replica_of:<source id>``, so a source's
+replicas are one tag-filtered stack list. Which server follows which is a stack parameter;
+changing it is a stack update through service/changes.py like every change:
+
+- promote_to_replica_source (switchover, the source alive): the chosen replica's server
+  fences the old primary, waits until it has replayed everything the old primary wrote,
+  then takes writes (``replica_fence``); the old primary and the other replicas are
+  updated to follow it (their servers wait until it takes writes).
+- eject_replica_source (failover, the source dead): the most advanced replica (positions
+  read live from each stack's ``replication`` output) takes writes at once; the others
+  follow it. The dead source's stack is left alone, out of the set: delete it.
+- detach (``PUT replica_of: null``): the replica takes writes at once, standalone.
+
+Which server is alive and how far it has replayed is the servers' own answer, read through
+the ``replication`` output (the engine's plugin asks the server on every stack show): the
+API never talks to a database itself. See docs/replication.md.
+"""
+from dataclasses import replace
+
+from dbaas_api import datastores, errors, status, tags
+from dbaas_api.service import catalog
+from dbaas_api.service.changes import CHANGEABLE, Change, owned_stack, spec_from_stack
+
+PROMOTE, EJECT, DETACH = "PROMOTE", "EJECT", "DETACH"
+MAX_REPLICAS = 5   # per source; Trove's max_replicas_per_master is 3
+ALL = 100          # stacks per Heat call when every replica of a source is needed
+PRIMARY, REPLICA, UNREACHABLE = "primary", "replica", "unreachable"
+# Create fields that make no sense for a replica: it has its source's data and accounts.
+NOT_FOR_REPLICAS = ("databases", "users", "restorePoint")
+
+
+class Replication:
+    def __init__(self, instances):
+        self.instances = instances   # the InstanceService: gateway, changes, configurations
+
+    @property
+    def gateway(self):
+        return self.instances.gateway
+
+    # ---- create --------------------------------------------------------------------------
+
+    def specs(self, project_id, body):
+        """The InstanceSpecs of the ``replica_count`` replicas ``body`` asks for, checked."""
+        source_id = body["replica_of"]
+        if not isinstance(source_id, str):
+            raise errors.BadRequest("replica_of must be the id of an instance.")
+        source_id = source_id.rstrip("/").rsplit("/", 1)[-1]   # an id or a link, as for flavors
+        try:
+            stack = owned_stack(self.gateway, project_id, source_id)
+        except errors.NotFound as exc:
+            raise errors.BadRequest(f"replica_of: {exc.message}") from None
+        source = spec_from_stack(stack)
+        if source.replica_of:
+            raise errors.BadRequest(f"replica_of: instance '{source_id}' is itself a replica (of "
+                                    f"'{source.replica_of}'); make replicas of that one.")
+        if stack.get("stack_status") not in CHANGEABLE:
+            raise errors.Conflict(f"replica_of: instance '{source_id}' is "
+                                  f"{status.instance_status(stack.get('stack_status'), tags.decode(stack.get('tags')))}"
+                                  "; replicas are made of an ACTIVE instance.")
+        datastore = datastores.get(source.datastore)
+        if not datastore.supports_replication:
+            raise errors.NotImplementedYet(f"Replicas of {datastore.title} instances are not supported yet.")
+        for field in NOT_FOR_REPLICAS:
+            if body.get(field):
+                raise errors.BadRequest(f"{field}: a replica has its source's data and accounts; remove it.")
+        self._same_datastore(body.get("datastore") or {}, source)
+        count = body.get("replica_count", 1)
+        if not isinstance(count, int) or count < 1:
+            raise errors.BadRequest("replica_count must be 1 or more.")
+        existing = len(self.replica_ids(project_id, source_id))
+        if existing + count > MAX_REPLICAS:
+            raise errors.BadRequest(f"replica_count: instance '{source_id}' has {existing} replicas; at most "
+                                    f"{MAX_REPLICAS} are allowed per source.")
+        flavor = source.flavor if body.get("flavorRef") is None and body.get("flavor") is None else None
+        volume = body.get("volume") or {"size": source.volume_size}
+        spec = self.instances.spec_for_create(project_id, {
+            **{k: v for k, v in body.items() if k not in ("replica_of", "replica_count")},
+            "datastore": {"type": source.datastore, "version": source.version},
+            **({"flavorRef": flavor.id} if flavor else {}), "volume": volume})
+        if spec.volume_size < source.volume_size:
+            raise errors.BadRequest(f"volume.size: the replica needs at least the source's "
+                                    f"{source.volume_size} GB.")
+        spec = replace(spec, replica_of=stack["id"], replica_seed=stack["id"])
+        names = [spec.name] if count == 1 else [f"{spec.name}-{index}" for index in range(1, count + 1)]
+        return [replace(spec, name=name) for name in names]
+
+    @staticmethod
+    def _same_datastore(requested, source):
+        try:
+            datastore = catalog.find_datastore(requested.get("type")) if requested.get("type") else None
+        except errors.NotFound as exc:
+            raise errors.BadRequest(exc.message) from None
+        version = requested.get("version") or requested.get("version_number")
+        if (datastore and datastore.name != source.datastore) or (version and version != source.version):
+            raise errors.BadRequest(f"datastore: a replica runs its source's {source.datastore} {source.version}.")
+
+    # ---- reading the set -----------------------------------------------------------------
+
+    def replica_ids(self, project_id, source_id):
+        """The ids of the instances that follow ``source_id`` (one Heat call)."""
+        stacks = self.gateway.list_stacks(tags=tags.replicas_filter(project_id, source_id), limit=ALL)
+        return tuple(stack["id"] for stack in stacks if not status.is_gone(stack.get("stack_status")))
+
+    def live(self, project_id, instance_id):
+        """What the instance's server says now: {"role", "position"} from its stack's
+        ``replication`` output (read live by the engine's plugin), or role unreachable."""
+        stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
+        return stack, live_state(stack)
+
+    def refuse_delete_with_replicas(self, project_id, instance_id):
+        replicas = self.replica_ids(project_id, instance_id)
+        if replicas:
+            raise errors.BadRequest(f"Instance '{instance_id}' is the source of {len(replicas)} replica(s) "
+                                    f"({', '.join(replicas)}): detach or delete them first.")
+
+    # ---- role changes --------------------------------------------------------------------
+
+    def promote(self, project_id, instance_id):
+        """Switchover: ``instance_id`` (a replica) takes writes; its source and siblings follow it."""
+        replica = self._replica(project_id, instance_id, "promote_to_replica_source")
+        source_id = replica.spec.replica_of
+        try:
+            source_stack, source_state = self.live(project_id, source_id)
+        except errors.NotFound:
+            raise errors.Conflict(f"The source '{source_id}' of instance '{instance_id}' is gone: use "
+                                  "eject_replica_source.") from None
+        if source_state["role"] != PRIMARY:
+            raise errors.Conflict(f"The source '{source_id}' of instance '{instance_id}' is not answering as a "
+                                  "primary: use eject_replica_source to fail over.")
+        siblings = [rid for rid in self.replica_ids(project_id, source_id) if rid != instance_id]
+        self._settled(project_id, [source_id] + siblings)
+        self._apply(project_id, instance_id, PROMOTE, replica_of=None, fence=source_id)
+        for follower in [source_id] + siblings:
+            self._apply(project_id, follower, PROMOTE, replica_of=instance_id)
+
+    def eject(self, project_id, instance_id):
+        """Failover: the source of ``instance_id`` is dead; the most advanced of its
+        replicas takes writes and the others follow it. The dead source is left out."""
+        replica = self._replica(project_id, instance_id, "eject_replica_source")
+        source_id = replica.spec.replica_of
+        try:
+            _, source_state = self.live(project_id, source_id)
+        except errors.NotFound:
+            source_state = {"role": UNREACHABLE}
+        if source_state["role"] != UNREACHABLE:
+            raise errors.Conflict(f"The source '{source_id}' of instance '{instance_id}' is alive: use "
+                                  "promote_to_replica_source for a switchover.")
+        members = [instance_id] + [rid for rid in self.replica_ids(project_id, source_id) if rid != instance_id]
+        self._settled(project_id, members)
+        positions = {}
+        for member in members:
+            _, state = self.live(project_id, member)
+            if state["role"] == REPLICA and isinstance(state.get("position"), int):
+                positions[member] = state["position"]
+        if not positions:
+            raise errors.Conflict(f"No replica of '{source_id}' is answering: nothing to promote.")
+        # The most advanced; the one asked on a tie (max keeps the first of equals).
+        winner = max(positions, key=lambda member: positions[member])
+        self._apply(project_id, winner, EJECT, replica_of=None, fence=None)
+        for follower in members:
+            if follower != winner:
+                self._apply(project_id, follower, EJECT, replica_of=winner)
+        return winner
+
+    def detach_change(self, current):
+        """The Change that makes the replica ``current`` a standalone instance."""
+        if not current.spec.replica_of:
+            raise errors.BadRequest(f"replica_of: instance '{current.id}' is not a replica.")
+        return Change(replace(current.spec, replica_of=None, replica_fence=None), operation=DETACH)
+
+    def _replica(self, project_id, instance_id, action):
+        current = self.instances.changes.read(project_id, instance_id)
+        if not current.spec.replica_of:
+            raise errors.BadRequest(f"{action}: instance '{instance_id}' is not a replica.")
+        return current
+
+    def _settled(self, project_id, instance_ids):
+        """Refuse before changing anything when an instance of the set is busy or broken."""
+        for other in instance_ids:
+            stack = owned_stack(self.gateway, project_id, other)
+            if stack.get("stack_status") not in CHANGEABLE:
+                shown = status.instance_status(stack.get("stack_status"), tags.decode(stack.get("tags")))
+                raise errors.Conflict(f"Instance '{other}' of the replication set is {shown}; try again "
+                                      "when it is ACTIVE.")
+
+    def _apply(self, project_id, instance_id, operation, replica_of, fence=None):
+        def change(current):
+            return Change(replace(current.spec, replica_of=replica_of, replica_fence=fence), operation=operation)
+        self.instances.changes.apply(project_id, instance_id, change)
+
+
+def live_state(stack):
+    """The ``replication`` output of a stack read with its outputs."""
+    for output in stack.get("outputs") or ():
+        if output.get("output_key") == "replication" and not output.get("output_error"):
+            value = output.get("output_value")
+            if isinstance(value, dict) and value.get("role") in (PRIMARY, REPLICA):
+                return value
+    return {"role": UNREACHABLE}

@@ -1,0 +1,220 @@
+"""Replication end to end: HTTP -> API -> real Heat -> plugins -> real datastore servers.
+
+Replicas made with replica_of/replica_count, writes on the primary read on every replica,
+a switchover (promote_to_replica_source) under a steady write load that loses no
+acknowledged write, a failover (eject_replica_source) after the primary is killed, a detach
+that leaves a writable standalone instance, and the refusals in between.
+"""
+import os
+import signal
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+from tests.e2e.support import eventually, settled
+from tests.e2e.test_instances import local_instance_of
+
+USER, PASSWORD, DATABASE = "app", "s3cret-Pw!", "appdb"
+
+
+def pg(host):
+    connection = psycopg2.connect(host=host, port=5432, user=USER, password=PASSWORD, dbname=DATABASE,
+                                  connect_timeout=3)
+    connection.autocommit = True
+    return connection
+
+
+def pg_rows(host):
+    with pg(host) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM t ORDER BY id")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def pg_insert(host, *ids):
+    connection = pg(host)
+    try:
+        with connection.cursor() as cursor:
+            for value in ids:
+                cursor.execute("INSERT INTO t VALUES (%s)", (value,))
+    finally:
+        connection.close()
+
+
+def has_rows(host, ids):
+    try:
+        return set(ids) <= set(pg_rows(host))
+    except psycopg2.Error:
+        return False
+
+
+class Writer(threading.Thread):
+    """Inserts increasing ids into whichever of ``hosts`` takes them, recording each one
+    the server acknowledged (its COMMIT returned)."""
+
+    def __init__(self, hosts):
+        super().__init__(daemon=True)
+        self.hosts, self.acknowledged, self.failures = list(hosts), [], 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        value = 0
+        while not self.stopping.is_set():
+            value += 1
+            for host in self.hosts:
+                try:
+                    pg_insert(host, value)
+                    self.acknowledged.append(value)
+                    break
+                except psycopg2.Error:
+                    self.failures += 1
+            time.sleep(0.005)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(30)
+
+
+def wait_settled(stack, client, *ids):
+    for instance_id in ids:
+        settled(stack, instance_id, timeout=180)
+    return [client.wait_status(instance_id) for instance_id in ids]
+
+
+def action(client, instance_id, name):
+    return client.post(f"/instances/{instance_id}/action", {name: {}})
+
+
+@pytest.fixture
+def project(stack):
+    client = stack.client(f"repl-{uuid.uuid4().hex[:8]}")
+    made = []
+    yield client, made
+    for instance_id in reversed(made):   # replicas before their source
+        client.put(f"/instances/{instance_id}", {"instance": {"replica_of": None}})
+    for instance_id in reversed(made):
+        try:
+            settled(stack, instance_id, timeout=120)
+        except AssertionError:
+            pass
+        client.delete_and_wait(instance_id)
+
+
+def test_postgresql_replicas_promote_eject_detach(stack, project):
+    client, made = project
+    primary = client.create_instance(
+        name="pg-primary", flavorRef="1", volume={"size": 1}, datastore={"type": "postgresql", "version": "15"},
+        databases=[{"name": DATABASE}], users=[{"name": USER, "password": PASSWORD, "databases": [{"name": DATABASE}]}])
+    made.append(primary["id"])
+    primary_host = client.wait_status(primary["id"])["ip"][0]
+    with pg(primary_host) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (id int primary key)")
+    pg_insert(primary_host, -2, -1)
+
+    # Two replicas in one request: the answer is the first; each is an instance of its own.
+    first = client.create_instance(name="pg-replica", replica_of=primary["id"], replica_count=2)
+    assert first["replica_of"]["id"] == primary["id"] and first["status"] == "BUILD"
+    replicas = [i for i in client.get("/instances").json()["instances"] if i.get("replica_of")]
+    assert sorted(i["name"] for i in replicas) == ["pg-replica-1", "pg-replica-2"]
+    assert {i["replica_of"]["id"] for i in replicas} == {primary["id"]}
+    replica_ids = [first["id"]] + [i["id"] for i in replicas if i["id"] != first["id"]]
+    made.extend(replica_ids)
+    shown = wait_settled(stack, client, *replica_ids)
+    replica_hosts = [instance["ip"][0] for instance in shown]
+    source_view = client.get(f"/instances/{primary['id']}").json()["instance"]
+    assert sorted(r["id"] for r in source_view["replicas"]) == sorted(replica_ids)
+    assert "replica_of" not in source_view
+    assert all(instance["datastore"] == source_view["datastore"] for instance in shown)
+    assert PASSWORD not in str(shown)
+
+    # Writes on the primary appear on every replica; a replica takes none itself.
+    pg_insert(primary_host, 0)
+    for host in replica_hosts:
+        assert eventually(lambda: has_rows(host, [-2, -1, 0]), timeout=10), host
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            pg_insert(host, 99)
+
+    # What is refused, with the instances untouched.
+    other = stack.client(f"other-{uuid.uuid4().hex[:8]}")
+    refused = [
+        (other.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"]}}), 400),
+        (client.post("/instances", {"instance": {"name": "x", "replica_of": replica_ids[0]}}), 400),
+        (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"], "replica_count": 4}}), 400),
+        (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"],
+                                                 "datastore": {"type": "mariadb"}}}), 400),
+        (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"],
+                                                 "databases": [{"name": "d"}]}}), 400),
+        (client.post("/instances", {"instance": {"name": "x", "flavorRef": "1", "volume": {"size": 1},
+                                                 "replica_count": 2}}), 400),
+        (action(client, primary["id"], "promote_to_replica_source"), 400),
+        (action(client, primary["id"], "eject_replica_source"), 400),
+        (action(client, replica_ids[0], "eject_replica_source"), 409),   # the primary is alive
+        (action(other, replica_ids[0], "promote_to_replica_source"), 404),
+        (client.post(f"/instances/{replica_ids[0]}/users", {"users": [{"name": "u2", "password": "pw-u2-123"}]}), 400),
+        (client.put(f"/instances/{primary['id']}", {"instance": {"replica_of": None}}), 400),
+        (client.put(f"/instances/{replica_ids[0]}", {"instance": {"replica_of": primary["id"]}}), 400),
+        (client.delete(f"/instances/{primary['id']}"), 400),
+    ]
+    for response, code in refused:
+        assert response.status_code == code, (response.request.method, response.request.url, response.text)
+        assert "Traceback" not in response.text
+    assert len(client.get("/instances").json()["instances"]) == 3
+
+    # Switchover under a steady write load: no acknowledged write is lost.
+    new_primary, old_primary = replica_ids[0], primary["id"]
+    writer = Writer([primary_host, replica_hosts[0]])
+    writer.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    response = action(client, new_primary, "promote_to_replica_source")
+    assert response.status_code == 202, response.text
+    wait_settled(stack, client, new_primary, old_primary, replica_ids[1])
+    switchover = time.monotonic() - started
+    time.sleep(0.5)
+    writer.stop()
+    assert len(writer.acknowledged) > 50
+    rows = set(pg_rows(replica_hosts[0]))
+    lost = [value for value in writer.acknowledged if value not in rows]
+    assert lost == [], f"{len(lost)} acknowledged writes lost"
+    print(f"switchover: {switchover:.2f} s, {len(writer.acknowledged)} acknowledged writes, "
+          f"{writer.failures} refused while fenced")
+
+    views = {i["id"]: i for i in client.get("/instances").json()["instances"]}
+    assert "replica_of" not in views[new_primary]
+    assert views[old_primary]["replica_of"]["id"] == new_primary
+    assert views[replica_ids[1]]["replica_of"]["id"] == new_primary
+    shown = client.get(f"/instances/{new_primary}").json()["instance"]
+    assert sorted(r["id"] for r in shown["replicas"]) == sorted([old_primary, replica_ids[1]])
+    pg_insert(replica_hosts[0], 1000)
+    for host in (primary_host, replica_hosts[1]):
+        assert eventually(lambda: has_rows(host, writer.acknowledged + [1000]), timeout=10), host
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            pg_insert(host, 1001)
+
+    # Failover: the new primary dies; eject makes the most advanced replica the primary.
+    killed = local_instance_of(stack, new_primary)
+    os.kill(killed.pid, signal.SIGKILL)
+    assert eventually(lambda: not has_rows(replica_hosts[0], [1000]), timeout=10)
+    response = action(client, old_primary, "eject_replica_source")
+    assert response.status_code == 202, response.text
+    wait_settled(stack, client, old_primary, replica_ids[1])
+    views = {i["id"]: i for i in client.get("/instances").json()["instances"]}
+    survivors = [old_primary, replica_ids[1]]
+    winner = next(i for i in survivors if "replica_of" not in views[i])
+    follower = next(i for i in survivors if i != winner)
+    assert views[follower]["replica_of"]["id"] == winner
+    assert "replicas" not in client.get(f"/instances/{new_primary}").json()["instance"]
+    hosts = {old_primary: primary_host, replica_ids[1]: replica_hosts[1]}
+    pg_insert(hosts[winner], 2000)
+    assert eventually(lambda: has_rows(hosts[follower], [1000, 2000]), timeout=10)
+
+    # Detach: the last replica becomes a writable standalone instance.
+    response = client.put(f"/instances/{follower}", {"instance": {"replica_of": None}})
+    assert response.status_code == 202, response.text
+    detached = wait_settled(stack, client, follower)[0]
+    assert "replica_of" not in detached
+    pg_insert(hosts[follower], 3000)
+    assert not has_rows(hosts[winner], [3000])
+    assert "replicas" not in client.get(f"/instances/{winner}").json()["instance"]
