@@ -18,7 +18,8 @@ update_request = ns.schema_model(
 instance_model = ns.model("Instance", {
     "id": fields.String, "name": fields.String,
     "status": fields.String(description="BUILD, ACTIVE, RESIZE, SHUTDOWN, ERROR..."),
-    "operating_status": fields.String(description="the database's health; '' until probed"),
+    "operating_status": fields.String(
+        description="the database's own health from a live signal: HEALTHY, SHUTDOWN, or '' when unknown"),
     "links": views.LINKS,
     "flavor": fields.Nested(ns.model("InstanceFlavor", {"id": fields.String, "links": views.LINKS})),
     "datastore": fields.Nested(ns.model("InstanceDatastore", {
@@ -26,7 +27,12 @@ instance_model = ns.model("Instance", {
     "region": fields.String,
     "access": fields.Nested(ns.model("InstanceAccess", {
         "is_public": fields.Boolean, "allowed_cidrs": fields.List(fields.String)})),
-    "volume": fields.Nested(ns.model("InstanceVolume", {"size": fields.Integer(description="GB")})),
+    "volume": fields.Nested(ns.model("InstanceVolume", {
+        "size": fields.Integer(description="GB"),
+        "used": fields.Float(description="GB the data takes (show only, a live reading)")})),
+    "progress": fields.Nested(ns.model("InstanceProgress", {
+        "done": fields.Integer, "total": fields.Integer}),
+        description="show only, while the instance is built or changed: resources done of the stack's total"),
     "addresses": fields.List(fields.Nested(ns.model("InstanceAddress", {
         "address": fields.String, "type": fields.String, "network": fields.String}))),
     "ip": fields.List(fields.String),

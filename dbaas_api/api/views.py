@@ -62,7 +62,7 @@ def instance(record, detail=False):
         "id": record.id,
         "name": record.name,
         "status": record.status,
-        "operating_status": "",
+        "operating_status": record.operating_status,
         "links": links("instances", record.id),
         "flavor": {"id": record.flavor_id, "links": links("flavors", record.flavor_id)},
         "datastore": {"type": record.datastore, "version": record.version,
@@ -73,10 +73,14 @@ def instance(record, detail=False):
         view["access"] = {"is_public": record.access.is_public, "allowed_cidrs": list(record.access.allowed_cidrs)}
     if record.volume_size is not None:
         view["volume"] = {"size": record.volume_size}
+        if record.volume_used is not None:
+            view["volume"]["used"] = record.volume_used
     if record.address:
         view.update(_address(record.address))
     if record.port:
         view["port"] = record.port
+    if record.progress is not None:
+        view["progress"] = {"done": record.progress[0], "total": record.progress[1]}
     if record.fault:
         view["fault"] = {"message": record.fault, "created": record.updated, "details": ""}
     if record.configuration_id and record.configuration_name is not None:

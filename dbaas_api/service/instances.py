@@ -14,6 +14,7 @@ from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.service import access as access_rules
 from dbaas_api.service import catalog
+from dbaas_api.service import health as live_health
 from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack
@@ -56,6 +57,9 @@ class Instance:
     access: object = None  # show only (an AccessSpec): the stack's parameters, which a list lacks
     replica_of: str | None = None           # the instance this replica follows
     replicas: tuple | None = None           # show only: the ids of the instances following this one
+    operating_status: str = ""  # the database's own health, from a live signal (service/health.py)
+    volume_used: float | None = None  # GB under the data dir (show only)
+    progress: tuple | None = None  # (done, total) resources while Heat works (show only)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class InstanceService:
         self.configurations = ConfigurationService(settings, gateway, renderer)
         self.actions = InstanceActions(self)
         self.replication = Replication(self)
+        self.health = live_health.probe_for(settings)
 
     def create(self, project_id, body):
         """Create an instance from the (shape-validated) ``instance`` object of the body; with
@@ -108,17 +113,22 @@ class InstanceService:
         if marker is not None and not STACK_ID.match(marker):
             raise errors.BadRequest("marker must be the id of an instance.")
         stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=limit + 1, marker=marker)
-        instances = tuple(_from_stack(stack) for stack in stacks[:limit])
+        instances = self._live(tuple(_from_stack(stack) for stack in stacks[:limit]))
         next_marker = instances[-1].id if len(stacks) > limit and instances else None
         return Page(instances, next_marker)
 
     def get(self, project_id, instance_id):
         """The instance with its address and port from the stack outputs, its access from
-        the parameters, the instances that replicate it (one Heat call), and the name of its
-        configuration group when one is attached."""
+        the parameters, the instances that replicate it (one Heat call), its live health and
+        volume use, its progress while Heat works, and the name of its configuration group
+        when one is attached."""
         stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
-        instance = replace(_from_stack(stack), access=access_from_parameters(stack.get("parameters") or {}),
-                           replicas=self.replication.replica_ids(project_id, instance_id))
+        (instance,) = self._live((_from_stack(stack),))
+        used = self.health.used_bytes(instance.id)
+        instance = replace(instance, access=access_from_parameters(stack.get("parameters") or {}),
+                           replicas=self.replication.replica_ids(project_id, instance_id),
+                           volume_used=None if used is None else round(used / 1024 ** 3, 2),
+                           progress=self._progress(stack))
         if instance.configuration_id:
             try:
                 group = self.configurations.get_record(project_id, instance.configuration_id)
@@ -171,6 +181,33 @@ class InstanceService:
         owned_stack(self.gateway, project_id, instance_id)
         self.replication.refuse_delete_with_replicas(project_id, instance_id)
         self.gateway.delete_stack(instance_id)
+
+    def _live(self, instances):
+        """The instances with their operating_status from the live signal: a server that is
+        not running shows SHUTDOWN, and so does a settled instance (ACTIVE or
+        RESTART_REQUIRED) whose server died, as Trove shows it; restart brings it back."""
+        health = self.health.operating_status([instance.id for instance in instances])
+        live = []
+        for instance in instances:
+            operating = health.get(instance.id, "")
+            settled = instance.status in (status.ACTIVE, status.RESTART_REQUIRED)
+            live.append(replace(instance, operating_status=operating,
+                                status=status.SHUTDOWN if settled and operating == live_health.SHUTDOWN else instance.status))
+        return tuple(live)
+
+    def _progress(self, stack):
+        """(done, total) of the stack's resources while Heat works on it, else None: one
+        Heat call, on show only. A resource is done once its last action completed (a
+        resource Heat has not started is INIT)."""
+        if not (stack.get("stack_status") or "").endswith("_IN_PROGRESS"):
+            return None
+        try:
+            resources = self.gateway.resources(stack["id"])
+        except errors.NotFound:
+            return None
+        done = sum(1 for resource in resources
+                   if resource.get("resource_status") == "COMPLETE" and resource.get("resource_action") != "INIT")
+        return done, len(resources)
 
     # What the request means: checked here, before the renderer or Heat see anything.
 

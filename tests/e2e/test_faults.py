@@ -73,3 +73,43 @@ def test_api_killed_loses_nothing(own_stack):
     assert after == before
     for instance_id in ids:
         client.delete_and_wait(instance_id)
+
+
+@pytest.mark.parametrize("datastore", ["postgresql", "mariadb"])
+def test_a_killed_datastore_shows_shutdown_and_restart_brings_it_back_with_its_data(stack, datastore):
+    from tests.e2e.support import settled, write_and_read
+    client = stack.client(f"dead-{uuid.uuid4().hex[:8]}")
+    password = "Dead-" + uuid.uuid4().hex
+    created = client.create_instance(
+        name="victim", flavorRef="1", volume={"size": 1}, datastore={"type": datastore},
+        databases=[{"name": "appdb"}], users=[{"name": "app", "password": password, "databases": [{"name": "appdb"}]}])
+    try:
+        active = client.wait_status(created["id"])
+        assert active["operating_status"] == "HEALTHY"
+        host = active["ip"][0]
+        assert write_and_read(datastore, host, "app", password, "appdb") == "v"
+        (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == created["id"]]
+
+        os.kill(local.pid, signal.SIGKILL)   # the server, not through any API
+        wait_for(lambda: not pid_alive(local.pid), 10, "the server to die")
+        def shown():
+            return client.get(f"/instances/{created['id']}").json()["instance"]
+        def listed():
+            (only,) = client.get("/instances").json()["instances"]
+            return only
+        for view in (shown, listed):
+            found = wait_for(lambda: (lambda v: v if v["operating_status"] == "SHUTDOWN" else None)(view()),
+                             5, "SHUTDOWN")
+            assert found["status"] == "SHUTDOWN"
+
+        response = client.post(f"/instances/{created['id']}/action", {"restart": {}})
+        assert response.status_code == 202, response.text
+        settled(stack, created["id"])
+        for view in (shown(), listed()):
+            assert (view["status"], view["operating_status"]) == ("ACTIVE", "HEALTHY")
+        from tests.e2e.support import connected
+        with connected(datastore, host, "app", password, "appdb") as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT v FROM t")
+            assert [tuple(row) for row in cursor.fetchall()] == [("v",)]
+    finally:
+        client.delete_and_wait(created["id"])

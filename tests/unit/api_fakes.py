@@ -86,6 +86,13 @@ class FakeGateway:
             found = found[ids.index(marker) + 1:] if marker in ids else found
         return [{k: v for k, v in s.items() if k not in ("outputs", "rendered")} for s in found[:limit]]
 
+    def resources(self, stack_id):
+        """The stack's resources as Heat lists them; a test sets ``stack["resources"]``."""
+        self._check_available()
+        if stack_id not in self.stacks:
+            raise errors.NotFound(f"The Stack ({stack_id}) could not be found.")
+        return [dict(resource) for resource in self.stacks[stack_id].get("resources", [])]
+
     def delete_stack(self, stack_id):
         self._check_available()
         self.deleted.append(stack_id)
