@@ -13,6 +13,7 @@ instance without knowing (or ever reading back) its users' passwords.
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import yaml
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
@@ -48,6 +49,7 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.environment = yaml.safe_load(settings.environment_file.read_text())
+        self.files = nested_templates(self.environment, settings.search_path)
 
     def render_instance(self, spec):
         databases = [{"key": resource_key("database", name), "name": name} for name in spec.databases]
@@ -103,14 +105,14 @@ class Renderer:
             parameters["configuration_id"] = spec.configuration.id
         if spec.restore:
             parameters["restore_from"] = json.dumps(list(spec.restore), sort_keys=True)
-        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})
+        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files=self.files)
 
     def render_backup(self, datastore, version, instance_id, parent=None):
         """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
         backup's {location, checksum, position} for an incremental."""
         template = self.jinja.select_template(template_names(datastore, version, BACKUP))
         return RenderedStack(
-            template=template.render(datastore=datastore), environment=self.environment,
+            template=template.render(datastore=datastore), environment=self.environment, files=self.files,
             parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
                         "parent": json.dumps(parent or {}, sort_keys=True)})
 
@@ -120,6 +122,24 @@ class Renderer:
         return RenderedStack(
             template=template.render(datastore=datastore),
             parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
+
+
+def nested_templates(environment, search_path):
+    """{name: text} of the templates an environment maps logical types to (the cloud driver's
+    ``DBaaS::Server: drivers/openstack/server.yaml``), found on the template search path (the
+    operator's directories first): Heat takes them as the stack's ``files``."""
+    files = {}
+    for target in ((environment or {}).get("resource_registry") or {}).values():
+        if not isinstance(target, str) or not target.endswith((".yaml", ".yml")):
+            continue  # a plugin type such as DBaaS::Local::Server
+        for directory in search_path:
+            path = Path(directory) / target
+            if path.is_file():
+                files[target] = path.read_text()
+                break
+        else:
+            raise ValueError(f"The environment maps a type to {target}, which is in no template directory.")
+    return files
 
 
 def to_json(value):
