@@ -65,6 +65,20 @@ class HeatGateway:
             response = self._client.http_client.get(f"/stacks?{urlencode(params)}")
         return list(response.json().get("stacks", []))
 
+    def cancel_stack_action(self, stack_id):
+        """Stop the create or update under way, without a rollback: the stack ends *_FAILED
+        (Heat's ``cancel_without_rollback``). Heat answers 400 when nothing can be cancelled;
+        when the engine that ran it is gone, Heat only logs it (an engine marks such stacks
+        FAILED when it starts)."""
+        with _heat_errors():
+            self._client.actions.cancel_without_rollback(stack_id)
+
+    def check_stack(self, stack_id):
+        """Heat's stack check: every resource checks its real thing; CHECK_COMPLETE or
+        CHECK_FAILED with the reason."""
+        with _heat_errors():
+            self._client.actions.check(stack_id)
+
     def delete_stack(self, stack_id):
         with _heat_errors():
             self._client.stacks.delete(stack_id)

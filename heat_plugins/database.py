@@ -39,6 +39,18 @@ class AdminEndpointResource(resource.Resource):
             properties.Schema.STRING, _("Password of the server's admin account."), required=True),
     }
 
+    # A failed action must not make Heat replace the thing on the next update: replacing a
+    # database drops it and its data. Heat's default replaces every *_FAILED resource (and
+    # one whose check failed); we replace only what was never made.
+    always_replace_on_check_failed = False
+
+    def needs_replace_failed(self):
+        return self.resource_id is None
+
+    def handle_check(self):
+        """reset_status's stack check: the server answers its admin account."""
+        self._apply(lambda session: session.ping())
+
     def _session(self):
         return datastores.get(self.properties[self.DATASTORE]).admin_session(
             self.properties[self.HOST], self.properties[self.PORT], self.properties[self.ADMIN_PASSWORD])

@@ -186,6 +186,24 @@ class LocalServer(resource.Resource):
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         return key
 
+    # A failed update (a restart whose server would not start, say) must not make Heat
+    # replace the server on the next update: a replacement is a new, empty server, and the
+    # old one's data would be destroyed with it. Heat's default replaces every *_FAILED
+    # resource; this one is replaced only when there is no server left to update.
+    always_replace_on_check_failed = False
+
+    def needs_replace_failed(self):
+        return not self.resource_id or _driver().get(self.resource_id) is None
+
+    def handle_check(self):
+        """reset_status's stack check: the server exists and its process runs."""
+        driver = _driver()
+        if driver.get(self.resource_id) is None:
+            raise exception.ResourceInError(resource_status="ERROR", status_reason="The server does not exist.")
+        if not driver.is_running(self.resource_id):
+            raise exception.ResourceInError(resource_status="ERROR",
+                                            status_reason="The server is not running; restart the instance.")
+
     def check_create_complete(self, key):
         # create() returns only once the server accepts authenticated connections.
         return True

@@ -21,12 +21,23 @@ changes wait for each other instead; see changes.py.)
   then applied too). Same flavor or unknown flavor: 400. Status RESIZE while Heat works.
 - ``resize`` ``{"volume": {"size": N}}`` (openstacksdk: ``{"volume": N}``): growing only,
   up to ``Settings.max_volume_size``; shrinking or the same size is 400. Status RESIZE.
+- ``reset_status`` (``{"reset_status": {}}``): for an instance stuck in, or left by, a
+  transitional state. The stack is the record, so the reset is Heat's to do, never a status
+  of ours painted over it: a create or update still running (``BUILD``, ``RESIZE``, ``REBOOT``
+  for ever: a plugin that hangs) is cancelled without rollback (Heat's
+  ``cancel_without_rollback``; the stack ends ``*_FAILED``: ``ERROR``, with the reason); a
+  failed stack (``ERROR``; also what an engine that died mid-action leaves once it is up
+  again, since the engine marks those stacks FAILED when it starts) is checked (Heat's stack
+  check: the server exists and runs, every database, user and setting answers over the
+  admin connection): ``CHECK_COMPLETE`` is ``ACTIVE`` again, ``CHECK_FAILED`` is ``ERROR``
+  with what is wrong, and a restart (or any change) may follow. A settled, healthy instance
+  has nothing to reset: 409. Deleting is never reset: 409.
 """
 from dataclasses import replace
 
 from dbaas_api import errors, status
 from dbaas_api.service import catalog
-from dbaas_api.service.changes import Change
+from dbaas_api.service.changes import Change, owned_stack
 
 ACTIONS_WAIT = 0   # seconds an action waits for a change under way: none, 409 at once
 
@@ -100,7 +111,20 @@ class InstanceActions:
         return change
 
     def reset_status(self, project_id, instance_id, arguments):
-        self._not_yet("reset_status")
+        _no_arguments("reset_status", arguments)
+        gateway = self.instances.gateway
+        stack = owned_stack(gateway, project_id, instance_id, resolve_outputs=False)
+        stack_status = stack.get("stack_status") or ""
+        if stack_status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
+            gateway.cancel_stack_action(stack["id"])
+        elif stack_status.endswith("_FAILED") and not stack_status.startswith("DELETE"):
+            gateway.check_stack(stack["id"])
+        else:
+            shown = status.trove_status(stack_status)
+            raise errors.Conflict(f"Instance '{instance_id}' is {shown} ({stack_status}): there is no "
+                                  "stuck or failed action to reset." +
+                                  (" Use the restart action to bring back a server that stopped."
+                                   if stack_status.endswith("_COMPLETE") else ""))
 
     # Replication (service/replication.py): role changes are updates of every stack of the set.
 

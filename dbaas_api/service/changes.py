@@ -38,11 +38,13 @@ POLL_INTERVAL = 0.1
 _DATABASE_NAME = re.compile(r"^(database_[0-9a-f]{16})_name$")
 _USER_NAME = re.compile(r"^(user_[0-9a-f]{16})_name$")
 # A change may start from these: the stack is settled and its server exists. UPDATE_FAILED
-# too, so that an instance whose last change failed can be put right by another change
-# (removing the user that could not be made, say).
+# and CHECK_FAILED too, so that an instance whose last change failed, or whose check
+# (reset_status) found its server down, can be put right by another change (removing the
+# user that could not be made, a restart). Our resources are updated in place after a
+# failure, never replaced (heat_plugins: needs_replace_failed), so no data is lost by it.
 CHANGEABLE = frozenset({
     "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED", "ROLLBACK_COMPLETE", "RESUME_COMPLETE",
-    "CHECK_COMPLETE", "ADOPT_COMPLETE", "SNAPSHOT_COMPLETE", "RESTORE_COMPLETE"})
+    "CHECK_COMPLETE", "CHECK_FAILED", "ADOPT_COMPLETE", "SNAPSHOT_COMPLETE", "RESTORE_COMPLETE"})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,20 @@ def test_engine_killed_during_create_never_leaves_build_forever(own_stack):
     final = wait_for(settled, 120, "ACTIVE or ERROR after the engine restart")
     if final == "ERROR":
         assert client.get(f"/instances/{created['id']}").json()["instance"]["fault"]["message"]
+        # reset_status: Heat checks what the dead engine left; the instance ends ACTIVE only
+        # if its server exists and runs, else ERROR saying what is wrong.
+        response = client.post(f"/instances/{created['id']}/action", {"reset_status": {}})
+        assert response.status_code == 202, response.text
+        from dbaas_api.heat_gateway import HeatGateway
+        gateway = HeatGateway(own_stack.settings)
+        wait_for(lambda: gateway.get_stack(created["id"], resolve_outputs=False)["stack_status"] in (
+            "CHECK_COMPLETE", "CHECK_FAILED"), 60, "the check")
+        checked = client.get(f"/instances/{created['id']}").json()["instance"]
+        print("after reset_status:", checked["status"], checked.get("fault"))
+        if checked["status"] == "ACTIVE":
+            assert checked["operating_status"] == "HEALTHY"
+        else:
+            assert checked["fault"]["message"]
 
     local = driver.get(key)
     assert client.delete_and_wait(created["id"]) is None
@@ -113,3 +127,57 @@ def test_a_killed_datastore_shows_shutdown_and_restart_brings_it_back_with_its_d
             assert [tuple(row) for row in cursor.fetchall()] == [("v",)]
     finally:
         client.delete_and_wait(created["id"])
+
+
+def test_a_failed_restart_is_error_with_a_clear_fault_and_is_put_right_without_losing_data(stack):
+    """A fault outside the service (the data directory's permissions broken) makes a restart
+    fail: ERROR with the reason and no secret in it. reset_status checks the stack (the
+    server is down: still ERROR, saying so). Once the fault is repaired, a restart brings the
+    same server back with its data (Heat updates our failed server in place, never replaces
+    it with a new, empty one)."""
+    from tests.e2e.support import admin_password, connected, write_and_read
+    from dbaas_api.heat_gateway import HeatGateway
+    gateway = HeatGateway(stack.settings)
+    client = stack.client(f"failrestart-{uuid.uuid4().hex[:8]}")
+    password = "Fail-" + uuid.uuid4().hex
+    created = client.create_instance(
+        name="fragile", flavorRef="1", volume={"size": 1}, datastore={"type": "postgresql"},
+        databases=[{"name": "appdb"}], users=[{"name": "app", "password": password, "databases": [{"name": "appdb"}]}])
+    iid = created["id"]
+
+    def finished():
+        found = gateway.get_stack(iid, resolve_outputs=False)
+        return None if found["stack_status"].endswith("_IN_PROGRESS") else found
+    try:
+        active = client.wait_status(iid)
+        host = active["ip"][0]
+        assert write_and_read("postgresql", host, "app", password, "appdb") == "v"
+        (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid]
+        os.chmod(local.datadir, 0o755)   # PostgreSQL refuses to start on a data dir others can read
+
+        assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
+        assert wait_for(finished, 120, "the restart to end")["stack_status"] == "UPDATE_FAILED"
+        failed = client.get(f"/instances/{iid}").json()["instance"]
+        assert (failed["status"], failed["operating_status"]) == ("ERROR", "SHUTDOWN")
+        message = failed["fault"]["message"]
+        assert "PostgreSQL exited" in message and "server.log" in message, message
+        assert not any(secret in message for secret in (password, admin_password(stack, iid)))
+        assert "Traceback" not in message and "resources." not in message
+        assert client.get("/instances").json()["instances"][0]["status"] == "ERROR"
+
+        # reset_status: Heat checks the stack; the server is not running, which it says.
+        assert client.post(f"/instances/{iid}/action", {"reset_status": {}}).status_code == 202
+        assert wait_for(finished, 60, "the check")["stack_status"] == "CHECK_FAILED"
+        assert "not running" in client.get(f"/instances/{iid}").json()["instance"]["fault"]["message"]
+
+        os.chmod(local.datadir, 0o700)   # the operator repairs the fault
+        assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
+        assert wait_for(finished, 120, "the second restart")["stack_status"] == "UPDATE_COMPLETE"
+        back = client.get(f"/instances/{iid}").json()["instance"]
+        assert (back["status"], back["operating_status"], back["ip"]) == ("ACTIVE", "HEALTHY", [host])
+        assert [i.key for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid] == [local.key]
+        with connected("postgresql", host, "app", password, "appdb") as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT v FROM t")
+            assert cursor.fetchall() == [("v",)]
+    finally:
+        client.delete_and_wait(iid)

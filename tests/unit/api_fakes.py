@@ -41,6 +41,7 @@ class FakeGateway:
         self.list_calls = []
         self.deleted = []
         self.updates = []
+        self.stack_actions = []   # (Heat stack action, stack id): cancel, check
         self._clock = itertools.count()
         self.unavailable = False
 
@@ -85,6 +86,14 @@ class FakeGateway:
             ids = [s["id"] for s in found]
             found = found[ids.index(marker) + 1:] if marker in ids else found
         return [{k: v for k, v in s.items() if k not in ("outputs", "rendered")} for s in found[:limit]]
+
+    def cancel_stack_action(self, stack_id):
+        self._check_available()
+        self.stack_actions.append(("cancel_without_rollback", stack_id))
+
+    def check_stack(self, stack_id):
+        self._check_available()
+        self.stack_actions.append(("check", stack_id))
 
     def resources(self, stack_id):
         """The stack's resources as Heat lists them; a test sets ``stack["resources"]``."""

@@ -147,3 +147,31 @@ def test_actions_on_another_projects_instance_are_404(api):
     assert_trove_error(api.post(f"/instances/{iid}/action", {"restart": {}}, project="proj-b"), 404, "itemNotFound")
     assert_trove_error(api.post(f"/instances/{INSTANCE}/action", {"restart": {}}), 404, "itemNotFound")
     assert api.gateway.updates == []
+
+
+@pytest.mark.parametrize("stack_status,heat_action", [
+    ("CREATE_IN_PROGRESS", "cancel_without_rollback"), ("UPDATE_IN_PROGRESS", "cancel_without_rollback"),
+    ("CREATE_FAILED", "check"), ("UPDATE_FAILED", "check"), ("CHECK_FAILED", "check"),
+])
+def test_reset_status_cancels_what_is_stuck_and_checks_what_failed(api, stack_status, heat_action):
+    iid = instance(api)
+    api.gateway.stacks[iid]["stack_status"] = stack_status
+    assert action(api, iid, {"reset_status": {}}).status_code == 202
+    assert api.gateway.stack_actions == [(heat_action, iid)]
+    assert api.gateway.updates == []
+
+
+@pytest.mark.parametrize("stack_status", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_IN_PROGRESS",
+                                          "DELETE_FAILED", "CHECK_IN_PROGRESS"])
+def test_reset_status_with_nothing_to_reset_is_409(api, stack_status):
+    iid = instance(api)
+    api.gateway.stacks[iid]["stack_status"] = stack_status
+    assert_trove_error(action(api, iid, {"reset_status": {}}), 409, "conflict")
+    assert api.gateway.stack_actions == []
+
+
+def test_an_instance_whose_check_failed_may_be_restarted(api):
+    iid = instance(api)
+    api.gateway.stacks[iid]["stack_status"] = "CHECK_FAILED"
+    assert status(api, iid) == "ERROR"
+    assert action(api, iid, {"restart": {}}).status_code == 202
