@@ -15,7 +15,8 @@ the place the servers run. What that is depends on the driver the environment fi
   addresses (tags only), so this module answers "unknown" (``operating_status`` ""), never a
   guess. The cloud-side design is a probe of ``address:port`` with a short timeout on show
   and, for lists, a periodic Heat stack check whose result the list reads from the stack
-  status (see docs/api.md). Not built: there is no cloud driver yet.
+  status (see docs/api.md). Not built yet for the cloud driver
+  (templates/environments/openstack.yaml).
 
 The same process table gives ``volume.used`` (bytes under the data dir) on show.
 """
