@@ -180,7 +180,7 @@ class LocalServer(resource.Resource):
                 restore=self._restore_chain(),
                 overrides=self.properties[self.CONFIGURATION],
                 allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
-                replica_of=self._endpoint(self.properties[self.REPLICA_OF]),
+                replica_of=self._seed_source(),
             )
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
@@ -239,6 +239,17 @@ class LocalServer(resource.Resource):
         else:
             fenced = self._endpoint(fence, running=False).key if fence else None
             _driver().promote(self.resource_id, password, fenced=fenced)
+
+    def _seed_source(self):
+        """The running server a new replica is seeded from (with its data dir, for tools
+        that read its files), or None."""
+        source = self._endpoint(self.properties[self.REPLICA_OF])
+        if source is None:
+            return None
+        local = _driver().get(source.key)
+        return streams.Source(host=source.host, port=source.port, password=source.password,
+                              version=self.properties[self.DATASTORE_VERSION],
+                              datadir=local.datadir if local else None)
 
     def _endpoint(self, instance_id, running=True):
         """The server of another instance of the replication set, from its stack."""

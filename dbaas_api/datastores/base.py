@@ -12,6 +12,7 @@ methods so that no other code has to ask "which datastore is this?":
   datastore it runs.
 """
 import contextlib
+import hmac
 import math
 import re
 import signal
@@ -362,9 +363,16 @@ class Datastore:
     # A ``source`` below is an object with ``host``, ``port`` and ``password`` (that admin
     # password); ``position`` is an int that grows with what a server has written or
     # replayed (PostgreSQL: the WAL LSN), comparable between the members of one set.
+    # seed_replica's source is a backup.streams.Source (datadir and a scratch workdir too:
+    # tools that read the source's files need them).
 
     supports_replication = False
     fence_stops_server = False   # True: fencing a primary is stopping it (see stopped_position)
+
+    def replication_password(self, admin_password):
+        """The replication account's password: derived from the admin password every member
+        shares, so nothing more is kept anywhere in Heat, and it opens replication only."""
+        return hmac.new(admin_password.encode(), b"heat-dbaas replication", "sha256").hexdigest()
 
     def prepare_source(self, source):
         """On the primary, before a replica is seeded from it: what replication needs there
@@ -376,7 +384,7 @@ class Datastore:
         and configure the server to follow it from its first start."""
         raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
 
-    def after_replica_start(self, address, port, password, source):
+    def after_replica_start(self, paths, address, port, password, source):
         """Steps that need the running replica, once, right after its first start (default none)."""
 
     def replication_state(self, address, port, password):
@@ -398,6 +406,9 @@ class Datastore:
         """The running primary stops taking writes; returns its final position (for
         datastores whose fence_stops_server is False)."""
         raise errors.NotImplementedYet(f"{self.title} replication is not supported.")
+
+    def unfence(self, address, port, password):
+        """Undo fence() when the switchover cannot go on: the primary takes writes again."""
 
     def stopped_position(self, paths, version):
         """The final position of a cleanly stopped server (fence_stops_server datastores)."""

@@ -288,9 +288,6 @@ class PostgreSQL(Datastore):
     replica_file = "replica.conf"
     replication_passfile = "replication.pgpass"
 
-    def replication_password(self, admin_password):
-        return hmac.new(admin_password.encode(), b"heat-dbaas replication", "sha256").hexdigest()
-
     def prepare_source(self, source):
         ident = sql.Identifier(self.replication_user)
         verifier = scram_verifier(self.replication_password(source.password))

@@ -265,12 +265,20 @@ class LocalDriver:
                 ds.wait_replayed(instance.address, instance.port, admin_password, position, self.CATCH_UP_TIMEOUT)
             except errors.DBaaSError:
                 with contextlib.suppress(errors.DBaaSError):
-                    self.start(fenced, admin_password)
+                    self._unfence(fenced, admin_password)
                 raise
         home = self._existing_home(key)
         with _flock(home / ".lock"):
             ds.promote(Paths(home), _Runner(Paths(home), self._run_as(ds), self.INIT_TIMEOUT),
                        instance.address, instance.port, admin_password)
+
+    def _unfence(self, key, admin_password):
+        instance = self._instance(key)
+        ds = datastores.get(instance.datastore)
+        if ds.fence_stops_server:
+            self.start(key, admin_password)
+        else:
+            ds.unfence(instance.address, instance.port, admin_password)
 
     def follow(self, key, source, admin_password):
         """The server follows ``source`` once that takes writes (waits for it: a switchover
@@ -335,6 +343,7 @@ class LocalDriver:
         self._write_config(ds, paths, address, ds.port, flavor)
         runner = _Runner(paths, user, self.INIT_TIMEOUT)
         if replica_of:
+            replica_of = dataclasses.replace(replica_of, workdir=paths.home / "seed")
             ds.prepare_source(replica_of)
             ds.seed_replica(paths, version, runner, replica_of)
         elif restore:
@@ -349,7 +358,7 @@ class LocalDriver:
                     ds.after_first_start(paths, address, ds.port, admin_password, wait)
                 wait(lambda: ds.probe(address, ds.port, admin_password), f"{ds.title} at {address}")
                 if replica_of:
-                    ds.after_replica_start(address, ds.port, admin_password, replica_of)
+                    ds.after_replica_start(paths, address, ds.port, admin_password, replica_of)
                 return address
             except errors.DBaaSError:
                 if process.poll() is None or attempt == 3 or _bindable(address, ds.port):
