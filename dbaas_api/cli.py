@@ -3,9 +3,12 @@
     dbaas up       start Heat and the API in the background, wait until both answer
     dbaas down     stop the API, Heat and every local datastore process
     dbaas status   what runs, where, and where the logs are
+    dbaas wait ID  a progress bar until the instance is ACTIVE (exit 0) or ERROR (exit 1)
 """
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from dbaas_api.config import Settings
@@ -48,6 +51,74 @@ def cmd_status(args):
     return 0 if running == 2 else 3
 
 
+SETTLED = {"ACTIVE": 0, "RESTART_REQUIRED": 0, "ERROR": 1}
+BAR = 30
+
+
+def cmd_wait(args):
+    """Poll ``GET /instances/{id}`` through the API (as any client would) and draw its
+    ``progress`` until the instance is ACTIVE (0) or ERROR (1, with its fault); 1 as well
+    when it is gone or its database stopped, 2 on timeout."""
+    import requests
+    settings = Settings.from_env()
+    url = (args.url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    project = args.project or os.environ.get("DBAAS_PROJECT") or os.environ.get("OS_PROJECT_ID")
+    if not project:
+        print("dbaas wait: give --project (or set DBAAS_PROJECT / OS_PROJECT_ID)", file=sys.stderr)
+        return 1
+    headers = {"X-Auth-Token": args.token} if args.token else {}
+    show = f"{url}/v1.0/{project}/instances/{args.instance_id}"
+    interactive = sys.stdout.isatty()
+    deadline, last = time.monotonic() + args.timeout, None
+    while True:
+        try:
+            response = requests.get(show, headers=headers, timeout=10)
+        except requests.RequestException as exc:
+            print(f"\ndbaas wait: the API at {url} does not answer: {type(exc).__name__}", file=sys.stderr)
+            return 1
+        if response.status_code != 200:
+            print(f"\ndbaas wait: {_api_error(response)}", file=sys.stderr)
+            return 1
+        instance = response.json()["instance"]
+        line = _progress_line(instance)
+        if line != last:
+            print(("\r" + line.ljust(BAR + 40)) if interactive else line, end="" if interactive else "\n",
+                  flush=True)
+            last = line
+        state = instance["status"]
+        if state in SETTLED:
+            print("\n" if interactive else "", end="")
+            if state == "ERROR":
+                print(f"fault: {(instance.get('fault') or {}).get('message', 'no reason given')}", file=sys.stderr)
+            return SETTLED[state]
+        if instance.get("operating_status") == "SHUTDOWN" and not instance.get("progress"):
+            print("\nthe database is not running (restart the instance)", file=sys.stderr)
+            return 1
+        if time.monotonic() > deadline:
+            print(f"\ndbaas wait: still {state} after {args.timeout:.0f} s", file=sys.stderr)
+            return 2
+        time.sleep(args.interval)
+
+
+def _progress_line(instance):
+    """``[##########----------] 4/6 BUILD``; a full bar once settled."""
+    progress = instance.get("progress")
+    done, total = (progress["done"], progress["total"]) if progress else (1, 1)
+    if not progress and instance["status"] not in SETTLED:
+        done, total = 0, 0   # no resources known yet (the create has only just begun)
+    filled = BAR * done // total if total else 0
+    count = f" {done}/{total}" if total else ""
+    return f"[{'#' * filled}{'-' * (BAR - filled)}]{count} {instance['status']}"
+
+
+def _api_error(response):
+    try:
+        (_, error), = response.json().items()
+        return f"{error['code']} {error['message']}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return f"HTTP {response.status_code}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="dbaas", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", help="state directory (default $DBAAS_STATE_DIR or ./.state)")
@@ -55,6 +126,15 @@ def main(argv=None):
     sub.add_parser("up", help="start Heat and the API").set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
+    wait = sub.add_parser("wait", help="a progress bar until an instance is ACTIVE or ERROR")
+    wait.add_argument("instance_id")
+    wait.add_argument("--project", help="the project (default $DBAAS_PROJECT or $OS_PROJECT_ID)")
+    wait.add_argument("--url", help="the API (default http://$DBAAS_API_HOST:$DBAAS_API_PORT)")
+    wait.add_argument("--token", default=os.environ.get("OS_AUTH_TOKEN"),
+                      help="a Keystone token, in the keystone profile (default $OS_AUTH_TOKEN)")
+    wait.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    wait.add_argument("--interval", type=float, default=0.5, help="seconds between looks (default 0.5)")
+    wait.set_defaults(func=cmd_wait)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

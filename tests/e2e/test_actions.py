@@ -197,3 +197,18 @@ def test_two_resizes_at_once_one_wins_the_other_is_409(stack, cleanup):
     assert loser.json()["conflict"]["code"] == 409
     settled(stack, iid)
     assert client.get(f"/instances/{iid}").json()["instance"]["flavor"]["id"] == winner
+
+
+def test_dbaas_wait_draws_the_progress_until_active(stack, cleanup):
+    from tests.e2e.test_faults import dbaas_wait
+    client = stack.client(f"wait-{uuid.uuid4().hex[:8]}")
+    created = client.create_instance(name="waited", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": "postgresql"}, databases=[{"name": "a"}, {"name": "b"}])
+    cleanup.append((client, created["id"]))
+    done = dbaas_wait(stack, client, created["id"])
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "[" + "#" * 30 + "] 1/1 ACTIVE", lines
+    assert all(line.startswith("[") for line in lines)
+    assert client.get(f"/instances/{created['id']}").json()["instance"]["status"] == "ACTIVE"
+    assert dbaas_wait(stack, client, str(uuid.uuid4())).returncode == 1   # no such instance

@@ -21,6 +21,16 @@ def own_stack():
         stack.destroy()
 
 
+def dbaas_wait(stack, client, instance_id, timeout=120):
+    """``dbaas wait ID`` as a user runs it, against the API."""
+    import subprocess
+    import sys
+    project = client.base.rsplit("/", 1)[1]
+    return subprocess.run([sys.executable, "-m", "dbaas_api.cli", "wait", instance_id, "--project", project,
+                           "--url", stack.url, "--interval", "0.1", "--timeout", str(timeout)],
+                          capture_output=True, text=True, timeout=timeout + 30, stdin=subprocess.DEVNULL)
+
+
 def wait_for(check, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -156,7 +166,9 @@ def test_a_failed_restart_is_error_with_a_clear_fault_and_is_put_right_without_l
         os.chmod(local.datadir, 0o755)   # PostgreSQL refuses to start on a data dir others can read
 
         assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
-        assert wait_for(finished, 120, "the restart to end")["stack_status"] == "UPDATE_FAILED"
+        waited = dbaas_wait(stack, client, iid)   # the CLI, through the API
+        assert waited.returncode == 1 and "fault: PostgreSQL exited" in waited.stderr, waited
+        assert finished()["stack_status"] == "UPDATE_FAILED"
         failed = client.get(f"/instances/{iid}").json()["instance"]
         assert (failed["status"], failed["operating_status"]) == ("ERROR", "SHUTDOWN")
         message = failed["fault"]["message"]
