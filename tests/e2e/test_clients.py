@@ -358,3 +358,77 @@ def test_database_backup_create_list_show_delete_and_restore(accounts, http, pg_
         if restored:
             http["alice"].delete_and_wait(restored["id"])
         http["alice"].delete(f"/backups/{backup['id']}")
+
+
+# Instance actions: restart, resize flavor and volume, reset status, force delete.
+
+def server_pid(keystone_stack, instance_id):
+    (local,) = [i for i in keystone_stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == instance_id]
+    return local.pid
+
+
+def test_database_instance_restart_resize_reset_and_force_delete(accounts, keystone_stack, http):
+    alice, bob = accounts["alice"], accounts["bob"]
+    created = cli_json(alice, "database", "instance", "create", "cli-ops", "--flavor", "db.tiny", "--size", "1",
+                       "--datastore", "redis", "--datastore-version", "7")
+    iid = created["id"]
+    try:
+        http["alice"].wait_status(iid)
+        before = server_pid(keystone_stack, iid)
+        done = cli(alice, "database", "instance", "restart", "cli-ops")
+        assert done.returncode == 0, done.stderr
+        settled(keystone_stack, iid)
+        assert server_pid(keystone_stack, iid) not in (None, before)
+
+        done = cli(alice, "database", "instance", "resize", "flavor", "cli-ops", "db.medium")
+        assert done.returncode == 0, done.stderr
+        settled(keystone_stack, iid)
+        done = cli(alice, "database", "instance", "resize", "volume", iid, "3")
+        assert done.returncode == 0, done.stderr
+        settled(keystone_stack, iid)
+        shown = cli_json(alice, "database", "instance", "show", "cli-ops")
+        assert (shown["status"], shown["flavor"], shown["volume"]) == ("ACTIVE", "3", 3), shown
+        assert shown["operating_status"] == "HEALTHY"
+
+        # Refusals come back as the client's own errors; bob cannot touch it.
+        assert "already has flavor" in cli_fails(alice, "database", "instance", "resize", "flavor", iid, "db.medium")
+        assert "larger" in cli_fails(alice, "database", "instance", "resize", "volume", iid, "2")
+        for args in (("restart", iid), ("resize", "volume", iid, "5"), ("reset", "status", iid)):
+            assert NOT_FOUND in cli_fails(bob, "database", "instance", *args) or \
+                "404" in cli_fails(bob, "database", "instance", *args)
+
+        done = cli(alice, "database", "instance", "reset", "status", "cli-ops")   # a check: still ACTIVE
+        assert done.returncode == 0, done.stderr
+        settled(keystone_stack, iid)
+        assert cli_json(alice, "database", "instance", "show", iid)["status"] == "ACTIVE"
+
+        done = cli(alice, "database", "instance", "force", "delete", "cli-ops")   # reset status, then delete
+        assert done.returncode == 0, done.stderr
+        http["alice"].wait_status(iid, ("GONE",))
+    finally:
+        http["alice"].delete_and_wait(iid)
+
+
+def test_sdk_restart_and_resizes(accounts, keystone_stack, http):
+    conn = sdk(accounts["alice"])
+    instance = conn.database.create_instance(name="sdk-ops", flavor="1", volume={"size": 1},
+                                             datastore={"type": "redis", "version": "7"})
+    try:
+        resource.wait_for_status(conn.database, instance, "ACTIVE", ["ERROR"], 0.1, 120)
+        before = server_pid(keystone_stack, instance.id)
+        instance.restart(conn.database)              # {"restart": null}
+        settled(keystone_stack, instance.id)
+        assert server_pid(keystone_stack, instance.id) not in (None, before)
+        instance.resize(conn.database, "2")          # {"resize": {"flavorRef": "2"}}
+        settled(keystone_stack, instance.id)
+        instance.resize_volume(conn.database, 2)     # {"resize": {"volume": 2}}
+        settled(keystone_stack, instance.id)
+        shown = conn.database.get_instance(instance.id)
+        assert (shown.status, shown.flavor["id"], shown.volume["size"]) == ("ACTIVE", "2", 2)
+        # The sdk's actions do not raise on an error answer (its proxy does not raise): the
+        # refused shrink shows as the instance left as it was.
+        instance.resize_volume(conn.database, 1)
+        assert conn.database.get_instance(instance.id).volume["size"] == 2
+    finally:
+        conn.database.delete_instance(instance, ignore_missing=True)
+        resource.wait_for_delete(conn.database, instance, 0.1, 120)

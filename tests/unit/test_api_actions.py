@@ -152,8 +152,9 @@ def test_actions_on_another_projects_instance_are_404(api):
 @pytest.mark.parametrize("stack_status,heat_action", [
     ("CREATE_IN_PROGRESS", "cancel_without_rollback"), ("UPDATE_IN_PROGRESS", "cancel_without_rollback"),
     ("CREATE_FAILED", "check"), ("UPDATE_FAILED", "check"), ("CHECK_FAILED", "check"),
+    ("CREATE_COMPLETE", "check"), ("UPDATE_COMPLETE", "check"),
 ])
-def test_reset_status_cancels_what_is_stuck_and_checks_what_failed(api, stack_status, heat_action):
+def test_reset_status_cancels_what_is_stuck_and_checks_what_is_settled(api, stack_status, heat_action):
     iid = instance(api)
     api.gateway.stacks[iid]["stack_status"] = stack_status
     assert action(api, iid, {"reset_status": {}}).status_code == 202
@@ -161,12 +162,20 @@ def test_reset_status_cancels_what_is_stuck_and_checks_what_failed(api, stack_st
     assert api.gateway.updates == []
 
 
-@pytest.mark.parametrize("stack_status", ["CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_IN_PROGRESS",
-                                          "DELETE_FAILED", "CHECK_IN_PROGRESS"])
-def test_reset_status_with_nothing_to_reset_is_409(api, stack_status):
+@pytest.mark.parametrize("stack_status", ["DELETE_IN_PROGRESS", "DELETE_FAILED", "CHECK_IN_PROGRESS",
+                                          "SNAPSHOT_IN_PROGRESS"])
+def test_reset_status_leaves_other_work_of_heats_alone(api, stack_status):
     iid = instance(api)
     api.gateway.stacks[iid]["stack_status"] = stack_status
-    assert_trove_error(action(api, iid, {"reset_status": {}}), 409, "conflict")
+    assert action(api, iid, {"reset_status": {}}).status_code == 202
+    assert api.gateway.stack_actions == [] and api.gateway.updates == []
+
+
+def test_reset_status_takes_no_arguments_and_is_404_for_another_project(api):
+    iid = instance(api)
+    assert_trove_error(action(api, iid, {"reset_status": {"status": "ACTIVE"}}), 400, "badRequest")
+    assert_trove_error(api.post(f"/instances/{iid}/action", {"reset_status": {}}, project="proj-b"),
+                       404, "itemNotFound")
     assert api.gateway.stack_actions == []
 
 
