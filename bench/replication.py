@@ -36,6 +36,9 @@ from tests.harness import Stack  # noqa: E402
 
 import psycopg2  # noqa: E402
 import pymysql  # noqa: E402
+import redis  # noqa: E402
+from redis.backoff import NoBackoff  # noqa: E402
+from redis.retry import Retry  # noqa: E402
 
 USER, PASSWORD, DATABASE = "bench", "bench-Passw0rd", "benchdb"
 RDS_MULTI_AZ_FAILOVER = "60-120 s"
@@ -99,6 +102,37 @@ class MariaDBClient(PostgreSQLClient):
                                connect_timeout=2, autocommit=True)
 
 
+class RedisClient:
+    name, version = "redis", "7"
+    errors = (redis.RedisError,)
+    create_fields = {"users": [{"name": USER, "password": PASSWORD}]}
+
+    def connect(self, host):
+        return redis.Redis(host=host, port=6379, username=USER, password=PASSWORD, socket_timeout=2,
+                           socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+
+    def setup(self, host):
+        pass
+
+    def writer(self, host):
+        client = self.connect(host)
+        return (lambda value: client.set("newest", value)), client.close
+
+    def reader(self, host):
+        client = self.connect(host)
+        return (lambda: int(client.get("newest") or 0)), client.close
+
+    def try_write(self, host, value):
+        client = self.connect(host)
+        try:
+            client.set("probe", value)
+            return True
+        except self.errors:
+            return False
+        finally:
+            client.close()
+
+
 def bare_switchover(stack, ds, primary, replica, password):
     """The same switchover without the API and Heat: the driver's own steps on the servers
     (fence the primary, wait until the replica has replayed it all, promote), then the
@@ -111,7 +145,7 @@ def bare_switchover(stack, ds, primary, replica, password):
     return time.monotonic() - started
 
 
-CLIENTS = {"postgresql": PostgreSQLClient(), "mariadb": MariaDBClient()}
+CLIENTS = {"postgresql": PostgreSQLClient(), "mariadb": MariaDBClient(), "redis": RedisClient()}
 
 
 def local(stack, instance_id):

@@ -1,6 +1,8 @@
 """Redis: everything heat-dbaas knows about it."""
+import contextlib
 import hashlib
 import socket
+import time
 
 import redis
 from redis.backoff import NoBackoff
@@ -62,7 +64,7 @@ class Redis(Datastore):
     admin_user = "default"   # the user AUTH <password> logs in as; its password is the admin's
 
     max_user_name = 128
-    reserved_users = frozenset({"default", "os_admin"})
+    reserved_users = frozenset({"default", "os_admin", "os_repl"})
 
     configuration_parameters = {"7": PARAMETERS_7}
     # Set by the service (addresses, files, secrets, replication): never by a configuration.
@@ -133,9 +135,13 @@ class Redis(Datastore):
         settings.update(self.flavor_settings(flavor))
         lines = ["# Written by heat-dbaas; rewritten on resize."]
         lines += [f"{name} {value}" for name, value in settings.items()]
+        lines.append(f"include {paths.conf(self.replica_file)}")
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"include {paths.conf(self.override_file)}")
-        return {"redis.conf": "\n".join(lines) + "\n"}
+        files = {"redis.conf": "\n".join(lines) + "\n"}
+        if not paths.conf(self.replica_file).exists():   # a primary's; a replica's is written by follow
+            files[self.replica_file] = self.PRIMARY_CONF
+        return files
 
     def override_files(self, values):
         """The configuration's values, included at the end of redis.conf: what keeps them
@@ -187,6 +193,101 @@ class Redis(Datastore):
         runner.mkdir(aof)
         runner.write_stream(aof / "appendonly.aof.1.base.rdb", chunks)
         runner.write(aof / "appendonly.aof.manifest", "file appendonly.aof.1.base.rdb seq 1 type b\n")
+
+    # ---- replication (replicaof) ------------------------------------------------------------
+    # A replica follows its source as the ACL user os_repl (replication commands only),
+    # whose password derives from the admin password every member shares; replica.conf
+    # (included by redis.conf: replicaof, masteruser, masterauth; 0600) keeps it following
+    # across restarts. Redis does not replicate its ACL: a new replica starts with a copy of
+    # its source's ACL file (hashes only), so the source's users can read it; users made on
+    # the source later are not on its replicas (docs/replication.md). Positions are the
+    # replication offset (PSYNC2 keeps it across a promotion).
+
+    supports_replication = True
+    replication_user = "os_repl"
+    REPLICATION_RULES = ("on", "resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping", "+sync")
+    replica_file = "replica.conf"
+    PRIMARY_CONF = "# A primary: takes writes; written by heat-dbaas.\n"
+    LINK_TIMEOUT = 60.0
+
+    def prepare_source(self, source):
+        password = self.replication_password(source.password)
+        with self._replication_client(source.host, source.port, source.password) as client:
+            client.execute_command("ACL", "SETUSER", self.replication_user, "reset",
+                                   f"#{_sha256(password)}", *self.REPLICATION_RULES)
+            client.execute_command("ACL", "SAVE")
+
+    def seed_replica(self, paths, version, runner, source):
+        """The source's ACL file (its users' hashes, os_repl's and the shared admin's), and
+        replica.conf: the server loads the source's data over replication at its first start."""
+        acl = source.datadir / "users.acl" if source.datadir is not None else None
+        if acl is not None and acl.exists():
+            runner.write(paths.data / "users.acl", acl.read_text())
+        else:
+            self.initialise(paths, version, source.password, runner)
+        self._write_replica_conf(paths, runner, source)
+
+    def after_replica_start(self, paths, address, port, password, source):
+        """Done once the link to the source is up (the first full sync is loaded)."""
+        deadline = time.monotonic() + self.LINK_TIMEOUT
+        while self._info(address, port, password).get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise errors.DBaaSError(f"The Redis replica at {address} did not link to its source within "
+                                        f"{self.LINK_TIMEOUT:.0f} s.")
+            time.sleep(0.05)
+
+    def replication_state(self, address, port, password):
+        info = self._info(address, port, password)
+        return {"role": "primary" if info.get("role") == "master" else "replica",
+                "position": int(info.get("master_repl_offset", 0))}
+
+    def fence(self, address, port, password):
+        """CLIENT PAUSE WRITE: clients' writes wait (and time out), the replication stream
+        still flows; returns the offset every replica must reach."""
+        with self._replication_client(address, port, password) as client:
+            client.execute_command("CLIENT", "PAUSE", int(self.LINK_TIMEOUT * 1000), "WRITE")
+            return int(client.info("replication").get("master_repl_offset", 0))
+
+    def unfence(self, address, port, password):
+        with self._replication_client(address, port, password) as client:
+            client.execute_command("CLIENT", "UNPAUSE")
+
+    def follow(self, paths, runner, address, port, password, source, running, restart):
+        self._write_replica_conf(paths, runner, source)
+        if not running:
+            restart()
+            return
+        with self._replication_client(address, port, password) as client:
+            client.execute_command("CONFIG", "SET", "masteruser", self.replication_user)
+            client.execute_command("CONFIG", "SET", "masterauth", self.replication_password(source.password))
+            client.execute_command("REPLICAOF", source.host, str(source.port))
+            client.execute_command("CLIENT", "UNPAUSE")   # a fenced old primary: it follows now
+
+    def promote(self, paths, runner, address, port, password):
+        with self._replication_client(address, port, password) as client:
+            client.execute_command("REPLICAOF", "NO", "ONE")
+        runner.write(paths.conf(self.replica_file), self.PRIMARY_CONF)
+
+    def _write_replica_conf(self, paths, runner, source):
+        runner.write(paths.conf(self.replica_file),
+                     "# The primary this replica follows; written by heat-dbaas.\n"
+                     f"replicaof {source.host} {int(source.port)}\n"
+                     f"masteruser {self.replication_user}\n"
+                     f"masterauth {self.replication_password(source.password)}\n")
+
+    def _info(self, address, port, password):
+        with self._replication_client(address, port, password, timeout=2) as client:
+            return client.info("replication")
+
+    @contextlib.contextmanager
+    def _replication_client(self, host, port, password, timeout=5):
+        client = self.connect(host, port, password, timeout=timeout, io_timeout=30)
+        try:
+            yield client
+        except redis.RedisError as exc:
+            raise errors.DBaaSError(f"Redis at {host}:{port}: {exc}") from None
+        finally:
+            client.close()
 
 
 class _RdbStream:
@@ -295,7 +396,8 @@ class RedisSession(AdminSession):
 
     def list_users(self):
         return [{"name": name, "host": "%", "databases": []}
-                for name in sorted(self._command("ACL", "USERS")) if name != self.datastore.admin_user]
+                for name in sorted(self._command("ACL", "USERS"))
+                if name not in (self.datastore.admin_user, self.datastore.replication_user)]
 
     def apply_configuration(self, version, flavor, values, previous):
         """CONFIG SET what the running server can change (the driver's override file keeps

@@ -14,6 +14,9 @@ import uuid
 import psycopg2
 import pymysql
 import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.e2e.support import eventually, settled
 from tests.e2e.test_instances import local_instance_of
@@ -21,49 +24,94 @@ from tests.e2e.test_instances import local_instance_of
 USER, PASSWORD, DATABASE = "app", "s3cret-Pw!", "appdb"
 
 
-class PostgreSQL:
-    name, version, port = "postgresql", "15", 5432
+class SQL:
+    """A table t of ids, written and read as the instance's user."""
+    create_fields = {"databases": [{"name": DATABASE}],
+                     "users": [{"name": USER, "password": PASSWORD, "databases": [{"name": DATABASE}]}]}
+
+    def setup(self, host):
+        self.insert(host, statement="CREATE TABLE t (id int primary key)")
+
+    def insert(self, host, *ids, statement="INSERT INTO t VALUES (%s)"):
+        connection = self.connect(host)
+        try:
+            with connection.cursor() as cursor:
+                for value in ids or (None,):
+                    cursor.execute(statement, (value,) if value is not None else None)
+        finally:
+            connection.close()
+
+    def rows(self, host):
+        connection = self.connect(host)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM t ORDER BY id")
+                return [row[0] for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+
+class PostgreSQL(SQL):
+    name, version = "postgresql", "15"
     read_only = psycopg2.errors.ReadOnlySqlTransaction
     errors = (psycopg2.Error,)
 
     def connect(self, host):
-        connection = psycopg2.connect(host=host, port=self.port, user=USER, password=PASSWORD, dbname=DATABASE,
+        connection = psycopg2.connect(host=host, port=5432, user=USER, password=PASSWORD, dbname=DATABASE,
                                       connect_timeout=3)
         connection.autocommit = True
         return connection
 
 
-class MariaDB:
-    name, version, port = "mariadb", "10.11", 3306
+class MariaDB(SQL):
+    name, version = "mariadb", "10.11"
     read_only = pymysql.err.OperationalError   # 1290: running with --read-only
     errors = (pymysql.MySQLError,)
 
     def connect(self, host):
-        return pymysql.connect(host=host, port=self.port, user=USER, password=PASSWORD, database=DATABASE,
+        return pymysql.connect(host=host, port=3306, user=USER, password=PASSWORD, database=DATABASE,
                                connect_timeout=3, autocommit=True)
 
 
-DATASTORES = {"postgresql": PostgreSQL(), "mariadb": MariaDB()}
+class Redis:
+    """A set t of ids; the source's users are on its replicas (a copy of its ACL file)."""
+    name, version = "redis", "7"
+    create_fields = {"users": [{"name": USER, "password": PASSWORD}]}
+    read_only = redis.ReadOnlyError
+    errors = (redis.RedisError,)
+
+    def connect(self, host):
+        return redis.Redis(host=host, port=6379, username=USER, password=PASSWORD, socket_timeout=3,
+                           socket_connect_timeout=3, retry=Retry(NoBackoff(), 0))
+
+    def setup(self, host):
+        pass
+
+    def insert(self, host, *ids):
+        client = self.connect(host)
+        try:
+            for value in ids:
+                client.sadd("t", value)
+        finally:
+            client.close()
+
+    def rows(self, host):
+        client = self.connect(host)
+        try:
+            return sorted(int(value) for value in client.smembers("t"))
+        finally:
+            client.close()
+
+
+DATASTORES = {"postgresql": PostgreSQL(), "mariadb": MariaDB(), "redis": Redis()}
 
 
 def rows(ds, host):
-    connection = ds.connect(host)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM t ORDER BY id")
-            return [row[0] for row in cursor.fetchall()]
-    finally:
-        connection.close()
+    return ds.rows(host)
 
 
 def insert(ds, host, *ids):
-    connection = ds.connect(host)
-    try:
-        with connection.cursor() as cursor:
-            for value in ids:
-                cursor.execute("INSERT INTO t VALUES (%s)", (value,))
-    finally:
-        connection.close()
+    ds.insert(host, *ids)
 
 
 def has_rows(ds, host, ids):
@@ -131,13 +179,10 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
     client, made = project
     primary = client.create_instance(
         name="primary", flavorRef="1", volume={"size": 1}, datastore={"type": ds.name, "version": ds.version},
-        databases=[{"name": DATABASE}], users=[{"name": USER, "password": PASSWORD, "databases": [{"name": DATABASE}]}])
+        **ds.create_fields)
     made.append(primary["id"])
     primary_host = client.wait_status(primary["id"])["ip"][0]
-    connection = ds.connect(primary_host)
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE t (id int primary key)")
-    connection.close()
+    ds.setup(primary_host)
     insert(ds, primary_host, -2, -1)
 
     # Two replicas in one request: the answer is the first; each is an instance of its own.
@@ -170,7 +215,8 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
         (client.post("/instances", {"instance": {"name": "x", "replica_of": replica_ids[0]}}), 400),
         (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"], "replica_count": 4}}), 400),
         (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"],
-                                                 "datastore": {"type": "redis"}}}), 400),
+                                                 "datastore": {"type": "mariadb" if datastore == "redis"
+                                                               else "redis"}}}), 400),
         (client.post("/instances", {"instance": {"name": "x", "replica_of": primary["id"],
                                                  "databases": [{"name": "d"}]}}), 400),
         (client.post("/instances", {"instance": {"name": "x", "flavorRef": "1", "volume": {"size": 1},
