@@ -217,7 +217,10 @@ class LocalServer(resource.Resource):
                 driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
             if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
                 driver.resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]), password)
-            if self.RESTART_GENERATION in prop_diff and self.FLAVOR not in prop_diff:
+            # A restart, unless the resize just did one (after a failed update Heat may send
+            # both: the server is down then, and the restart is what starts it).
+            if self.RESTART_GENERATION in prop_diff and (
+                    self.FLAVOR not in prop_diff or not driver.is_running(self.resource_id)):
                 driver.restart(self.resource_id, password)
             if self.ALLOWED_CIDRS in prop_diff:
                 driver.set_access(self.resource_id, access_rules.allowed_cidrs(list(prop_diff[self.ALLOWED_CIDRS])),

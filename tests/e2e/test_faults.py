@@ -193,3 +193,39 @@ def test_a_failed_restart_is_error_with_a_clear_fault_and_is_put_right_without_l
             assert cursor.fetchall() == [("v",)]
     finally:
         client.delete_and_wait(iid)
+
+
+def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(stack):
+    """The resize's restart fails (the data directory's permissions broken): ERROR with the
+    reason. The stack records the new flavor (Heat keeps a failed update's parameters), so
+    after the repair a restart starts the same server with the new flavor's settings."""
+    from tests.e2e.support import admin_password, setting, write_and_read
+    from dbaas_api import datastores
+    from dbaas_api.heat_gateway import HeatGateway
+    gateway = HeatGateway(stack.settings)
+    client = stack.client(f"failresize-{uuid.uuid4().hex[:8]}")
+    created = client.create_instance(name="fragile", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": "postgresql"})
+    iid = created["id"]
+    try:
+        host = client.wait_status(iid)["ip"][0]
+        admin = (datastores.get("postgresql").admin_user, admin_password(stack, iid))
+        assert write_and_read("postgresql", host, *admin, "postgres") == "v"
+        (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid]
+        os.chmod(local.datadir, 0o755)
+        assert client.post(f"/instances/{iid}/action", {"resize": {"flavorRef": "3"}}).status_code == 202
+        waited = dbaas_wait(stack, client, iid)
+        assert waited.returncode == 1 and "fault: PostgreSQL exited" in waited.stderr, waited
+        assert gateway.get_stack(iid, resolve_outputs=False)["stack_status"] == "UPDATE_FAILED"
+        failed = client.get(f"/instances/{iid}").json()["instance"]
+        assert (failed["status"], failed["flavor"]["id"]) == ("ERROR", "3")
+        assert admin[1] not in failed["fault"]["message"]
+
+        os.chmod(local.datadir, 0o700)
+        assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
+        assert dbaas_wait(stack, client, iid).returncode == 0
+        assert client.get(f"/instances/{iid}").json()["instance"]["operating_status"] == "HEALTHY"
+        assert setting("postgresql", host, *admin, "max_connections") == "200"   # db.medium's
+        assert write_and_read("postgresql", host, *admin, "postgres") == "v"
+    finally:
+        client.delete_and_wait(iid)
