@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/changes.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/backup.py
+	$(BIN)/python bench/replication.py
 
 clean:
 	-$(BIN)/dbaas down
