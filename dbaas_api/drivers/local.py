@@ -190,6 +190,9 @@ class LocalDriver:
         with _flock(home / ".lock"):
             record = self._record(home)
             ds = datastores.get(record["datastore"])
+            # The config too (the same text), so that one written before access files
+            # existed includes this one from the next start.
+            self._write_config(ds, Paths(home), record["address"], record["port"], Flavor(**record["flavor"]))
             self._write_access(ds, Paths(home), allowed_cidrs)
             if self._pid(key) is not None:
                 with ds.admin_session(record["address"], record["port"], admin_password) as session:

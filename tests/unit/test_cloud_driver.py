@@ -157,3 +157,19 @@ def test_a_nested_template_missing_a_property_fails_validation(heat):
                           {SERVER: yaml.safe_dump(broken)})
     with pytest.raises(heat_exception.StackValidationFailed, match="allowed_cidrs"):
         stack.validate(validate_res_tmpl_only=True)
+
+
+@pytest.mark.parametrize("properties,words", [
+    ({"is_public": True}, "no public network"),
+    ({"allowed_cidrs": ["10.0.0.1/8"]}, "host bits"),
+    ({"datastore": "redis", "datastore_version": "7", "allowed_cidrs": ["10.0.0.0/8"]}, "not supported by redis"),
+])
+def test_the_local_server_plugin_refuses_what_it_cannot_honour_in_a_raw_template(heat, properties, words):
+    """Users of the raw templates (openstack stack create) meet the API's rules at validation."""
+    server = {"datastore": "postgresql", "datastore_version": "15", "flavor": "1", "volume_size": 1,
+              "admin_password": ADMIN_PASSWORD, **properties}
+    text = yaml.safe_dump({"heat_template_version": "2021-04-16",
+                           "resources": {"server": {"type": "DBaaS::Local::Server", "properties": server}}})
+    stack = heat_stack_of(text, {})
+    with pytest.raises(heat_exception.StackValidationFailed, match=words):
+        stack.validate()
