@@ -12,7 +12,8 @@ Besides what it shows, an instance carries what its status needs while and after
 ``restart-required`` (a configuration value waits for a restart) and
 ``configuration:<id>`` (the attached group, so a group's instances are one filtered list)
 and ``replica_of:<id>`` (the instance a replica follows, so a source's replicas are one
-filtered list).
+filtered list). Access, which a list shows: ``public`` and ``cidr<N>:<network>``, one per
+allowed network.
 """
 import base64
 import re
@@ -22,6 +23,8 @@ MARKER = "dbaas"
 CONFIGURATION_MARKER = "dbaas-configuration"
 BACKUP_MARKER = "dbaas-backup"
 RESTART_REQUIRED = "restart-required"
+PUBLIC = "public"
+_CIDR_KEY = re.compile(r"^cidr(\d+)$")
 MAX_TAG_LENGTH = 80
 _CHUNK = 72  # len("name99:") + 72 <= 80
 _TEXT_TAG = re.compile(r"^(name|desc)(\d+):(.*)$")
@@ -40,6 +43,8 @@ class InstanceTags:
     restart_required: bool = False        # issue a restart to clear (the restart action does)
     configuration_id: str | None = None
     replica_of: str | None = None         # the instance this replica follows
+    is_public: bool = False               # access, for a list page: "public", "cidr0:10.0.0.0/8"...
+    allowed_cidrs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ def encode(instance):
         tags.append(f"configuration:{instance.configuration_id}")
     if instance.replica_of:
         tags.append(f"replica_of:{instance.replica_of}")
+    if instance.is_public:
+        tags.append(PUBLIC)
+    tags += [f"cidr{index}:{cidr}" for index, cidr in enumerate(instance.allowed_cidrs)]
     return _checked(tags + _encode_text("name", instance.name))
 
 
@@ -120,6 +128,9 @@ def decode(tags):
         restart_required=RESTART_REQUIRED in flags,
         configuration_id=fields.get("configuration") or None,
         replica_of=fields.get("replica_of") or None,
+        is_public=PUBLIC in flags,
+        allowed_cidrs=tuple(fields[key] for key in sorted(
+            (key for key in fields if _CIDR_KEY.match(key)), key=lambda key: int(key[4:]))),
     )
 
 

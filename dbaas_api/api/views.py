@@ -69,8 +69,7 @@ def instance(record, detail=False):
                       "version_number": record.version},
         "region": REGION,
     }
-    if record.access is not None:  # show and create: a list page has no stack parameters
-        view["access"] = {"is_public": record.access.is_public, "allowed_cidrs": list(record.access.allowed_cidrs)}
+    view["access"] = {"is_public": record.access.is_public, "allowed_cidrs": list(record.access.allowed_cidrs)}
     if record.volume_size is not None:
         view["volume"] = {"size": record.volume_size}
         if record.volume_used is not None:

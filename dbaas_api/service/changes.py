@@ -199,7 +199,8 @@ class InstanceChanges:
             restart_required=current.tags.restart_required if result.restart_required is None
             else result.restart_required,
             configuration_id=result.spec.configuration.id if result.spec.configuration else None,
-            replica_of=result.spec.replica_of)
+            replica_of=result.spec.replica_of, is_public=result.spec.access.is_public,
+            allowed_cidrs=result.spec.access.allowed_cidrs)
         self._unchanged_since(stack)
         try:
             self.gateway.update_stack(stack["id"], rendered, tags.encode(new_tags))

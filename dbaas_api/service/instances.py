@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, status, tags
-from dbaas_api.model import InstanceSpec, UserSpec
+from dbaas_api.model import AccessSpec, InstanceSpec, UserSpec
 from dbaas_api.service import access as access_rules
 from dbaas_api.service import catalog
 from dbaas_api.service import health as live_health
@@ -54,7 +54,7 @@ class Instance:
     fault: str | None = None  # why the last operation failed, when status is ERROR
     configuration_id: str | None = None
     configuration_name: str | None = None  # show only: the group's name costs a Heat call
-    access: object = None  # show only (an AccessSpec): the stack's parameters, which a list lacks
+    access: AccessSpec = AccessSpec()  # a list's from tags; show reads the stack's parameters
     replica_of: str | None = None           # the instance this replica follows
     replicas: tuple | None = None           # show only: the ids of the instances following this one
     operating_status: str = ""  # the database's own health, from a live signal (service/health.py)
@@ -101,7 +101,7 @@ class InstanceService:
             project_id=project_id, datastore=spec.datastore, version=spec.version,
             flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name,
             configuration_id=spec.configuration.id if spec.configuration else None,
-            replica_of=spec.replica_of)
+            replica_of=spec.replica_of, is_public=spec.access.is_public, allowed_cidrs=spec.access.allowed_cidrs)
         stack_id = self.gateway.create_stack(
             name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
@@ -346,6 +346,7 @@ def _from_stack(stack):
 
 
 def _instance(stack_id, instance_tags, trove_status, **fields):
+    fields.setdefault("access", AccessSpec(instance_tags.is_public, instance_tags.allowed_cidrs))
     return Instance(
         id=stack_id, name=instance_tags.name, status=trove_status,
         datastore=instance_tags.datastore, version=instance_tags.version,

@@ -59,6 +59,8 @@ def test_allowed_networks_are_enforced_and_a_put_changes_them_in_place(stack, ma
     shown = client.get(f"/instances/{active['id']}").json()["instance"]
     assert shown["status"] == "ACTIVE"
     assert shown["access"] == {"is_public": False, "allowed_cidrs": ["127.0.9.0/24", "10.20.0.0/16"]}
+    [listed] = client.get("/instances").json()["instances"]
+    assert listed["access"] == shown["access"]
     assert login("127.0.9.1") == (True, "")
     assert not login("127.0.5.7")[0]
 

@@ -130,8 +130,11 @@ def test_create_sends_access_as_parameters_and_show_reads_them_back(api):
     assert "127.0.5.0" not in stack["rendered"].template  # values are parameters, never template text
     shown = api.get(f"/instances/{instance['id']}").get_json()["instance"]
     assert shown["access"] == instance["access"]
-    listed = api.get("/instances").get_json()["instances"]
-    assert "access" not in listed[0]  # a list page is read from tags alone: no parameters
+    calls = len(api.gateway.list_calls)
+    listed = api.get("/instances").get_json()["instances"]  # from tags alone: one Heat call
+    assert listed[0]["access"] == instance["access"] and len(api.gateway.list_calls) == calls + 1
+    tags = api.gateway.stacks[instance["id"]]["tags"]
+    assert {"cidr0:127.0.5.0/24", "cidr1:10.1.0.0/16"} <= set(tags) and "public" not in tags
 
 
 def test_default_access_is_everyone(api):
@@ -152,6 +155,7 @@ def test_put_access_is_a_stack_update_of_that_parameter_alone(api):
     shown = api.get(f"/instances/{instance['id']}").get_json()["instance"]
     assert shown["status"] == "ACTIVE"
     assert shown["access"] == {"is_public": False, "allowed_cidrs": ["10.0.0.0/8"]}
+    assert api.get("/instances").get_json()["instances"][0]["access"] == shown["access"]
     # is_public alone keeps the networks (troveclient sends only the keys it is given).
     assert api.put(f"/instances/{instance['id']}", {"instance": {"access": {"is_public": False}}}).status_code == 202
     api.gateway.finish(instance["id"], "UPDATE_COMPLETE")
@@ -185,3 +189,14 @@ def test_redis_on_the_local_driver_refuses_a_restriction(api):
         "name": "r", "flavorRef": "2", "volume": {"size": 1}, "datastore": {"type": "redis"},
         "access": {"allowed_cidrs": ["127.0.5.0/24"]}}}), 400, "badRequest")
     assert "not supported by redis on this driver" in message
+
+
+def test_access_tags_round_trip_in_any_order():
+    from dbaas_api import tags
+    cidrs = tuple(f"10.{i}.0.0/16" for i in range(12)) + ("255.255.255.255/32",)
+    instance = tags.InstanceTags(project_id="p", datastore="postgresql", version="15", flavor_id="1",
+                                 volume_size=1, name="n", is_public=True, allowed_cidrs=cidrs)
+    encoded = tags.encode(instance)
+    assert "public" in encoded and "cidr12:255.255.255.255/32" in encoded
+    assert tags.decode(list(reversed(encoded))) == instance
+    assert tags.decode(tags.encode(tags.InstanceTags("p", "redis", "7", "1", 1, "n"))).allowed_cidrs == ()
