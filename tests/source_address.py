@@ -60,23 +60,33 @@ def relay(source, host, port):
             thread.join(5)
 
 
+@contextlib.contextmanager
+def connected_from(source, datastore, host, port, user, password, database=None):
+    """A client connection (psycopg2 or PyMySQL) as ``user``, from ``source``."""
+    import psycopg2
+    import pymysql
+    with relay(source, host, port) as (relay_host, relay_port):
+        if datastore == "postgresql":
+            connection = psycopg2.connect(host=relay_host, port=relay_port, user=user, password=password,
+                                          dbname=database or "postgres", connect_timeout=5)
+            connection.autocommit = True
+        else:
+            connection = pymysql.connect(host=relay_host, port=relay_port, user=user, password=password.encode(),
+                                         database=database, connect_timeout=5, autocommit=True)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
 def login_from(source, datastore, host, port, user, password):
     """Log in as ``user`` from ``source`` and run one query: (True, "") or (False, why)."""
     import psycopg2
     import pymysql
-    with relay(source, host, port) as (relay_host, relay_port):
-        try:
-            if datastore == "postgresql":
-                connection = psycopg2.connect(host=relay_host, port=relay_port, user=user, password=password,
-                                              dbname="postgres", connect_timeout=5)
-            else:
-                connection = pymysql.connect(host=relay_host, port=relay_port, user=user,
-                                             password=password.encode(), connect_timeout=5)
-        except (psycopg2.OperationalError, pymysql.err.OperationalError) as exc:
-            return False, str(exc)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                return cursor.fetchone()[0] == 1, ""
-        finally:
-            connection.close()
+    try:
+        with connected_from(source, datastore, host, port, user, password) as connection, \
+                connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone()[0] == 1, ""
+    except (psycopg2.OperationalError, pymysql.err.OperationalError) as exc:
+        return False, str(exc)

@@ -212,10 +212,15 @@ class MariaDB(Datastore):
         (docs/api.md, Access)."""
         lines = ["# Written by heat-dbaas from the instance's allowed_cidrs; applied live with SET GLOBAL.",
                  "[mariadbd]"]
-        statement = access_check(allowed_cidrs)
+        statement = self.access_check(allowed_cidrs)
         if statement:
             lines.append(f'init-connect = "{statement}"')  # no double quote or backslash in it
         return {self.access_file: "\n".join(lines) + "\n"}
+
+    def access_check(self, allowed_cidrs):
+        """access_check() letting the replication account in from the service's address too:
+        replicas on this host follow their source from there, whatever its networks."""
+        return access_check(allowed_cidrs, service_accounts=(f"{self.replication_user}@{self.SERVICE_ADDRESS}",))
 
     def override_files(self, values):
         """The configuration's values, included at the end of my.cnf: MariaDB has no
@@ -578,7 +583,7 @@ class MariaDBSession(AdminSession):
 
     def apply_access(self, allowed_cidrs):
         """The same check as access.cnf's, live: new connections follow it at once."""
-        self._execute(f"SET GLOBAL init_connect = {self._literal(access_check(allowed_cidrs))}")
+        self._execute(f"SET GLOBAL init_connect = {self._literal(self.datastore.access_check(allowed_cidrs))}")
 
     def apply_configuration(self, version, flavor, values, previous):
         """SET GLOBAL for what the running server can change (the driver's override file
@@ -607,17 +612,19 @@ class MariaDBSession(AdminSession):
         return self._literal(value)
 
 
-def access_check(allowed_cidrs):
+def access_check(allowed_cidrs, service_accounts=()):
     """A compound statement that fails (SQLSTATE 28000) unless the connecting client's
-    address is in one of ``allowed_cidrs``; "" (no check) when every address may connect.
+    address is in one of ``allowed_cidrs`` or it is one of ``service_accounts`` (USER()
+    texts, 'os_repl@127.0.0.1': names of ours, never a user's); "" (no check) when every
+    address may connect.
     Only numbers from ipaddress go into it. A client with no address (the unix socket,
     which only the server's OS user can reach) is refused as well."""
     networks = [ipaddress.IPv4Network(cidr) for cidr in allowed_cidrs]
     if not networks or any(network.prefixlen == 0 for network in networks):
         return ""
     client = "INET_ATON(SUBSTRING_INDEX(USER(), '@', -1))"
-    allowed = " OR ".join(f"({client} & {int(network.netmask)}) = {int(network.network_address)}"
-                          for network in networks)
+    allowed = " OR ".join([f"({client} & {int(network.netmask)}) = {int(network.network_address)}"
+                           for network in networks] + [f"USER() = '{account}'" for account in service_accounts])
     return (f"BEGIN NOT ATOMIC IF NOT COALESCE({allowed}, FALSE) THEN "
             "SIGNAL SQLSTATE '28000' SET MESSAGE_TEXT = 'Access denied: this address is not allowed'; "
             "END IF; END")

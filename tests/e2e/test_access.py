@@ -6,12 +6,13 @@ refused by the datastore itself (pg_hba.conf, MariaDB's init_connect). ``PUT`` c
 networks through a stack update and the running server follows at once; bad input is a 400
 that leaves the instance as it was; another project gets 404.
 """
+import time
 import uuid
 
 import pytest
 
 from tests.e2e.support import change, settled
-from tests.source_address import login_from
+from tests.source_address import connected_from, login_from
 
 PASSWORD = "access-pw-0123456789"
 VERSIONS = {"postgresql": "15", "mariadb": "10.11", "redis": "7"}
@@ -123,3 +124,37 @@ def test_bad_access_is_400_and_changes_nothing(stack, made):
                      other.put(f"/instances/{active['id']}", {"instance": {"access": {"allowed_cidrs": []}}})):
         assert response.status_code == 404 and "itemNotFound" in response.json()
     assert client.get(f"/instances/{active['id']}").json()["instance"]["access"]["allowed_cidrs"] == ["127.0.5.0/24"]
+
+
+def run_from(source, datastore, host, port, statements):
+    """Run statements as the user from ``source``; the last one's rows."""
+    with connected_from(source, datastore, host, port, "app", PASSWORD, "appdb") as connection, \
+            connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+        return cursor.fetchall() if cursor.description else None
+
+
+@pytest.mark.parametrize("datastore", ["postgresql", "mariadb"])
+def test_replicas_follow_a_source_whose_access_leaves_the_host_out(stack, made, datastore):
+    """The replication account comes from the service's address (127.0.0.1), which the
+    networks here leave out: the datastore's rules let it in all the same."""
+    client = stack.client(f"acc-repl-{uuid.uuid4().hex[:8]}")
+    _, primary = new_instance(client, made, datastore, access={"allowed_cidrs": ["127.0.5.0/24"]})
+    assert not login_from("127.0.0.1", datastore, primary["ip"][0], primary["port"], "app", PASSWORD)[0]
+    run_from("127.0.5.7", datastore, primary["ip"][0], primary["port"],
+             ["CREATE TABLE t (id int primary key)", "INSERT INTO t VALUES (1)"])
+    created = client.create_instance(name="acc replica", replica_of=primary["id"],
+                                     access={"allowed_cidrs": ["127.0.5.0/24"]})
+    made.insert(0, (client, created["id"]))   # deleted before its source
+    replica = client.wait_status(created["id"])
+    assert replica["access"]["allowed_cidrs"] == ["127.0.5.0/24"]
+    run_from("127.0.5.7", datastore, primary["ip"][0], primary["port"], ["INSERT INTO t VALUES (2)"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = run_from("127.0.5.7", datastore, replica["ip"][0], replica["port"], ["SELECT id FROM t ORDER BY id"])
+        if [row[0] for row in found] == [1, 2]:
+            break
+        time.sleep(0.1)
+    assert [row[0] for row in found] == [1, 2]
+    assert not login_from("127.0.9.1", datastore, replica["ip"][0], replica["port"], "app", PASSWORD)[0]

@@ -92,7 +92,8 @@ def test_mariadb_init_connect_checks_the_client_address():
     assert '"' not in statement and "\\" not in statement  # safe inside the option file's quotes
     assert access_check([]) == access_check(["10.0.0.0/8", "0.0.0.0/0"]) == ""
     text = MARIADB.access_files(["127.0.5.0/24"])["access.cnf"]
-    assert f'init-connect = "{statement}"' in text.splitlines()
+    assert f'init-connect = "{MARIADB.access_check(["127.0.5.0/24"])}"' in text.splitlines()
+    assert "OR USER() = 'os_repl@127.0.0.1'" in text  # replicas on this host follow from there
     assert "init-connect" not in MARIADB.access_files([])["access.cnf"]
     assert "!include" in MARIADB.config_files(_paths(), "127.0.2.3", 3306, datastores.find_flavor("1"))["my.cnf"]
 
