@@ -14,6 +14,7 @@ from dbaas_api.policy import Policy
 from dbaas_api.service.accounts import AccountService
 from dbaas_api.service.configurations import ConfigurationService
 from dbaas_api.service.backups import BackupService
+from dbaas_api.service.clusters import ClusterService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.management import ManagementService
 
@@ -28,6 +29,7 @@ class Services:
     configurations: ConfigurationService
     policy: Policy
     management: ManagementService
+    clusters: ClusterService = None
 
 
 def create_app(config=None, gateway=None, renderer=None):
@@ -53,7 +55,8 @@ def create_app(config=None, gateway=None, renderer=None):
         settings=settings, instances=instances, backups=instances.backups,
         accounts=AccountService(settings, gateway, renderer),
         configurations=ConfigurationService(settings, gateway, renderer),
-        policy=Policy(settings.policy_file), management=ManagementService(gateway))
+        policy=Policy(settings.policy_file), management=ManagementService(gateway),
+        clusters=ClusterService(settings, gateway, renderer, instances))
     api.init_app(app)
     if settings.keystone:
         from dbaas_api import identity

@@ -90,3 +90,26 @@ class RenderedStack:
     parameters: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One member of a cluster. ``key`` is its resource name in the cluster's stack, chosen
+    by the service (``m<12 hex>``), never by a user; ``follows`` is the key of the
+    member a replica follows (Redis Cluster), None otherwise."""
+    key: str
+    flavor: Flavor
+    volume_size: int
+    role: str
+    follows: str | None = None
+    number: int = 1   # its name is "<cluster name>-member-<number>"; never reused in one cluster
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A cluster: one stack whose members, in creation order, the service decides."""
+    project_id: str
+    name: str
+    datastore: str
+    version: str
+    members: tuple = ()  # of MemberSpec

@@ -25,6 +25,8 @@ TOPOLOGY_REPLICA = "replica"   # made as a replica: its admin secret is copied f
 _SECRET_NAME = re.compile(r"^(?:user_[0-9a-f]{16}|root)_password$")  # the only names that become text
 BACKUP = "backup"
 CONFIGURATION = "configuration"
+CLUSTER = "cluster"
+_MEMBER_KEY = re.compile(r"^m[0-9a-f]{12}$")
 
 
 def resource_key(kind, *parts):
@@ -122,6 +124,30 @@ class Renderer:
         return RenderedStack(
             template=template.render(datastore=datastore),
             parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
+
+    def render_cluster(self, spec):
+        """A cluster's stack: one DBaaS::ClusterMember per member, in creation order; each
+        joins through the members before it (its peers) and a replica follows its master."""
+        keys = [member.key for member in spec.members]
+        for member in spec.members:
+            if (not _MEMBER_KEY.match(member.key) or not re.fullmatch(r"[a-z]{1,20}", member.role)
+                    or (member.follows and member.follows not in keys)):
+                raise ValueError(f"not a member key of ours: {member.key!r}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("member keys must be unique")
+        members = [{"key": member.key, "role": member.role, "peers": keys[:index], "follows": member.follows}
+                   for index, member in enumerate(spec.members)]
+        template = self.jinja.select_template(template_names(spec.datastore, spec.version, CLUSTER))
+        text = template.render(datastore=spec.datastore, members=members)
+        parameters = {
+            "datastore": spec.datastore,
+            "datastore_version": spec.version,
+            "members": to_json({member.key: {"flavor": member.flavor.id, "volume_size": member.volume_size,
+                                             "role": member.role, "follows": member.follows, "index": index,
+                                             "number": member.number}
+                                for index, member in enumerate(spec.members)}),
+        }
+        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})
 
 
 def nested_templates(environment, search_path):

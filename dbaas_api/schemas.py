@@ -208,3 +208,37 @@ def _path(parts):
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "The body"
+
+# ---- clusters (after trove/common/apischema.py's cluster create and action bodies) --------
+CLUSTER_INSTANCE = {
+    "type": "object",
+    "required": ["flavorRef"],
+    "properties": {
+        "flavorRef": FLAVOR_REF,
+        "volume": {"type": "object", "required": ["size"], "properties": {"size": VOLUME_SIZE},
+                   "description": "an object with a 'size'"},
+        "type": {"type": ["string", "null"], "maxLength": 64,
+                 "description": "a member type of the datastore's clusters, or null"},
+    },
+    "description": "an object with 'flavorRef' and 'volume'",
+}
+CLUSTER_CREATE = _envelope("cluster", {
+    "type": "object", "required": ["name", "datastore", "instances"],
+    "properties": {"name": NAME, "datastore": {**DATASTORE, "required": ["type"]},
+                   "instances": _non_empty_list(CLUSTER_INSTANCE, "a non-empty list of instances")},
+    "description": "an object with 'name', 'datastore' and 'instances'"},
+    "Cluster create request", "a JSON object with a 'cluster' object")
+CLUSTER_ACTION = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Cluster action request",
+    "type": "object", "minProperties": 1, "maxProperties": 1,
+    "properties": {
+        "grow": _non_empty_list(CLUSTER_INSTANCE, "a non-empty list of instances to add"),
+        "shrink": _non_empty_list({"type": "object", "required": ["id"],
+                                   "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 64,
+                                                         "description": "a member's id"}},
+                                   "description": "an object with an 'id'"},
+                                  "a non-empty list of {\"id\": ...} of members to remove"),
+    },
+    "description": "a JSON object with one action: 'grow' or 'shrink'",
+}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 MARKER = "dbaas"
 CONFIGURATION_MARKER = "dbaas-configuration"
 BACKUP_MARKER = "dbaas-backup"
+CLUSTER_MARKER = "dbaas-cluster"
 RESTART_REQUIRED = "restart-required"
 PUBLIC = "public"
 _CIDR_KEY = re.compile(r"^cidr(\d+)$")
@@ -183,6 +184,41 @@ def decode_backup(tags):
         project_id=fields.get("project", ""), instance_id=fields.get("instance", ""),
         datastore=fields.get("datastore", ""), version=fields.get("version", ""),
         name=texts.get("name", ""), description=texts.get("desc"), parent_id=fields.get("parent") or None)
+
+
+@dataclass(frozen=True)
+class ClusterTags:
+    """A cluster's record: whose, which datastore, its name, and while Heat works on it
+    the task under way (``op:``, e.g. GROWING_CLUSTER)."""
+    project_id: str
+    datastore: str
+    version: str
+    name: str
+    operation: str | None = None
+
+
+def encode_cluster(cluster):
+    """ClusterTags -> list of tags, each valid for Heat."""
+    tags = owner_filter(cluster.project_id, CLUSTER_MARKER) + [
+        f"datastore:{cluster.datastore}", f"version:{cluster.version}"]
+    if cluster.operation:
+        if not _OPERATION.match(cluster.operation):
+            raise ValueError(f"not a task: {cluster.operation!r}")
+        tags.append(f"op:{cluster.operation}")
+    return _checked(tags + _encode_text("name", cluster.name))
+
+
+def decode_cluster(tags):
+    """Heat's tags -> ClusterTags, or None when the stack is not a cluster."""
+    found = _decode(tags, CLUSTER_MARKER)
+    if found is None:
+        return None
+    fields, texts, _ = found
+    operation = fields.get("op")
+    return ClusterTags(
+        project_id=fields.get("project", ""), datastore=fields.get("datastore", ""),
+        version=fields.get("version", ""), name=texts.get("name", ""),
+        operation=operation if operation and _OPERATION.match(operation) else None)
 
 
 def _checked(tags):

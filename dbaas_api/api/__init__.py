@@ -33,6 +33,7 @@ def init_app(app):
     """Register every namespace and the error handler on ``app``."""
     from dbaas_api.api import datastores, flavors, instances, mgmt, versions, views
     from dbaas_api.api import backups
+    from dbaas_api.api import clusters
     from dbaas_api.api import configurations, databases, root, users
 
     api = TroveApi(
@@ -53,6 +54,7 @@ def init_app(app):
     api.add_namespace(root.ns, path=f"{instance}/root")
     api.add_namespace(configurations.ns, path=f"{project}/configurations")
     api.add_namespace(mgmt.ns, path=f"{project}/mgmt")
+    api.add_namespace(clusters.ns, path=f"{project}/clusters")
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).
     app.register_error_handler(Exception, error_response)

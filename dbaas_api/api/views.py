@@ -184,3 +184,50 @@ def configuration_parameter(datastore_record, version, parameter):
     if parameter.unit:
         view["unit"] = parameter.unit
     return view
+
+
+# ---- clusters (trove/cluster/views.py) -----------------------------------------------------
+
+def cluster(record):
+    """A cluster; ``instances`` (its members) and ``ip`` on show and create, as Trove shows them."""
+    view = {
+        "id": record.id,
+        "name": record.name,
+        "links": links("clusters", record.id),
+        "datastore": {"type": record.datastore, "version": record.version},
+        "task": {"id": record.task.id, "name": record.task.name, "description": record.task.description},
+        "created": record.created,
+        "updated": record.updated,
+    }
+    if record.members:
+        view["instances"] = [cluster_member(member) for member in record.members]
+        view["ip"] = [member.address for member in record.members if member.address]
+    if record.fault:
+        view["fault"] = {"message": record.fault, "created": record.updated, "details": ""}
+    return view
+
+
+def cluster_member(member):
+    view = {
+        "id": member.id,
+        "name": member.name,
+        "type": member.role,
+        "status": member.status,
+        "links": links("instances", member.id),
+        "flavor": {"id": member.flavor_id, "links": links("flavors", member.flavor_id)},
+        "volume": {"size": member.volume_size},
+    }
+    if member.address:
+        view["ip"] = [member.address]
+    if member.port:
+        view["port"] = member.port
+    return view
+
+
+def cluster_instance(member, cluster_id):
+    """``GET /clusters/{id}/instances/{member id}``: the member as an instance of that cluster."""
+    view = cluster_member(member)
+    view["cluster_id"] = cluster_id
+    if member.address:
+        view.update(_address(member.address))
+    return view

@@ -84,13 +84,13 @@ class LocalDriver:
     # ---- public API ----------------------------------------------------------------------
 
     def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None,
-               allowed_cidrs=(), replica_of=None):
+               allowed_cidrs=(), replica_of=None, membership=None):
         """Make and start a new server; return once its admin accepts an authenticated
         connection. ``overrides``: configuration values it starts with (see set_overrides);
         ``allowed_cidrs``: the networks clients may connect from (see set_access);
         ``replica_of``: a running source (host, port, password) it is seeded from and
-        follows (see the replication section). On any failure nothing is left behind
-        (process or directory)."""
+        follows (see the replication section); ``membership``: it is a cluster member (see
+        the clusters section). On any failure nothing is left behind (process or directory)."""
         ds = _datastore(datastore)
         if version not in ds.versions:
             raise errors.BadRequest(f"field 'version': {ds.title} {version} is not offered.")
@@ -98,13 +98,14 @@ class LocalDriver:
         user = self._run_as(ds)
         self._prepare_state_dir(ds, user)
         paths = Paths(self._home(key))
-        with self._claim(paths, ds, version, flavor, owner) as address:
+        first = self.MEMBER_BAND if membership is not None else 1
+        with self._claim(paths, ds, version, flavor, owner, first) as address:
             try:
                 started = time.monotonic()
                 self._write_overrides(ds, paths, version, overrides or {})
                 self._write_access(ds, paths, allowed_cidrs)
                 address = self._provision(ds, paths, version, flavor, admin_password, user, address, restore,
-                                          replica_of)
+                                          replica_of, membership)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
             except BaseException as exc:
@@ -197,6 +198,34 @@ class LocalDriver:
             if self._pid(key) is not None:
                 with ds.admin_session(record["address"], record["port"], admin_password) as session:
                     session.apply_access(list(allowed_cidrs))
+
+    # ---- clusters ------------------------------------------------------------------------
+    # A member is an instance whose config includes the datastore's cluster file (written
+    # from its ``membership``, see Datastore.cluster_files), recorded in membership.json so
+    # that a later change of its peers can rewrite it. The datastore joins and leaves.
+    # Members take addresses from 127.0.MEMBER_BAND.1 up: a joining Galera member binds its
+    # port only after its state transfer, so for seconds its address looks free to servers of
+    # another state dir (which do not see our claims), and the single servers those make
+    # churn through the lowest addresses.
+    MEMBER_BAND = 100
+
+    def set_membership(self, key, membership):
+        """Rewrite a member's cluster file (its peers changed): read at its next start."""
+        home = self._existing_home(key)
+        with _flock(home / ".lock"):
+            record = self._record(home)
+            self._write_membership(datastores.get(record["datastore"]), Paths(home), record["address"], membership)
+
+    def membership(self, key):
+        return _read_json(self._home(key) / "membership.json")
+
+    @staticmethod
+    def _write_membership(ds, paths, address, membership):
+        if membership is None:
+            return
+        for name, text in ds.cluster_files(paths, address, membership).items():
+            _write_text(paths.conf(name), text, mode=0o644)
+        _write_json(paths.home / "membership.json", membership)
 
     def get(self, key):
         """The instance, or None when there is no (complete) instance of that key."""
@@ -313,7 +342,7 @@ class LocalDriver:
     # ---- processes -----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _claim(self, paths, ds, version, flavor, owner):
+    def _claim(self, paths, ds, version, flavor, owner, first=1):
         """Under the state dir's lock: make the instance directory, write owner.json (before
         anything is spawned) and instance.json with the lowest free address. Yields that
         address, holding the instance's own lock until the caller is done with it."""
@@ -328,7 +357,7 @@ class LocalDriver:
                     os.chmod(home, 0o711)  # whatever the umask: the server's user must traverse it
                     held.enter_context(_flock(home / ".lock"))
                     _write_json(home / "owner.json", dict(owner or {}))
-                    address = self._free_address(ds.port)
+                    address = self._free_address(ds.port, first)
                     _write_json(home / "instance.json", {
                         "datastore": ds.name, "version": version, "address": address, "port": ds.port,
                         "flavor": dataclasses.asdict(flavor), "created_at": time.time()})
@@ -338,26 +367,29 @@ class LocalDriver:
             yield address
 
     def _provision(self, ds, paths, version, flavor, admin_password, user, address, restore=None,
-                   replica_of=None):
+                   replica_of=None, membership=None):
         """Data dir, config, initialisation (or the data of a backup chain: see
         Datastore.restore; or of a source: Datastore.seed_replica), first start; returns
         the address it ended on."""
         self._make_data_dir(paths, user)
+        self._write_membership(ds, paths, address, membership)
         self._write_config(ds, paths, address, ds.port, flavor)
         runner = _Runner(paths, user, self.INIT_TIMEOUT)
+        initialises = membership is None or ds.member_initialises(membership)
         if replica_of:
             replica_of = dataclasses.replace(replica_of, workdir=paths.home / "seed")
             ds.prepare_source(replica_of)
             ds.seed_replica(paths, version, runner, replica_of)
         elif restore:
             ds.restore(paths, version, admin_password, runner, restore)
-        else:
+        elif initialises:
             ds.initialise(paths, version, admin_password, runner)
         for attempt in (1, 2, 3):
-            process = self._spawn(ds, paths, version, user)
+            process = self._spawn(ds, paths, version, user, ds.member_start_args(membership) if membership else ())
             wait = _Waiter(ds, paths, process, self.START_TIMEOUT)
             try:
-                if not restore and not replica_of:   # these have their accounts already
+                # restored servers, replicas and joining members have their accounts already
+                if not restore and not replica_of and initialises:
                     ds.after_first_start(paths, address, ds.port, admin_password, wait)
                 wait(lambda: ds.probe(address, ds.port, admin_password), f"{ds.title} at {address}")
                 if replica_of:
@@ -368,7 +400,7 @@ class LocalDriver:
                     raise
             # Our lock covers this state dir only: a server of another state dir took the
             # address since we chose it. Move to the next free one.
-            address = self._move(ds, paths, flavor)
+            address = self._move(ds, paths, flavor, membership)
 
     def _start(self, key, admin_password, timeout):
         instance = self.get(key)
@@ -397,8 +429,8 @@ class LocalDriver:
     def _stop(self, key, timeout):
         self._stop_processes(Paths(self._home(key)), self._stop_signal(key), timeout or self.STOP_TIMEOUT)
 
-    def _spawn(self, ds, paths, version, user):
-        argv = ds.start_argv(paths, version)
+    def _spawn(self, ds, paths, version, user, extra_args=()):
+        argv = ds.start_argv(paths, version) + list(extra_args)
         with open(paths.home / "server.log", "ab") as log:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        **_child_options(paths, user))
@@ -493,24 +525,27 @@ class LocalDriver:
                     f"'{user.pw_name}' user that runs {ds.title}; make it so (chmod o+x {directory}, "
                     "e.g. mode 0711) or choose another DBAAS_STATE_DIR.")
 
-    def _free_address(self, port):
-        """The lowest 127.0.X.Y (X >= 1) that no instance here has claimed and where nothing
+    def _free_address(self, port, first=1):
+        """The lowest 127.0.X.Y (X >= first) that no instance here has claimed and where nothing
         else listens on this port (another state dir's instance, say). Caller holds the lock."""
         claimed = {record["address"] for record in map(self._record, map(self._home, self.keys()))
                    if record}
-        for x in range(1, 256):
+        for x in range(first, 256):
             for y in range(1, 255):
                 address = f"127.0.{x}.{y}"
                 if address not in claimed and _bindable(address, port):
                     return address
         raise errors.ServiceUnavailable("No free loopback address is left for a new local instance.")
 
-    def _move(self, ds, paths, flavor):
+    def _move(self, ds, paths, flavor, membership=None):
         """Give a not yet started instance a new address (config and record)."""
         with _flock(self.instances_dir / ".lock"):
-            address = self._free_address(ds.port)
+            address = self._free_address(ds.port, self.MEMBER_BAND if membership is not None else 1)
             record = self._record(paths.home)
             record["address"] = address
+            if membership is not None:   # what it learnt of the cluster under its old address
+                ds.forget_member_state(paths)
+            self._write_membership(ds, paths, address, membership)
             self._write_config(ds, paths, address, ds.port, flavor)
             _write_json(paths.home / "instance.json", record)
         return address

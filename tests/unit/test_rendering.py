@@ -35,7 +35,8 @@ def test_golden(datastore, version, databases):
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(rendered.template)
     assert rendered.template == golden.read_text()
-    assert rendered.environment == {"resource_registry": {"DBaaS::Server": "DBaaS::Local::Server"}}
+    assert rendered.environment == {"resource_registry": {"DBaaS::Server": "DBaaS::Local::Server",
+                                                          "DBaaS::ClusterMember": "DBaaS::Local::ClusterMember"}}
 
 
 def test_values_are_parameters_never_template_text():

@@ -1,0 +1,128 @@
+"""DBaaS::Local::ClusterMember: one member of a cluster, as a local process.
+
+The cluster templates (``templates/<datastore>/cluster.yaml.j2``) use the logical
+``DBaaS::ClusterMember``; the environment maps it here. A member is a ``DBaaS::Local::Server``
+with a membership (see ``Datastore.cluster_files``): which cluster, its role, the addresses
+of the members made before it (its peers, through which it joins) and, for a replica, the
+address of the member it follows. The datastore module says what joining and leaving mean
+(Galera: start with the peers in gcomm://, wait until Synced; Redis Cluster: meet, take a
+share of the slots or follow a master); this plugin only calls it at the right moments:
+
+- create: make the server with its membership, then ``join_cluster``;
+- update: new peers (a member before it was removed) are written for its next start;
+- delete of one member while the cluster stays (a shrink): ``leave_cluster`` first, handing
+  its data to the members that stay, then the server goes; when the whole stack is deleted
+  the servers just go.
+"""
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import constraints, properties
+
+from dbaas_api import datastores
+from dbaas_api.errors import DBaaSError
+from heat_plugins.local_server import LocalServer, _driver
+
+
+class LocalClusterMember(LocalServer):
+    """A cluster member running as a local process; CREATE_COMPLETE once it has joined."""
+
+    MEMBER_PROPERTIES = (CLUSTER, ROLE, PEERS, PRIMARY) = ("cluster", "role", "peers", "primary")
+
+    properties_schema = dict(LocalServer.properties_schema, **{
+        CLUSTER: properties.Schema(
+            properties.Schema.STRING,
+            _("The cluster's name (letters, digits, '-'): every member of one cluster has the same."),
+            required=True,
+            constraints=[constraints.AllowedPattern(r"^[A-Za-z0-9-]{1,64}$")],
+        ),
+        ROLE: properties.Schema(
+            properties.Schema.STRING,
+            _("The member's role, one of its datastore's cluster roles (Galera: member; "
+              "Redis Cluster: master or replica)."),
+            required=True,
+        ),
+        PEERS: properties.Schema(
+            properties.Schema.LIST,
+            _("Addresses of the members made before this one: it joins through them. Empty "
+              "for the member that starts the cluster. Changes in place (for its next start)."),
+            default=[],
+            update_allowed=True,
+        ),
+        PRIMARY: properties.Schema(
+            properties.Schema.STRING,
+            _("For a replica: the address of the member it follows."),
+            default="",
+            update_allowed=True,
+        ),
+    })
+
+    def validate(self):
+        super().validate()
+        datastore = datastores.get(self.properties[self.DATASTORE])
+        if not datastore.cluster_kind:
+            raise exception.StackValidationFailed(message=_("%s has no clusters") % datastore.title)
+        if self.properties[self.ROLE] not in datastore.cluster_roles:
+            raise exception.StackValidationFailed(message=_("Unknown %(ds)s cluster role %(role)s") % {
+                "ds": datastore.title, "role": self.properties[self.ROLE]})
+
+    def _membership(self, peers=None, primary=None):
+        return {"cluster": self.properties[self.CLUSTER], "role": self.properties[self.ROLE],
+                "peers": [str(p) for p in (self.properties[self.PEERS] if peers is None else peers)],
+                "primary": (self.properties[self.PRIMARY] if primary is None else primary) or None}
+
+    def handle_create(self):
+        key = self.physical_resource_name()
+        self.resource_id_set(key)   # before anything exists, so that delete can always find it
+        owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
+                 "project": self.stack.context.project_id, "cluster": self.properties[self.CLUSTER]}
+        datastore = datastores.get(self.properties[self.DATASTORE])
+        membership = self._membership()
+        password = self.properties[self.ADMIN_PASSWORD]
+        try:
+            instance = _driver().create(
+                key, owner, datastore, self.properties[self.DATASTORE_VERSION],
+                datastores.find_flavor(self.properties[self.FLAVOR]), password,
+                overrides=self.properties[self.CONFIGURATION], membership=membership)
+            datastore.join_cluster(instance.address, instance.port, password, membership)
+        except DBaaSError as exc:
+            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
+        return key
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        super().handle_update(json_snippet, tmpl_diff, prop_diff)
+        if self.resource_id and (self.PEERS in prop_diff or self.PRIMARY in prop_diff):
+            try:
+                _driver().set_membership(self.resource_id, self._membership(
+                    prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY)))
+            except DBaaSError as exc:
+                raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
+
+    def handle_delete(self):
+        if not self.resource_id:
+            return
+        driver = _driver()
+        instance = driver.get(self.resource_id)
+        if instance is not None and instance.pid is not None and self.stack.action != self.stack.DELETE:
+            # A shrink: the cluster stays, so leave it cleanly before the server goes.
+            try:
+                datastores.get(instance.datastore).leave_cluster(
+                    instance.address, instance.port, self.properties[self.ADMIN_PASSWORD],
+                    driver.membership(self.resource_id) or self._membership(), self._others(driver))
+            except DBaaSError as exc:
+                raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
+        driver.destroy(self.resource_id)  # tolerates "already gone"
+
+    def _others(self, driver):
+        """Addresses of this cluster's other running members, in creation order."""
+        found = []
+        for resource in sorted(self.stack.values(), key=lambda r: r.name):
+            if (resource is not self and isinstance(resource, LocalClusterMember) and resource.resource_id
+                    and resource.action != resource.DELETE):
+                other = driver.get(resource.resource_id)
+                if other is not None and other.pid is not None:
+                    found.append(other.address)
+        return found
+
+
+def resource_mapping():
+    return {"DBaaS::Local::ClusterMember": LocalClusterMember}

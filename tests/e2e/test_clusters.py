@@ -1,0 +1,164 @@
+"""Clusters end to end: HTTP -> API -> real Heat -> DBaaS::ClusterMember -> real MariaDB
+Galera members on their own loopback addresses (and Redis Cluster nodes)."""
+import time
+import uuid
+
+import pymysql
+import pytest
+
+from tests.e2e.support import admin_password, settled
+
+GALERA = {"type": "mariadb", "version": "10.11"}
+MEMBER = {"flavorRef": "1", "volume": {"size": 1}}
+
+
+def create_cluster(client, datastore, count, name="c", **member):
+    response = client.post("/clusters", {"cluster": {
+        "name": name, "datastore": datastore, "instances": [dict(MEMBER, **member) for _ in range(count)]}})
+    assert response.status_code == 200, response.text
+    return response.json()["cluster"]
+
+
+def wait_cluster(client, stack, cluster_id, members, timeout=240):
+    """Wait for Heat, then the cluster with every member ACTIVE and no task."""
+    settled(stack, cluster_id, timeout=timeout)
+    response = client.get(f"/clusters/{cluster_id}")
+    assert response.status_code == 200, response.text
+    cluster = response.json()["cluster"]
+    assert cluster["task"]["name"] == "NONE", cluster
+    assert [m["status"] for m in cluster["instances"]] == ["ACTIVE"] * members, cluster
+    return cluster
+
+
+def mariadb(host, password, database=None):
+    return pymysql.connect(host=host, port=3306, user="os_admin", password=password.encode(), database=database,
+                           connect_timeout=5, autocommit=True)
+
+
+def query(host, password, statement, database="shop"):
+    connection = mariadb(host, password, database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def wsrep(host, password, name):
+    return query(host, password, f"SHOW GLOBAL STATUS LIKE '{name}'", database=None)[0][1]
+
+
+def eventually(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except pymysql.MySQLError:
+            value = None
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_galera_cluster_create_grow_shrink_delete(stack):
+    client = stack.client(f"p-{uuid.uuid4().hex[:8]}")
+    other = stack.client(f"p-{uuid.uuid4().hex[:8]}")
+    started = time.monotonic()
+    created = create_cluster(client, GALERA, 3, name="orders")
+    assert created["task"]["name"] == "BUILDING" and len(created["instances"]) == 3
+    cluster_id = created["id"]
+
+    # Busy while it builds: another change is refused at once.
+    busy = client.post(f"/clusters/{cluster_id}", {"grow": [MEMBER]})
+    assert busy.status_code == 409, busy.text
+
+    cluster = wait_cluster(client, stack, cluster_id, 3)
+    print(f"3-member Galera cluster ACTIVE in {time.monotonic() - started:.1f} s")
+    assert cluster["name"] == "orders" and cluster["datastore"] == {"type": "mariadb", "version": "10.11"}
+    addresses = [m["ip"][0] for m in cluster["instances"]]
+    assert len(set(addresses)) == 3 and sorted(cluster["ip"]) == sorted(addresses)
+    assert [m["name"] for m in cluster["instances"]] == ["orders-member-1", "orders-member-2", "orders-member-3"]
+    assert "password" not in str(cluster).lower()
+
+    # Members are the cluster's, not instances of their own (as in Trove).
+    member_ids = [m["id"] for m in cluster["instances"]]
+    assert all(i["id"] not in member_ids + [cluster_id] for i in client.get("/instances").json()["instances"])
+    assert client.get(f"/instances/{member_ids[0]}").status_code == 404
+    shown = client.get(f"/clusters/{cluster_id}/instances/{member_ids[1]}")
+    assert shown.status_code == 200 and shown.json()["instance"]["ip"] == [addresses[1]]
+    assert [c["id"] for c in client.get("/clusters").json()["clusters"]] == [cluster_id]
+
+    # Another project sees nothing of it and can change nothing.
+    assert other.get(f"/clusters/{cluster_id}").status_code == 404
+    assert other.get("/clusters").json()["clusters"] == []
+    assert other.post(f"/clusters/{cluster_id}", {"grow": [MEMBER]}).status_code == 404
+    assert other.get(f"/clusters/{cluster_id}/instances/{member_ids[0]}").status_code == 404
+    assert other.delete(f"/clusters/{cluster_id}").status_code == 404
+
+    # A write on any member is read on all.
+    password = admin_password(stack, cluster_id)
+    query(addresses[0], password, "CREATE DATABASE shop", database=None)
+    query(addresses[1], password, "CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(20))")
+    for index, address in enumerate(addresses):
+        query(address, password, f"INSERT INTO items VALUES ({index}, 'from-{index}')")
+    for address in addresses:
+        assert eventually(lambda: len(query(address, password, "SELECT * FROM items")) == 3), address
+        assert eventually(lambda: wsrep(address, password, "wsrep_cluster_size") == "3")
+
+    # Grow: the new member has the old data and takes writes the others read.
+    response = client.post(f"/clusters/{cluster_id}", {"grow": [MEMBER]})
+    assert response.status_code == 202, response.text
+    assert client.get(f"/clusters/{cluster_id}").json()["cluster"]["task"]["name"] == "GROWING_CLUSTER"
+    cluster = wait_cluster(client, stack, cluster_id, 4)
+    new = cluster["instances"][3]
+    assert new["name"] == "orders-member-4" and [m["id"] for m in cluster["instances"][:3]] == member_ids
+    assert sorted(query(new["ip"][0], password, "SELECT id FROM items")) == [(0,), (1,), (2,)]
+    query(new["ip"][0], password, "INSERT INTO items VALUES (3, 'from-new')")
+    assert eventually(lambda: len(query(addresses[0], password, "SELECT * FROM items")) == 4)
+    assert eventually(lambda: wsrep(addresses[0], password, "wsrep_cluster_size") == "4")
+
+    # Shrink below three is refused; removing one of four (the first, which started the
+    # cluster) leaves a writable cluster of three that all have every row.
+    refused = client.post(f"/clusters/{cluster_id}", {"shrink": [{"id": member_ids[0]}, {"id": member_ids[1]}]})
+    assert refused.status_code == 400, refused.text
+    unknown = client.post(f"/clusters/{cluster_id}", {"shrink": [{"id": str(uuid.uuid4())}]})
+    assert unknown.status_code == 400, unknown.text
+    response = client.post(f"/clusters/{cluster_id}", {"shrink": [{"id": member_ids[0]}]})
+    assert response.status_code == 202, response.text
+    cluster = wait_cluster(client, stack, cluster_id, 3)
+    left = [m["ip"][0] for m in cluster["instances"]]
+    assert member_ids[0] not in [m["id"] for m in cluster["instances"]] and addresses[0] not in left
+    for address in left:   # the others see the member go as it shuts down
+        assert eventually(lambda: wsrep(address, password, "wsrep_cluster_size") == "3"), address
+    query(left[0], password, "INSERT INTO items VALUES (4, 'after-shrink')")
+    for address in left:
+        assert eventually(lambda: len(query(address, password, "SELECT * FROM items")) == 5), address
+
+    # Delete: every member's server and files are gone.
+    keys = [i.key for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == cluster_id]
+    assert len(keys) == 3
+    assert client.delete(f"/clusters/{cluster_id}").status_code == 202
+    deadline = time.monotonic() + 120
+    while client.get(f"/clusters/{cluster_id}").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert not [k for k in stack.embedded.driver.keys() if k in keys]
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"cluster": {"name": "x", "datastore": GALERA, "instances": [MEMBER, MEMBER]}}, 400),
+    ({"cluster": {"name": "x", "datastore": {"type": "postgresql", "version": "15"},
+                  "instances": [MEMBER] * 3}}, 400),
+    ({"cluster": {"name": "x", "datastore": {"type": "nosuch"}, "instances": [MEMBER] * 3}}, 400),
+    ({"cluster": {"name": "x", "datastore": GALERA, "instances": [{"flavorRef": "99", "volume": {"size": 1}}] * 3}},
+     400),
+    ({"cluster": {"name": "x", "datastore": GALERA, "instances": []}}, 400),
+    ({"cluster": {"name": "x", "datastore": GALERA}}, 400),
+])
+def test_bad_cluster_requests_make_no_stack(stack, body, code):
+    client = stack.client(f"p-{uuid.uuid4().hex[:8]}")
+    response = client.post("/clusters", body)
+    assert response.status_code == code, response.text
+    assert "badRequest" in response.json()
+    assert client.get("/clusters").json()["clusters"] == []
