@@ -268,11 +268,11 @@ class LocalServer(resource.Resource):
         if instance is None:
             return None
         if name == self.REPLICATION:
-            # Resolved for a stack show, where this resource's own properties cannot read
-            # the admin_password resource's value: read it as another stack's would be.
-            try:
-                password = instance_stacks.endpoint(self.context, self.stack.id, running=False).password
-            except DBaaSError:
+            # Resolved for a stack show, where this resource's own properties cannot be
+            # resolved (get_attr of a sibling there fails): ask the sibling itself.
+            secret = self.stack.resources.get("admin_password")
+            password = secret.FnGetAtt("value") if secret is not None else None
+            if not password:
                 return {"role": "unreachable"}
             return _driver().replication_state(self.resource_id, password)
         return {self.ADDRESS: instance.address, self.PORT: instance.port}[name]

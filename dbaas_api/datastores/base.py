@@ -374,6 +374,10 @@ class Datastore:
         shares, so nothing more is kept anywhere in Heat, and it opens replication only."""
         return hmac.new(admin_password.encode(), b"heat-dbaas replication", "sha256").hexdigest()
 
+    def check_replica_flavor(self, source_flavor, replica_flavor):
+        """Refuse (errors.BadRequest) a replica flavor the datastore cannot follow a source
+        of ``source_flavor`` with (default: any will do)."""
+
     def prepare_source(self, source):
         """On the primary, before a replica is seeded from it: what replication needs there
         (an account of its own, say). Idempotent; safe when several replicas do it at once."""

@@ -288,6 +288,14 @@ class PostgreSQL(Datastore):
     replica_file = "replica.conf"
     replication_passfile = "replication.pgpass"
 
+    def check_replica_flavor(self, source_flavor, replica_flavor):
+        """A hot standby needs max_connections at least its primary's (it pauses replay
+        otherwise), and every flavor sets its own."""
+        if replica_flavor.max_connections < source_flavor.max_connections:
+            raise errors.BadRequest(f"flavorRef: a PostgreSQL replica needs a flavor with at least the source's "
+                                    f"max_connections ({source_flavor.max_connections}; flavor "
+                                    f"'{replica_flavor.id}' has {replica_flavor.max_connections}).")
+
     def prepare_source(self, source):
         ident = sql.Identifier(self.replication_user)
         verifier = scram_verifier(self.replication_password(source.password))

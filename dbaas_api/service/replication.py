@@ -82,6 +82,7 @@ class Replication:
             **{k: v for k, v in body.items() if k not in ("replica_of", "replica_count")},
             "datastore": {"type": source.datastore, "version": source.version},
             **({"flavorRef": flavor.id} if flavor else {}), "volume": volume})
+        datastore.check_replica_flavor(source.flavor, spec.flavor)
         if spec.volume_size < source.volume_size:
             raise errors.BadRequest(f"volume.size: the replica needs at least the source's "
                                     f"{source.volume_size} GB.")

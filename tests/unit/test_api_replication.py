@@ -74,6 +74,7 @@ def test_replica_count_makes_instances_of_their_own_tagged_with_their_source(api
     ({"replica_of": "SOURCE", "users": [{"name": "u", "password": "pw-123456"}]}, 400, ["users"]),
     ({"replica_of": "SOURCE", "volume": {"size": 1}}, 400, ["volume.size"]),
     ({"replica_of": "SOURCE", "flavorRef": "99"}, 400, ["99"]),
+    ({"replica_of": "SOURCE", "flavorRef": "1"}, 400, ["max_connections"]),   # smaller than the source's 2
     ({"replica_count": 2}, 400, ["replica_count"]),
 ])
 def test_bad_replica_requests_are_4xx_and_make_nothing(api, fields, code, words):
