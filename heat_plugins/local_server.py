@@ -72,7 +72,7 @@ class LocalServer(resource.Resource):
         ),
         VOLUME_SIZE: properties.Schema(
             properties.Schema.INTEGER,
-            _("Size of the data volume in GB (a quota on the local driver)."),
+            _("Size of the data volume in GB (recorded, not enforced, on the local driver). Grows in place."),
             required=True,
             constraints=[constraints.Range(min=1)],
             update_allowed=True,
