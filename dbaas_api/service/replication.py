@@ -11,9 +11,10 @@ changing it is a stack update through service/changes.py like every change:
   fences the old primary, waits until it has replayed everything the old primary wrote,
   then takes writes (``replica_fence``); the old primary and the other replicas are
   updated to follow it (their servers wait until it takes writes).
-- eject_replica_source (failover, the source dead): the most advanced replica (positions
-  read live from each stack's ``replication`` output) takes writes at once; the others
-  follow it. The dead source's stack is left alone, out of the set: delete it.
+- eject_replica_source (failover, the source dead; asked of the source as in Trove, or of
+  one of its replicas): the most advanced replica (positions read live from each stack's
+  ``replication`` output) takes writes at once; the others follow it. The dead source's
+  stack is left alone, out of the set: delete it.
 - detach (``PUT replica_of: null``): the replica takes writes at once, standalone.
 
 Which server is alive and how far it has replayed is the servers' own answer, read through
@@ -140,18 +141,25 @@ class Replication:
             self._apply(project_id, follower, PROMOTE, replica_of=instance_id)
 
     def eject(self, project_id, instance_id):
-        """Failover: the source of ``instance_id`` is dead; the most advanced of its
-        replicas takes writes and the others follow it. The dead source is left out."""
-        replica = self._replica(project_id, instance_id, "eject_replica_source")
-        source_id = replica.spec.replica_of
+        """Failover. Asked of the dead source, as Trove does, or of one of its replicas:
+        the most advanced replica takes writes and the others follow it. The dead source is
+        left out of the set. Returns the new primary's id."""
+        current = self.instances.changes.read(project_id, instance_id)
+        if current.spec.replica_of:
+            source_id, preferred = current.spec.replica_of, instance_id
+        elif self.replica_ids(project_id, instance_id):
+            source_id, preferred = instance_id, None
+        else:
+            raise errors.BadRequest(f"eject_replica_source: instance '{instance_id}' is neither a replica "
+                                    "source nor a replica.")
         try:
             _, source_state = self.live(project_id, source_id)
         except errors.NotFound:
             source_state = {"role": UNREACHABLE}
         if source_state["role"] != UNREACHABLE:
-            raise errors.Conflict(f"The source '{source_id}' of instance '{instance_id}' is alive: use "
-                                  "promote_to_replica_source for a switchover.")
-        members = [instance_id] + [rid for rid in self.replica_ids(project_id, source_id) if rid != instance_id]
+            raise errors.Conflict(f"The replica source '{source_id}' is alive: use promote_to_replica_source on "
+                                  "one of its replicas for a switchover.")
+        members = sorted(self.replica_ids(project_id, source_id), key=lambda member: member != preferred)
         self._settled(project_id, members)
         positions = {}
         for member in members:

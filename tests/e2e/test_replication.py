@@ -222,8 +222,8 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
         (client.post("/instances", {"instance": {"name": "x", "flavorRef": "1", "volume": {"size": 1},
                                                  "replica_count": 2}}), 400),
         (action(client, primary["id"], "promote_to_replica_source"), 400),
-        (action(client, primary["id"], "eject_replica_source"), 400),
-        (action(client, replica_ids[0], "eject_replica_source"), 409),   # the primary is alive
+        (action(client, primary["id"], "eject_replica_source"), 409),    # the source is alive
+        (action(client, replica_ids[0], "eject_replica_source"), 409),   # its source is alive
         (action(other, replica_ids[0], "promote_to_replica_source"), 404),
         (client.post(f"/instances/{replica_ids[0]}/users", {"users": [{"name": "u2", "password": "pw-u2-123"}]}), 400),
         (client.put(f"/instances/{primary['id']}", {"instance": {"replica_of": None}}), 400),
@@ -270,7 +270,7 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
     killed = local_instance_of(stack, new_primary)
     os.kill(killed.pid, signal.SIGKILL)
     assert eventually(lambda: not has_rows(ds, replica_hosts[0], [1000]), timeout=10)
-    response = action(client, old_primary, "eject_replica_source")
+    response = action(client, new_primary, "eject_replica_source")   # asked of the dead source, as Trove does
     assert response.status_code == 202, response.text
     wait_settled(stack, client, old_primary, replica_ids[1])
     views = {i["id"]: i for i in client.get("/instances").json()["instances"]}

@@ -125,30 +125,45 @@ def test_promote_updates_the_replica_first_then_the_old_primary_and_the_siblings
 def test_promote_and_eject_refusals(api):
     source = primary(api)
     first, _ = replicas(api, source)
+    assert "not a replica" in assert_trove_error(
+        api.post(f"/instances/{source}/action", {"promote_to_replica_source": {}}), 400, "badRequest")
+    lone = primary(api)
+    assert "neither" in assert_trove_error(
+        api.post(f"/instances/{lone}/action", {"eject_replica_source": {}}), 400, "badRequest")
     for verb in ("promote_to_replica_source", "eject_replica_source"):
-        assert "not a replica" in assert_trove_error(api.post(f"/instances/{source}/action", {verb: {}}),
-                                                     400, "badRequest")
         assert_trove_error(api.post(f"/instances/{first['id']}/action", {verb: {}}, project="proj-b"),
                            404, "itemNotFound")
-    assert "alive" in assert_trove_error(
-        api.post(f"/instances/{first['id']}/action", {"eject_replica_source": {}}), 409, "conflict")
+    for asked in (first["id"], source):
+        assert "alive" in assert_trove_error(
+            api.post(f"/instances/{asked}/action", {"eject_replica_source": {}}), 409, "conflict")
     api.gateway.stacks[source]["outputs"][-1]["output_value"] = {"role": "unreachable"}
     assert "eject" in assert_trove_error(
         api.post(f"/instances/{first['id']}/action", {"promote_to_replica_source": {}}), 409, "conflict")
     assert api.gateway.updates == []
 
 
-def test_eject_promotes_the_most_advanced_replica_and_leaves_the_dead_source_alone(api):
+@pytest.mark.parametrize("asked", ["source", "replica"])
+def test_eject_promotes_the_most_advanced_replica_and_leaves_the_dead_source_alone(api, asked):
     source = primary(api)
     first, ids = replicas(api, source, count=3)
     ahead = next(i for i in ids if i != first["id"])
     api.gateway.stacks[ahead]["outputs"][-1]["output_value"] = {"role": "replica", "position": 95}
     api.gateway.stacks[source]["outputs"][-1]["output_value"] = {"role": "unreachable"}
-    response = api.post(f"/instances/{first['id']}/action", {"eject_replica_source": {}})
+    target = source if asked == "source" else first["id"]   # Trove asks the source
+    response = api.post(f"/instances/{target}/action", {"eject_replica_source": {}})
     assert response.status_code == 202, response.get_data(as_text=True)
     updates = {u["id"]: u["parameters"].get("replica_of") for u in api.gateway.updates}
     assert updates == {**{i: ahead for i in ids if i != ahead}, ahead: ""}
     assert source not in updates
+
+
+def test_eject_prefers_the_replica_asked_on_a_tie(api):
+    source = primary(api)
+    first, ids = replicas(api, source, count=2)
+    api.gateway.stacks[source]["outputs"][-1]["output_value"] = {"role": "unreachable"}
+    other = next(i for i in ids if i != first["id"])
+    assert api.post(f"/instances/{other}/action", {"eject_replica_source": {}}).status_code == 202
+    assert api.gateway.updates[0]["id"] == other and api.gateway.updates[0]["parameters"]["replica_of"] == ""
 
 
 def test_detach_and_its_refusals(api):
