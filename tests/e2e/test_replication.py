@@ -291,3 +291,54 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
     insert(ds, hosts[follower], 3000)
     assert not has_rows(ds, hosts[winner], [3000])
     assert "replicas" not in client.get(f"/instances/{winner}").json()["instance"]
+
+
+def test_replication_with_the_openstack_cli(keystone, keystone_stack):
+    """The unmodified ``openstack database instance`` commands (python-troveclient) against the
+    keystone profile: create --replica-of, show, promote, eject, detach; another project's
+    user is refused."""
+    from tests.e2e.test_clients import cli, cli_json
+
+    alice, bob = keystone.account("alice"), keystone.account("bob")
+    http = keystone_stack.client(keystone.project_ids[alice.project_name], keystone.token("alice"))
+    ds = DATASTORES["postgresql"]
+    primary = http.create_instance(name="cli-source", flavorRef="1", volume={"size": 1},
+                                   datastore={"type": "postgresql", "version": "15"}, **ds.create_fields)
+    made = [primary["id"]]
+    try:
+        primary_host = http.wait_status(primary["id"])["ip"][0]
+        ds.setup(primary_host)
+        insert(ds, primary_host, 1)
+        replica = cli_json(alice, "database", "instance", "create", "cli-replica", "--replica-of", "cli-source",
+                           "--size", "1")
+        made.append(replica["id"])
+        assert replica["replica_of"] == primary["id"]
+        replica_host = http.wait_status(replica["id"])["ip"][0]
+        assert eventually(lambda: has_rows(ds, replica_host, [1]), timeout=10)
+        shown = cli_json(alice, "database", "instance", "show", "cli-source")
+        assert shown["replicas"] == replica["id"]
+        listed = {row["ID"]: row for row in cli_json(alice, "database", "instance", "list")}
+        assert listed[replica["id"]]["Role"] == "replica"
+
+        assert cli(bob, "database", "instance", "promote", replica["id"]).returncode != 0
+        assert cli(alice, "database", "instance", "eject", "cli-source").returncode != 0   # it is alive
+
+        done = cli(alice, "database", "instance", "promote", "cli-replica")
+        assert done.returncode == 0, done.stderr
+        wait_settled(keystone_stack, http, replica["id"], primary["id"])
+        assert cli_json(alice, "database", "instance", "show", "cli-source")["replica_of"] == replica["id"]
+        insert(ds, replica_host, 2)
+        assert eventually(lambda: has_rows(ds, primary_host, [1, 2]), timeout=10)
+
+        os.kill(local_instance_of(keystone_stack, replica["id"]).pid, signal.SIGKILL)
+        assert eventually(lambda: cli(alice, "database", "instance", "eject", "cli-replica").returncode == 0,
+                          timeout=20)
+        wait_settled(keystone_stack, http, primary["id"])
+        assert "replica_of" not in cli_json(alice, "database", "instance", "show", "cli-source")
+        insert(ds, primary_host, 3)
+
+        done = cli(alice, "database", "instance", "detach", "cli-source")   # not a replica any more
+        assert done.returncode != 0 and "not a replica" in done.stderr
+    finally:
+        for instance_id in reversed(made):
+            http.delete_and_wait(instance_id)
