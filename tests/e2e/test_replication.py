@@ -293,6 +293,31 @@ def test_replicas_promote_eject_detach(stack, project, datastore):
     assert "replicas" not in client.get(f"/instances/{winner}").json()["instance"]
 
 
+@pytest.mark.parametrize("datastore", sorted(DATASTORES))
+def test_replicas_keep_following_across_a_service_restart(stack, project, datastore):
+    """Every process down (engine, API, servers) and up again: the replica is still a
+    read-only replica of its source and gets what is written there next."""
+    ds = DATASTORES[datastore]
+    client, made = project
+    primary = client.create_instance(name="kept", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": ds.name, "version": ds.version}, **ds.create_fields)
+    made.append(primary["id"])
+    primary_host = client.wait_status(primary["id"])["ip"][0]
+    ds.setup(primary_host)
+    replica = client.create_instance(name="kept-replica", replica_of=primary["id"])
+    made.append(replica["id"])
+    replica_host = client.wait_status(replica["id"])["ip"][0]
+
+    stack.down()
+    stack.up()
+
+    client.wait_status(primary["id"])
+    assert client.wait_status(replica["id"])["replica_of"]["id"] == primary["id"]
+    insert(ds, primary_host, 7)
+    assert eventually(lambda: has_rows(ds, replica_host, [7]), timeout=15)
+    with pytest.raises(ds.read_only):
+        insert(ds, replica_host, 8)
+
 def test_replication_with_the_openstack_cli(keystone, keystone_stack):
     """The unmodified ``openstack database instance`` commands (python-troveclient) against the
     keystone profile: create --replica-of, show, promote, eject, detach; another project's
