@@ -22,6 +22,9 @@ from dbaas_api.service.configurations import ConfigurationService, configuration
 from dbaas_api.service.replication import Replication
 
 _STACK_ID = STACK_ID  # service/management.py checks its markers with it
+# A server that is down while Heat builds the instance or restarts it for a change: what the
+# operating_status says instead of SHUTDOWN.
+_STARTING = {status.BUILD: "BUILD", status.REBOOT: "RESTARTING", status.RESIZE: "RESTARTING"}
 REGION = "RegionOne"
 
 # Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
@@ -183,14 +186,18 @@ class InstanceService:
         self.gateway.delete_stack(instance_id)
 
     def _live(self, instances):
-        """The instances with their operating_status from the live signal: a server that is
-        not running shows SHUTDOWN, and so does a settled instance (ACTIVE or
-        RESTART_REQUIRED) whose server died, as Trove shows it; restart brings it back."""
+        """The instances with their operating_status from the live signal: HEALTHY while the
+        server runs; a server that is not running is SHUTDOWN, and a settled instance (ACTIVE
+        or RESTART_REQUIRED) whose server died shows status SHUTDOWN too, as Trove shows it
+        (restart brings it back); while Heat builds it or restarts it for a change, the
+        server being down is expected: BUILD or RESTARTING."""
         health = self.health.operating_status([instance.id for instance in instances])
         live = []
         for instance in instances:
             operating = health.get(instance.id, "")
             settled = instance.status in (status.ACTIVE, status.RESTART_REQUIRED)
+            if operating == live_health.SHUTDOWN and instance.status in _STARTING:
+                operating = _STARTING[instance.status]
             live.append(replace(instance, operating_status=operating,
                                 status=status.SHUTDOWN if settled and operating == live_health.SHUTDOWN else instance.status))
         return tuple(live)

@@ -82,7 +82,10 @@ def test_a_change_under_way_keeps_its_status_while_the_server_is_down(api, tmp_p
     api.gateway.stacks[iid]["stack_status"] = "UPDATE_IN_PROGRESS"
     api.gateway.stacks[iid]["tags"].append("op:REBOOT")
     shown = api.get(f"/instances/{iid}").get_json()["instance"]
-    assert (shown["status"], shown["operating_status"]) == ("REBOOT", "SHUTDOWN")
+    assert (shown["status"], shown["operating_status"]) == ("REBOOT", "RESTARTING")
+    api.gateway.stacks[iid]["stack_status"] = "CREATE_IN_PROGRESS"
+    shown = api.get(f"/instances/{iid}").get_json()["instance"]
+    assert (shown["status"], shown["operating_status"]) == ("BUILD", "BUILD")
 
 
 def test_volume_used_is_the_data_dirs_size_in_gb(tmp_path, server):
