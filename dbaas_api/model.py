@@ -103,6 +103,7 @@ class MemberSpec:
     role: str
     follows: str | None = None
     number: int = 1   # its name is "<cluster name>-member-<number>"; never reused in one cluster
+    share: tuple = ()  # its part of the data when the cluster is made (Redis Cluster: first and last slot)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,8 @@ class Renderer:
                 raise ValueError(f"not a member key of ours: {member.key!r}")
         if len(set(keys)) != len(keys):
             raise ValueError("member keys must be unique")
-        members = [{"key": member.key, "role": member.role, "peers": keys[:index], "follows": member.follows}
+        members = [{"key": member.key, "role": member.role, "peers": keys[:index], "follows": member.follows,
+                    "share": bool(member.share)}
                    for index, member in enumerate(spec.members)]
         template = self.jinja.select_template(template_names(spec.datastore, spec.version, CLUSTER))
         text = template.render(datastore=spec.datastore, members=members)
@@ -144,7 +145,7 @@ class Renderer:
             "datastore_version": spec.version,
             "members": to_json({member.key: {"flavor": member.flavor.id, "volume_size": member.volume_size,
                                              "role": member.role, "follows": member.follows, "index": index,
-                                             "number": member.number}
+                                             "number": member.number, "share": list(member.share)}
                                 for index, member in enumerate(spec.members)}),
         }
         return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})

@@ -26,7 +26,7 @@ from heat_plugins.local_server import LocalServer, _driver
 class LocalClusterMember(LocalServer):
     """A cluster member running as a local process; CREATE_COMPLETE once it has joined."""
 
-    MEMBER_PROPERTIES = (CLUSTER, ROLE, PEERS, PRIMARY) = ("cluster", "role", "peers", "primary")
+    MEMBER_PROPERTIES = (CLUSTER, ROLE, PEERS, PRIMARY, SHARE) = ("cluster", "role", "peers", "primary", "share")
 
     properties_schema = dict(LocalServer.properties_schema, **{
         CLUSTER: properties.Schema(
@@ -56,6 +56,14 @@ class LocalClusterMember(LocalServer):
         ),
     })
 
+    properties_schema[SHARE] = properties.Schema(
+        properties.Schema.LIST,
+        _("The member's part of the data when the cluster is made (Redis Cluster: its first and "
+          "last hash slot); empty for a member that joins a working cluster. Used at create only."),
+        default=[],
+        update_allowed=True,
+    )
+
     def validate(self):
         super().validate()
         datastore = datastores.get(self.properties[self.DATASTORE])
@@ -68,7 +76,8 @@ class LocalClusterMember(LocalServer):
     def _membership(self, peers=None, primary=None):
         return {"cluster": self.properties[self.CLUSTER], "role": self.properties[self.ROLE],
                 "peers": [str(p) for p in (self.properties[self.PEERS] if peers is None else peers)],
-                "primary": (self.properties[self.PRIMARY] if primary is None else primary) or None}
+                "primary": (self.properties[self.PRIMARY] if primary is None else primary) or None,
+                "share": [int(n) for n in self.properties[self.SHARE]]}
 
     def handle_create(self):
         key = self.physical_resource_name()
@@ -91,9 +100,14 @@ class LocalClusterMember(LocalServer):
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         super().handle_update(json_snippet, tmpl_diff, prop_diff)
         if self.resource_id and (self.PEERS in prop_diff or self.PRIMARY in prop_diff):
+            driver = _driver()
+            membership = self._membership(prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY))
             try:
-                _driver().set_membership(self.resource_id, self._membership(
-                    prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY)))
+                driver.set_membership(self.resource_id, membership)
+                instance = driver.get(self.resource_id)
+                if self.PRIMARY in prop_diff and instance is not None and instance.pid is not None:
+                    datastores.get(instance.datastore).follow_primary(
+                        instance.address, instance.port, self.properties[self.ADMIN_PASSWORD], membership)
             except DBaaSError as exc:
                 raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 

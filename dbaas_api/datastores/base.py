@@ -449,6 +449,11 @@ class Datastore:
         they would not make a working cluster."""
         raise errors.BadRequest(f"{self.title} does not support clusters.")
 
+    def initial_shares(self, plan):
+        """For each member of a new cluster's plan, its part of the data as a tuple of
+        integers (Redis Cluster: the first and last hash slot a master takes), or ()."""
+        return [()] * len(plan)
+
     def plan_growth(self, roles, requested):
         """New members for ``requested`` ([role or None]) joining members with ``roles``
         (in creation order): [(role, index among all members of the one it follows or None)]."""
@@ -478,6 +483,9 @@ class Datastore:
 
     def join_cluster(self, address, port, admin_password, membership):
         """After the member's first start: whatever makes it a working part of the cluster."""
+
+    def follow_primary(self, address, port, admin_password, membership):
+        """A running member's ``primary`` changed (its master is being removed): follow the new one."""
 
     def leave_cluster(self, address, port, admin_password, membership, others):
         """Before a member that is removed (not the whole cluster) is destroyed: hand its share

@@ -107,7 +107,8 @@ class ClusterService:
             raise errors.BadRequest(f"Datastore '{datastore.name}' does not support clusters.")
         requested = body.get("instances") or []
         plan = datastore.plan_cluster([item.get("type") for item in requested])
-        members = self._members(requested, plan, [])
+        members = [replace(member, share=tuple(share)) for member, share in
+                   zip(self._members(requested, plan, []), datastore.initial_shares(plan))]
         spec = ClusterSpec(project_id=project_id, name=body["name"], datastore=datastore.name,
                            version=version, members=tuple(members))
         cluster_tags = tags.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
@@ -242,7 +243,8 @@ def spec_from_stack(stack):
         version=parameters.get("datastore_version") or cluster_tags.version,
         members=tuple(MemberSpec(key=key, flavor=datastores.find_flavor(value["flavor"]),
                                  volume_size=int(value["volume_size"]), role=value["role"],
-                                 follows=value.get("follows"), number=int(value.get("number", 1)))
+                                 follows=value.get("follows"), number=int(value.get("number", 1)),
+                                 share=tuple(value.get("share") or ()))
                          for key, value in ordered))
 
 

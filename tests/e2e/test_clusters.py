@@ -5,6 +5,8 @@ import uuid
 
 import pymysql
 import pytest
+import redis
+from redis.cluster import ClusterNode, RedisCluster
 
 from tests.e2e.support import admin_password, settled
 
@@ -54,7 +56,7 @@ def eventually(check, timeout=10.0):
     while True:
         try:
             value = check()
-        except pymysql.MySQLError:
+        except (pymysql.MySQLError, redis.RedisError):
             value = None
         if value or time.monotonic() > deadline:
             return value
@@ -161,4 +163,93 @@ def test_bad_cluster_requests_make_no_stack(stack, body, code):
     response = client.post("/clusters", body)
     assert response.status_code == code, response.text
     assert "badRequest" in response.json()
+    assert client.get("/clusters").json()["clusters"] == []
+
+
+REDIS = {"type": "redis", "version": "7"}
+
+
+def redis_node(host, password):
+    return redis.Redis(host=host, port=6379, password=password, socket_timeout=5, decode_responses=True)
+
+
+def cluster_client(host, password):
+    return RedisCluster(startup_nodes=[ClusterNode(host, 6379)], password=password, decode_responses=True,
+                        socket_timeout=5)
+
+
+def keys_per_master(members, password):
+    """{address: number of keys} of the members that are masters, from each node itself."""
+    counts = {}
+    for member in members:
+        node = redis_node(member["ip"][0], password)
+        try:
+            if node.info("replication")["role"] == "master":
+                counts[member["ip"][0]] = node.dbsize()
+        finally:
+            node.close()
+    return counts
+
+
+def test_redis_cluster_spreads_keys_grows_and_shrinks(stack):
+    client = stack.client(f"p-{uuid.uuid4().hex[:8]}")
+    started = time.monotonic()
+    created = create_cluster(client, REDIS, 4, name="cache")
+    cluster = wait_cluster(client, stack, created["id"], 4)
+    print(f"4-member Redis Cluster ACTIVE in {time.monotonic() - started:.1f} s")
+    cluster_id = cluster["id"]
+    assert [m["type"] for m in cluster["instances"]] == ["master", "master", "master", "replica"]
+    password = admin_password(stack, cluster_id)
+    first = cluster["instances"][0]["ip"][0]
+
+    # Keys spread over the three masters; the slots cover 0..16383 in three ranges.
+    writer = cluster_client(first, password)
+    for n in range(300):
+        writer.set(f"key:{n}", n)
+    writer.close()
+    counts = keys_per_master(cluster["instances"], password)
+    assert len(counts) == 3 and sum(counts.values()) == 300 and min(counts.values()) > 50, counts
+    slots = redis_node(first, password).execute_command("CLUSTER", "SLOTS")
+    assert sorted((r[0], r[1]) for r in slots) == [(0, 5460), (5461, 10921), (10922, 16383)]
+    replica = cluster["instances"][3]["ip"][0]
+    followed = cluster["instances"][0]["ip"][0]
+    assert eventually(lambda: redis_node(replica, password).dbsize() == counts[followed])
+
+    # Grow by a master: it takes a share of the slots with their keys.
+    assert client.post(f"/clusters/{cluster_id}", {"grow": [MEMBER]}).status_code == 202
+    cluster = wait_cluster(client, stack, cluster_id, 5)
+    assert cluster["instances"][4]["type"] == "master"
+    counts = keys_per_master(cluster["instances"], password)
+    assert len(counts) == 4 and sum(counts.values()) == 300 and min(counts.values()) > 0, counts
+
+    # Shrink by the master the replica follows: its slots and keys go to the others, the
+    # replica follows another master, every key stays readable and no node knows it any more.
+    gone = cluster["instances"][0]
+    assert client.post(f"/clusters/{cluster_id}", {"shrink": [{"id": gone["id"]}]}).status_code == 202
+    cluster = wait_cluster(client, stack, cluster_id, 4)
+    assert gone["id"] not in [m["id"] for m in cluster["instances"]]
+    left = [m["ip"][0] for m in cluster["instances"]]
+    reader = cluster_client(left[0], password)
+    assert [reader.get(f"key:{n}") for n in range(300)] == [str(n) for n in range(300)]
+    reader.set("after-shrink", "yes")
+    reader.close()
+    counts = keys_per_master(cluster["instances"], password)
+    assert len(counts) == 3 and sum(counts.values()) == 301, counts
+    for address in left:
+        nodes = redis_node(address, password).execute_command("CLUSTER", "NODES")
+        assert gone["ip"][0] not in nodes and len(nodes.splitlines()) == 4
+    assert redis_node(replica, password).info("replication")["master_link_status"] == "up"
+
+    assert client.delete(f"/clusters/{cluster_id}").status_code == 202
+    deadline = time.monotonic() + 120
+    while client.get(f"/clusters/{cluster_id}").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_redis_cluster_needs_three_masters(stack):
+    client = stack.client(f"p-{uuid.uuid4().hex[:8]}")
+    for instances in ([MEMBER] * 2, [dict(MEMBER, type="master")] * 2 + [dict(MEMBER, type="replica")] * 2):
+        response = client.post("/clusters", {"cluster": {"name": "x", "datastore": REDIS, "instances": instances}})
+        assert response.status_code == 400 and "masters" in response.text, response.text
     assert client.get("/clusters").json()["clusters"] == []

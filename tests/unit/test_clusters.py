@@ -232,3 +232,60 @@ def test_no_password_in_any_view(api):
     finished(api, cluster_id)
     for path in ("/clusters", f"/clusters/{cluster_id}"):
         assert "password" not in api.get(path).get_data(as_text=True).lower()
+
+
+def redis_spec():
+    redis_ds = datastores.get("redis")
+    plan = redis_ds.plan_cluster([None] * 4)
+    shares = redis_ds.initial_shares(plan)
+    return ClusterSpec(project_id="p1", name="cache", datastore="redis", version="7", members=tuple(
+        MemberSpec(key=KEYS[i], flavor=datastores.find_flavor("1"), volume_size=1, role=role,
+                   follows=KEYS[follows] if follows is not None else None, number=i + 1, share=tuple(shares[i]))
+        for i, (role, follows) in enumerate(plan)))
+
+
+def test_redis_golden():
+    rendered = renderer().render_cluster(redis_spec())
+    golden = GOLDEN / "cluster-redis.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered.template)
+    assert rendered.template == golden.read_text()
+    template = yaml.safe_load(rendered.template)
+    replica = template["resources"][KEYS[3]]["properties"]
+    assert replica["role"] == "replica" and replica["primary"] == {"get_attr": [KEYS[0], "address"]}
+    assert "share" not in replica
+    members = json.loads(rendered.parameters["members"])
+    assert [members[key]["share"] for key in KEYS] == [[0, 5460], [5461, 10921], [10922, 16383], []]
+
+
+def test_redis_plans():
+    redis_ds = datastores.get("redis")
+    assert redis_ds.plan_cluster([None] * 3) == [("master", None)] * 3
+    assert redis_ds.plan_cluster([None] * 6) == [("master", None)] * 3 + [("replica", 0), ("replica", 1),
+                                                                            ("replica", 2)]
+    assert redis_ds.plan_cluster(["replica", "master", "master", "master"]) == [("master", None)] * 3 + [
+        ("replica", 0)]
+    for bad in ([None, None], ["master", "master", "replica", "replica"], [None, None, "arbiter"]):
+        with pytest.raises(Exception) as caught:
+            redis_ds.plan_cluster(bad)
+        assert caught.value.code == 400
+    roles = ["master", "master", "master", "replica"]
+    # A new replica follows the least followed master; a new member is a master by default.
+    assert redis_ds.plan_growth(roles, ["replica", None]) == [("replica", 0), ("master", None)]
+    # Removing the master the replica follows: it follows another; below three masters: 400.
+    assert redis_ds.plan_shrink(roles + ["master"], [None, None, None, 0, None], [0]) == [None, None, None, 1, None]
+    with pytest.raises(Exception) as caught:
+        redis_ds.plan_shrink(roles, [None, None, None, 0], [0])
+    assert caught.value.code == 400
+
+
+def test_redis_member_config(tmp_path):
+    redis_ds = datastores.get("redis")
+    text = redis_ds.cluster_files(Paths(tmp_path), "127.0.100.4", {"cluster": "c", "role": "master", "peers": []})[
+        "cluster.conf"]
+    assert "cluster-enabled yes" in text and "cluster-announce-ip 127.0.100.4" in text
+    assert "pass" not in text and "auth" not in text
+    flavor = datastores.find_flavor("1")
+    assert "cluster.conf" not in redis_ds.config_files(Paths(tmp_path), "127.0.100.4", 6379, flavor)["redis.conf"]
+    (tmp_path / "cluster.conf").write_text(text)
+    assert "cluster.conf" in redis_ds.config_files(Paths(tmp_path), "127.0.100.4", 6379, flavor)["redis.conf"]
