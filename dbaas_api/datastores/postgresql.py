@@ -269,6 +269,8 @@ class PostgreSQL(Datastore):
             raise errors.BadRequest("field 'admin_password': must be a single line.")
         [(chunks, _position)] = chain
         runner.feed(["tar", "-x", "-f", "-", "-C", str(paths.data)], chunks)
+        # A replica's backup carries its standby.signal: the restored server is a primary.
+        (paths.data / "standby.signal").unlink(missing_ok=True)
         runner.write(paths.data / "postgresql.auto.conf", "# Reset by heat-dbaas when restoring.\n")
         statement = f"ALTER ROLE {self.admin_user} PASSWORD '{scram_verifier(admin_password)}'\n"
         runner.run([f"{self.bin_dir.format(version=version)}/postgres", "--single", "-D", str(paths.data),

@@ -318,6 +318,42 @@ def test_replicas_keep_following_across_a_service_restart(stack, project, datast
     with pytest.raises(ds.read_only):
         insert(ds, replica_host, 8)
 
+@pytest.mark.parametrize("datastore", sorted(DATASTORES))
+def test_a_backup_of_a_replica_restores_as_a_writable_instance(stack, project, datastore):
+    ds = DATASTORES[datastore]
+    client, made = project
+    primary = client.create_instance(name="bk-source", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": ds.name, "version": ds.version}, **ds.create_fields)
+    made.append(primary["id"])
+    primary_host = client.wait_status(primary["id"])["ip"][0]
+    ds.setup(primary_host)
+    insert(ds, primary_host, 1, 2)
+    replica = client.create_instance(name="bk-replica", replica_of=primary["id"])
+    made.append(replica["id"])
+    replica_host = client.wait_status(replica["id"])["ip"][0]
+    assert eventually(lambda: has_rows(ds, replica_host, [1, 2]), timeout=10)
+
+    response = client.post("/backups", {"backup": {"name": "of-a-replica", "instance": replica["id"]}})
+    assert response.status_code == 202, response.text
+    backup_id = response.json()["backup"]["id"]
+    try:
+        deadline = time.monotonic() + 180
+        while (backup := client.get(f"/backups/{backup_id}").json()["backup"])["status"] != "COMPLETED":
+            assert backup["status"] not in ("FAILED", "DELETE_FAILED") and time.monotonic() < deadline, backup
+            time.sleep(0.1)
+        restored = client.create_instance(
+            name="bk-restored", flavorRef="1", volume={"size": 1}, datastore={"type": ds.name},
+            restorePoint={"backupRef": backup_id},
+            **({"users": ds.create_fields["users"]} if datastore == "redis" else {}))
+        made.append(restored["id"])
+        shown = client.wait_status(restored["id"])
+        assert "replica_of" not in shown
+        insert(ds, shown["ip"][0], 3)
+        assert set(rows(ds, shown["ip"][0])) == {1, 2, 3}
+        assert not has_rows(ds, primary_host, [3])
+    finally:
+        client.delete(f"/backups/{backup_id}")
+
 def test_replication_with_the_openstack_cli(keystone, keystone_stack):
     """The unmodified ``openstack database instance`` commands (python-troveclient) against the
     keystone profile: create --replica-of, show, promote, eject, detach; another project's
