@@ -212,8 +212,9 @@ class InstanceService:
             resources = self.gateway.resources(stack["id"])
         except errors.NotFound:
             return None
-        done = sum(1 for resource in resources
-                   if resource.get("resource_status") == "COMPLETE" and resource.get("resource_action") != "INIT")
+        done = sum(1 for resource in resources   # resource_status is Heat's "<ACTION>_<STATUS>"
+                   if (resource.get("resource_status") or "").endswith("_COMPLETE")
+                   and not resource["resource_status"].startswith("INIT"))
         return done, len(resources)
 
     # What the request means: checked here, before the renderer or Heat see anything.

@@ -1,5 +1,6 @@
 """Faults the service must survive: killed engine, killed API. Each on its own stack, since
 the test kills parts of it."""
+import contextlib
 import os
 import signal
 import time
@@ -228,4 +229,47 @@ def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(s
         assert setting("postgresql", host, *admin, "max_connections") == "200"   # db.medium's
         assert write_and_read("postgresql", host, *admin, "postgres") == "v"
     finally:
+        client.delete_and_wait(iid)
+
+
+def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack):
+    """The server is frozen (SIGSTOP), so the restart's stop cannot finish and Heat's update
+    stays in progress: the view says REBOOT with the stack's progress; reset_status asks Heat
+    to cancel it, which takes effect once the step under way returns (the server thawed): the
+    instance ends ERROR with Heat's reason, and a restart then brings it back with its data."""
+    from tests.e2e.support import admin_password, write_and_read
+    from dbaas_api import datastores
+    from dbaas_api.heat_gateway import HeatGateway
+    gateway = HeatGateway(stack.settings)
+    client = stack.client(f"held-{uuid.uuid4().hex[:8]}")
+    created = client.create_instance(name="held", flavorRef="1", volume={"size": 1}, datastore={"type": "postgresql"})
+    iid = created["id"]
+    try:
+        host = client.wait_status(iid)["ip"][0]
+        admin = (datastores.get("postgresql").admin_user, admin_password(stack, iid))
+        assert write_and_read("postgresql", host, *admin, "postgres") == "v"
+        (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid]
+        os.kill(local.pid, signal.SIGSTOP)
+        try:
+            assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
+            held = client.get(f"/instances/{iid}").json()["instance"]
+            assert held["status"] == "REBOOT"
+            progress = held["progress"]
+            assert 0 < progress["done"] < progress["total"], progress   # the server is the one left
+            assert client.post(f"/instances/{iid}/action", {"resize": {"flavorRef": "2"}}).status_code == 409
+            assert client.post(f"/instances/{iid}/action", {"reset_status": {}}).status_code == 202
+        finally:
+            os.kill(local.pid, signal.SIGCONT)
+        waited = dbaas_wait(stack, client, iid)
+        final = gateway.get_stack(iid, resolve_outputs=False)
+        assert waited.returncode == 1 and final["stack_status"] == "UPDATE_FAILED", (waited, final)
+        assert "cancel" in client.get(f"/instances/{iid}").json()["instance"]["fault"]["message"].lower()
+
+        assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
+        assert dbaas_wait(stack, client, iid).returncode == 0
+        assert client.get(f"/instances/{iid}").json()["instance"]["operating_status"] == "HEALTHY"
+        assert write_and_read("postgresql", host, *admin, "postgres") == "v"
+    finally:
+        with contextlib.suppress(ProcessLookupError, UnboundLocalError):
+            os.kill(local.pid, signal.SIGCONT)
         client.delete_and_wait(iid)

@@ -116,9 +116,9 @@ def test_progress_while_heat_works_from_the_stacks_resources(api):
     created = api.create(datastore={"type": "postgresql"})
     iid = created["id"]
     api.gateway.stacks[iid]["resources"] = [
-        {"resource_name": "admin_password", "resource_action": "CREATE", "resource_status": "COMPLETE"},
-        {"resource_name": "server", "resource_action": "CREATE", "resource_status": "IN_PROGRESS"},
-        {"resource_name": "database_x", "resource_action": "INIT", "resource_status": "COMPLETE"},
+        {"resource_name": "admin_password", "resource_status": "CREATE_COMPLETE"},   # as heatclient gives them
+        {"resource_name": "server", "resource_status": "CREATE_IN_PROGRESS"},
+        {"resource_name": "database_x", "resource_status": "INIT_COMPLETE"},
     ]
     shown = api.get(f"/instances/{iid}").get_json()["instance"]
     assert shown["status"] == "BUILD" and shown["progress"] == {"done": 1, "total": 3}
