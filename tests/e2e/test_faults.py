@@ -196,23 +196,36 @@ def test_a_failed_restart_is_error_with_a_clear_fault_and_is_put_right_without_l
         client.delete_and_wait(iid)
 
 
-def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(stack):
-    """The resize's restart fails (the data directory's permissions broken): ERROR with the
-    reason. The stack records the new flavor (Heat keeps a failed update's parameters), so
-    after the repair a restart starts the same server with the new flavor's settings."""
-    from tests.e2e.support import admin_password, setting, write_and_read
+@contextlib.contextmanager
+def pg_with_data(stack, prefix):
+    """A PostgreSQL instance with a row written as the service's admin, deleted afterwards:
+    (client, instance id, host, (admin user, password), its local server)."""
+    from tests.e2e.support import admin_password, write_and_read
     from dbaas_api import datastores
-    from dbaas_api.heat_gateway import HeatGateway
-    gateway = HeatGateway(stack.settings)
-    client = stack.client(f"failresize-{uuid.uuid4().hex[:8]}")
-    created = client.create_instance(name="fragile", flavorRef="1", volume={"size": 1},
-                                     datastore={"type": "postgresql"})
-    iid = created["id"]
+    client = stack.client(f"{prefix}-{uuid.uuid4().hex[:8]}")
+    iid = client.create_instance(name=prefix, flavorRef="1", volume={"size": 1}, datastore={"type": "postgresql"})["id"]
+    local = None
     try:
         host = client.wait_status(iid)["ip"][0]
         admin = (datastores.get("postgresql").admin_user, admin_password(stack, iid))
         assert write_and_read("postgresql", host, *admin, "postgres") == "v"
         (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid]
+        yield client, iid, host, admin, local
+    finally:
+        if local is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(local.pid, signal.SIGCONT)   # in case a test left it frozen
+        client.delete_and_wait(iid)
+
+
+def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(stack):
+    """The resize's restart fails (the data directory's permissions broken): ERROR with the
+    reason. The stack records the new flavor (Heat keeps a failed update's parameters), so
+    after the repair a restart starts the same server with the new flavor's settings."""
+    from tests.e2e.support import setting, write_and_read
+    from dbaas_api.heat_gateway import HeatGateway
+    gateway = HeatGateway(stack.settings)
+    with pg_with_data(stack, "failresize") as (client, iid, host, admin, local):
         os.chmod(local.datadir, 0o755)
         assert client.post(f"/instances/{iid}/action", {"resize": {"flavorRef": "3"}}).status_code == 202
         waited = dbaas_wait(stack, client, iid)
@@ -228,8 +241,6 @@ def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(s
         assert client.get(f"/instances/{iid}").json()["instance"]["operating_status"] == "HEALTHY"
         assert setting("postgresql", host, *admin, "max_connections") == "200"   # db.medium's
         assert write_and_read("postgresql", host, *admin, "postgres") == "v"
-    finally:
-        client.delete_and_wait(iid)
 
 
 def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack):
@@ -237,18 +248,10 @@ def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack)
     stays in progress: the view says REBOOT with the stack's progress; reset_status asks Heat
     to cancel it, which takes effect once the step under way returns (the server thawed): the
     instance ends ERROR with Heat's reason, and a restart then brings it back with its data."""
-    from tests.e2e.support import admin_password, write_and_read
-    from dbaas_api import datastores
+    from tests.e2e.support import write_and_read
     from dbaas_api.heat_gateway import HeatGateway
     gateway = HeatGateway(stack.settings)
-    client = stack.client(f"held-{uuid.uuid4().hex[:8]}")
-    created = client.create_instance(name="held", flavorRef="1", volume={"size": 1}, datastore={"type": "postgresql"})
-    iid = created["id"]
-    try:
-        host = client.wait_status(iid)["ip"][0]
-        admin = (datastores.get("postgresql").admin_user, admin_password(stack, iid))
-        assert write_and_read("postgresql", host, *admin, "postgres") == "v"
-        (local,) = [i for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == iid]
+    with pg_with_data(stack, "held") as (client, iid, host, admin, local):
         os.kill(local.pid, signal.SIGSTOP)
         try:
             assert client.post(f"/instances/{iid}/action", {"restart": {}}).status_code == 202
@@ -269,7 +272,3 @@ def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack)
         assert dbaas_wait(stack, client, iid).returncode == 0
         assert client.get(f"/instances/{iid}").json()["instance"]["operating_status"] == "HEALTHY"
         assert write_and_read("postgresql", host, *admin, "postgres") == "v"
-    finally:
-        with contextlib.suppress(ProcessLookupError, UnboundLocalError):
-            os.kill(local.pid, signal.SIGCONT)
-        client.delete_and_wait(iid)
