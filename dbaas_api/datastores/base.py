@@ -484,6 +484,11 @@ class Datastore:
     def join_cluster(self, address, port, admin_password, membership):
         """After the member's first start: whatever makes it a working part of the cluster."""
 
+    def can_start_cluster(self, paths):
+        """Whether this stopped member may start its cluster alone when no other member runs
+        (Galera: it left last). Members that need no such thing (Redis) say False."""
+        return False
+
     def follow_primary(self, address, port, admin_password, membership):
         """A running member's ``primary`` changed (its master is being removed): follow the new one."""
 

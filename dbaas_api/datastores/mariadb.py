@@ -512,6 +512,14 @@ class MariaDB(Datastore):
         included) from a donor when they join."""
         return not membership["peers"]
 
+    def can_start_cluster(self, paths):
+        """Galera marks the member that left a cluster last (it has every write) safe to
+        bootstrap in grastate.dat."""
+        try:
+            return "safe_to_bootstrap: 1" in (paths.data / "grastate.dat").read_text()
+        except OSError:
+            return False
+
     def forget_member_state(self, paths):
         """Galera's saved view and state (its primary component, as the old address saw it)."""
         for name in ("gvwstate.dat", "grastate.dat"):

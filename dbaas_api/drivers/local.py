@@ -219,6 +219,28 @@ class LocalDriver:
     def membership(self, key):
         return _read_json(self._home(key) / "membership.json")
 
+    def _member_restart(self, key, ds, paths):
+        """Before a stopped member starts again: it may join any member of its cluster in this
+        state dir (its cluster file lists them all). When none of them runs, the one that can
+        start the cluster alone (Galera: the last to leave) starts first, this one included."""
+        membership = self.membership(key)
+        if membership is None:
+            return ()
+        siblings = [other for other in self.keys()
+                    if other != key and (self.membership(other) or {}).get("cluster") == membership["cluster"]]
+        records = [record for record in (self._record(self._home(other)) for other in siblings) if record]
+        self._write_membership(ds, paths, self._record(paths.home)["address"],
+                               dict(membership, peers=[record["address"] for record in records]))
+        if any(self.is_running(other) for other in siblings):
+            return ()
+        if ds.can_start_cluster(paths):
+            return tuple(ds.member_start_args(dict(membership, peers=[])))
+        for other in siblings:
+            if ds.can_start_cluster(Paths(self._home(other))):
+                self.start(other)
+                break
+        return ()
+
     @staticmethod
     def _write_membership(ds, paths, address, membership):
         if membership is None:
@@ -414,7 +436,7 @@ class LocalDriver:
         if running:  # running, but its pid file was lost: adopt it rather than start a second
             _write_text(paths.home / "pid", f"{running[0]}\n")
             return self.get(key)
-        process = self._spawn(ds, paths, instance.version, self._run_as(ds))
+        process = self._spawn(ds, paths, instance.version, self._run_as(ds), self._member_restart(key, ds, paths))
         wait = _Waiter(ds, paths, process, timeout or self.START_TIMEOUT)
         try:
             wait(lambda: ds.probe(instance.address, instance.port, admin_password),

@@ -137,6 +137,16 @@ def test_galera_cluster_create_grow_shrink_delete(stack):
     for address in left:
         assert eventually(lambda: len(query(address, password, "SELECT * FROM items")) == 5), address
 
+    # The whole service stops and starts again (dbaas down / up): the member that left last
+    # starts the cluster, the others join it, and nothing is lost.
+    stack.down()
+    stack.up()
+    for address in left:
+        assert eventually(lambda: wsrep(address, password, "wsrep_cluster_size") == "3", timeout=60), address
+        assert len(query(address, password, "SELECT * FROM items")) == 5
+    query(left[1], password, "INSERT INTO items VALUES (5, 'after-restart')")
+    assert eventually(lambda: len(query(left[2], password, "SELECT * FROM items")) == 6)
+
     # Delete: every member's server and files are gone.
     keys = [i.key for i in stack.embedded.driver.list() if (i.owner or {}).get("stack_id") == cluster_id]
     assert len(keys) == 3
