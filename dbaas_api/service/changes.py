@@ -161,6 +161,9 @@ class InstanceChanges:
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
+        # More rules a change must pass: callables (current, new spec) raising errors.*,
+        # registered by the services that know them (service/replication.py).
+        self.checks = []
 
     def read(self, project_id, instance_id):
         """The instance as its stack holds it, whatever its status."""
@@ -190,6 +193,8 @@ class InstanceChanges:
                           spec=spec_from_stack(stack))
         result = change(current)
         _refuse_writes_to_a_replica(current.spec, result.spec)
+        for check in self.checks:
+            check(current, result.spec)
         result = replace(result, spec=_keeping_secrets(result.spec, stack.get("parameters") or {}))
         rendered = self.renderer.render_instance(result.spec)
         rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))

@@ -38,6 +38,7 @@ NOT_FOR_REPLICAS = ("databases", "users", "restorePoint")
 class Replication:
     def __init__(self, instances):
         self.instances = instances   # the InstanceService: gateway, changes, configurations
+        instances.changes.checks.append(self.check_flavor_change)
 
     @property
     def gateway(self):
@@ -175,6 +176,26 @@ class Replication:
             if follower != winner:
                 self._apply(project_id, follower, EJECT, replica_of=winner)
         return winner
+
+    def check_flavor_change(self, current, spec):
+        """A resize keeps every follower able to follow (PostgreSQL: a replica's connections
+        at least its source's): checked against the source of a replica and the replicas of
+        a source, only when the flavor changes."""
+        if spec.flavor == current.spec.flavor:
+            return
+        datastore = datastores.get(spec.datastore)
+        if current.spec.replica_of:
+            try:
+                source = spec_from_stack(owned_stack(self.gateway, spec.project_id, current.spec.replica_of))
+            except errors.NotFound:
+                return
+            datastore.check_replica_flavor(source.flavor, spec.flavor)
+        for replica in self.replica_ids(spec.project_id, current.id):
+            follower = spec_from_stack(owned_stack(self.gateway, spec.project_id, replica))
+            try:
+                datastore.check_replica_flavor(spec.flavor, follower.flavor)
+            except errors.BadRequest as exc:
+                raise errors.BadRequest(f"{exc.message} Resize replica '{replica}' first.") from None
 
     def detach_change(self, current):
         """The Change that makes the replica ``current`` a standalone instance."""

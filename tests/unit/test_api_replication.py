@@ -185,3 +185,14 @@ def test_a_replicas_accounts_are_its_sources(api):
                        (f"/instances/{first['id']}/root", {})):
         assert "read-only replica" in assert_trove_error(api.post(path, body), 400, "badRequest")
     assert api.gateway.updates == []
+
+
+def test_a_postgresql_resize_keeps_every_replica_able_to_follow(api):
+    source = primary(api)                       # flavor 2: 100 connections
+    first, _ = replicas(api, source)            # the source's flavor
+    resize = lambda instance, flavor: api.post(f"/instances/{instance}/action",   # noqa: E731
+                                               {"resize": {"flavorRef": flavor}})
+    assert "max_connections" in assert_trove_error(resize(source, "3"), 400, "badRequest")   # above its replica
+    assert "max_connections" in assert_trove_error(resize(first["id"], "1"), 400, "badRequest")  # below its source
+    assert api.gateway.updates == []
+    assert resize(first["id"], "3").status_code == 202    # a replica may be larger
