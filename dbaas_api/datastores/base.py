@@ -473,6 +473,10 @@ class Datastore:
         """Whether a new member needs initialise() (False: it receives its data from the cluster)."""
         return True
 
+    def prepare_member(self, paths, runner, admin_password, membership):
+        """Before a member's first start: files only its datastore user may read (0600,
+        ``runner.write``) that it needs at every start, e.g. how a replica logs in to its master."""
+
     def member_start_args(self, membership):
         """Extra arguments of a member's first start (the first member starts the cluster)."""
         return []

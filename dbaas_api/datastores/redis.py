@@ -301,8 +301,8 @@ class Redis(Datastore):
     # master that leaves first hands its slots to the others (rebalance with weight 0), then
     # every node forgets it (redis-cli --cluster del-node). redis-cli gets the admin password
     # in its environment (REDISCLI_AUTH), never in argv. Replicas authenticate to their
-    # master with the replication account (os_repl, its password derived from the admin's),
-    # set at runtime on every member (CONFIG SET: nothing on disk).
+    # master with the replication account (os_repl, its password derived from the admin's,
+    # in the member's 0600 replica.conf as for a replication set's replicas).
 
     cluster_kind = "redis-cluster"
     min_cluster_members = 3       # Redis Cluster needs three masters
@@ -386,11 +386,18 @@ class Redis(Datastore):
         lines += [f"{name} {value}" for name, value in settings.items()]
         return {self.cluster_file: "\n".join(lines) + "\n"}
 
+    def prepare_member(self, paths, runner, admin_password, membership):
+        """replica.conf (0600, included by redis.conf): every member may become a replica (a
+        replica from the start, a master after a failover), so each knows how to log in to a
+        master at every start, as a replica of a replication set does (docs/replication.md)."""
+        runner.write(paths.conf(self.replica_file),
+                     "# How this cluster node logs in to a master; written by heat-dbaas.\n"
+                     f"masteruser {self.replication_user}\n"
+                     f"masterauth {self.replication_password(admin_password)}\n")
+
     def join_cluster(self, address, port, admin_password, membership):
         with self._replication_client(address, port, admin_password) as client:
             self._replication_account(client, admin_password)
-            client.execute_command("CONFIG", "SET", "masteruser", self.replication_user)
-            client.execute_command("CONFIG", "SET", "masterauth", self.replication_password(admin_password))
             share = membership.get("share") or ()
             if not membership["peers"]:
                 first, last = share or (0, self.CLUSTER_SLOTS - 1)

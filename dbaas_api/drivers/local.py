@@ -406,6 +406,8 @@ class LocalDriver:
             ds.restore(paths, version, admin_password, runner, restore)
         elif initialises:
             ds.initialise(paths, version, admin_password, runner)
+        if membership is not None:
+            ds.prepare_member(paths, runner, admin_password, membership)
         for attempt in (1, 2, 3):
             process = self._spawn(ds, paths, version, user, ds.member_start_args(membership) if membership else ())
             wait = _Waiter(ds, paths, process, self.START_TIMEOUT)

@@ -250,6 +250,17 @@ def test_redis_cluster_spreads_keys_grows_and_shrinks(stack):
         assert gone["ip"][0] not in nodes and len(nodes.splitlines()) == 4
     assert redis_node(replica, password).info("replication")["master_link_status"] == "up"
 
+    # The whole service stops and starts again: the nodes come back as the same cluster and
+    # the replica logs in to its master again.
+    stack.down()
+    stack.up()
+    reader = cluster_client(left[0], password)
+    assert eventually(lambda: reader.get("key:7") == "7", timeout=30)
+    assert [reader.get(f"key:{n}") for n in range(300)] == [str(n) for n in range(300)]
+    reader.close()
+    assert eventually(lambda: redis_node(replica, password).info("replication")["master_link_status"] == "up",
+                      timeout=30)
+
     assert client.delete(f"/clusters/{cluster_id}").status_code == 202
     deadline = time.monotonic() + 120
     while client.get(f"/clusters/{cluster_id}").status_code != 404:
