@@ -11,8 +11,8 @@ digests, concatenated in order (a hash list, as S3 multipart ETags are made): ev
 hashed once, not twice, and the checksum still changes with any byte of the stream.
 
 So a backup without a manifest is incomplete whatever else is there, and delete removes
-everything under the prefix, complete or not. The writer streams: it never holds more than
-one read chunk of a backup in memory, whatever the backup's size. The reader checks every
+everything under the prefix, complete or not. The writer streams: it holds at most
+_Prefetched.BUFFERS chunks of CHUNK bytes, allocated once, whatever the backup's size. The reader checks every
 segment's size and SHA-256 against the manifest and the hash list against the checksum the
 backup record holds; any difference or missing object is a ``CorruptBackup`` that says
 which object.
@@ -102,18 +102,25 @@ class Storage:
     # ---- shared logic --------------------------------------------------------------------
 
     def write(self, prefix, chunks):
-        """Store a backup streamed from ``chunks`` (an iterable of bytes): segments, then
-        the manifest. Returns Stored. The caller deletes the prefix if this raises; the
-        source is closed (its tool stopped) either way."""
+        """Store a backup streamed from ``chunks`` (an iterable of bytes-like chunks, each
+        consumed before the next is asked for): segments, then the manifest. Returns Stored.
+        The caller deletes the prefix if this raises; the source is closed (its tool
+        stopped) either way."""
         segments, size = [], 0
-        with _Splitter(chunks, self.segment_size, self.etag_md5) as splitter:
-            for segment in splitter.segments():
+        source = _Prefetched(chunks)
+        try:
+            pending = _next_chunk(source)
+            while pending is not None or not segments:   # an empty stream is one empty segment
                 name = segment_name(len(segments))
+                segment = _Segment(source, pending, self.segment_size, self.etag_md5)
                 self.put_stream(prefix, name, segment)
                 if segment.sha256 is None:
                     raise errors.DBaaSError(f"Storing {prefix}/{name} ended before the segment did.")
                 segments.append({"name": name, "size": segment.size, "sha256": segment.sha256})
                 size += segment.size
+                pending = segment.rest if segment.rest is not None else _next_chunk(source)
+        finally:
+            source.close()   # a tool's stream stops its process
         checksum = hash_list(segment["sha256"] for segment in segments)
         manifest = {"version": FORMAT_VERSION, "size": size, "sha256": checksum, "segments": segments}
         self.settle(prefix)
@@ -166,9 +173,13 @@ class LocalStorage(Storage):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+        try:
             for chunk in chunks:
-                handle.write(chunk)
+                chunk = memoryview(chunk)
+                while len(chunk):
+                    chunk = chunk[os.write(fd, chunk):]   # straight from the buffer
+        finally:
+            os.close(fd)
 
     def settle(self, prefix):
         directory = self.root / _checked(prefix)
@@ -315,108 +326,111 @@ def _swift_errors(storage, prefix, name):
             f"Swift refused {prefix}/{name}: {exc.msg} ({exc.http_status or 'no answer'}).") from None
 
 
+def _next_chunk(source):
+    """The source's next non-empty chunk, or None at its end."""
+    for chunk in source:
+        if len(chunk):
+            return chunk
+    return None
+
+
 def _file_chunks(handle):
     with handle:
         while chunk := handle.read(CHUNK):
             yield chunk
 
 
-class _Failure:
-    def __init__(self, exc):
-        self.exc = exc
+class _Segment:
+    """One segment's chunks, pulled from the source while the backend stores them and hashed
+    as they pass (SHA-256 for the manifest; MD5 too when the backend compares it with an
+    ETag) in the thread that stores them. ``first`` is the segment's first chunk (already
+    taken from the source, None for an empty stream). Once read to its end: ``size``,
+    ``sha256``, ``md5`` (hex) and ``rest``, what the last chunk held past the segment's end
+    (the next segment's first chunk, or None)."""
+
+    def __init__(self, source, first, limit, md5):
+        self._source, self._first, self._limit, self._md5 = source, first, limit, md5
+        self.size, self.sha256, self.md5, self.rest = 0, None, None, None
+
+    def __iter__(self):
+        sha256 = hashlib.sha256()
+        md5 = hashlib.md5(usedforsecurity=False) if self._md5 else None
+        chunk, self._first = self._first, None
+        while chunk is not None:
+            room = self._limit - self.size
+            if len(chunk) > room:
+                chunk = memoryview(chunk)
+                chunk, self.rest = chunk[:room], chunk[room:]
+            if len(chunk):
+                sha256.update(chunk)   # hashlib lets go of the GIL for big chunks
+                if md5 is not None:
+                    md5.update(chunk)
+                self.size += len(chunk)
+                yield chunk
+            if self.rest is not None or self.size == self._limit:
+                break
+            chunk = next(self._source, None)
+        self.sha256 = sha256.hexdigest()
+        self.md5 = md5.hexdigest() if md5 is not None else None
 
 
-class _Splitter:
-    """Reads a stream in a thread of its own, cuts it at segment boundaries and hashes every
-    segment there (SHA-256 for the manifest, MD5 for Swift's ETag), while the caller's thread stores the chunks: reading the tool,
-    hashing and sending overlap. At most QUEUE chunks are between the two threads."""
+class _Prefetched:
+    """The source's chunks, read ahead by a thread of its own into BUFFERS buffers of CHUNK
+    bytes (allocated once), so the tool keeps writing while the caller's thread hashes and
+    stores: the tool, the reading, the hashing and the sending overlap. A chunk is valid
+    until the next is asked for; at most BUFFERS chunks are held, whatever the stream's size.
+    ``close()`` stops the thread, which closes the source (a tool's stream stops its process)."""
 
-    QUEUE = 8
-    _END, _EOF = "end", "eof"
+    BUFFERS = 4
 
-    def __init__(self, chunks, segment_size, md5):
-        self._chunks, self._size, self._md5 = chunks, segment_size, md5
-        self._queue = queue.Queue(maxsize=self.QUEUE)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="backup-splitter", daemon=True)
-
-    def __enter__(self):
+    def __init__(self, chunks):
+        self._source = chunks
+        self._free, self._filled = queue.Queue(), queue.Queue()
+        for _ in range(self.BUFFERS):
+            self._free.put(memoryview(bytearray(CHUNK)))
+        self._held, self._done, self._stop = None, False, False
+        self._thread = threading.Thread(target=self._run, name="backup-reader", daemon=True)
         self._thread.start()
+
+    def __iter__(self):
         return self
 
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        while self._thread.is_alive():   # it may wait on a full queue, or on its source
-            with contextlib.suppress(queue.Empty):
-                self._queue.get_nowait()
-            self._thread.join(0.05)
+    def __next__(self):
+        if self._held is not None:   # the caller is done with the previous chunk
+            self._free.put(self._held)
+            self._held = None
+        item = None if self._done else self._filled.get()
+        if item is None:
+            self._done = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        self._held, size = item
+        return self._held[:size]
 
-    def segments(self):
-        """One iterable of chunks per segment, in order, each read to its end before the
-        next is asked for; the source's error is raised where its bytes would have been."""
-        while True:
-            item = self._queue.get()
-            if item == (self._EOF,):
-                return
-            yield _SegmentReader(self._queue, item)
-
-    def _digests(self):
-        return (hashlib.sha256(), hashlib.md5(usedforsecurity=False)) if self._md5 else (hashlib.sha256(),)
-
-    def _end(self, size, digests):
-        """A segment's end: its size, SHA-256 and MD5 (None when not asked for)."""
-        return (self._END, size, digests[0].hexdigest(), digests[1].hexdigest() if self._md5 else None)
-
-    def _put(self, item):
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=0.1)
-                return True
-        return False
+    def close(self):
+        self._stop = True
+        self._free.put(None)   # wakes the thread if it waits for a buffer
+        self._thread.join()
 
     def _run(self):
-        iterator = iter(self._chunks)
+        iterator = iter(self._source)
         try:
-            digests, filled, segments = self._digests(), 0, 0
             for chunk in iterator:
-                while chunk:
-                    room = self._size - filled
-                    piece, chunk = chunk[:room], chunk[room:]
-                    for digest in digests:
-                        digest.update(piece)
-                    filled += len(piece)
-                    if not self._put(piece):
+                chunk = memoryview(chunk)
+                while len(chunk):
+                    buffer = self._free.get()
+                    if buffer is None or self._stop:
                         return
-                    if filled == self._size:
-                        if not self._put(self._end(filled, digests)):
-                            return
-                        digests, filled, segments = self._digests(), 0, segments + 1
-            if filled or not segments:   # the last, short segment; an empty stream is one empty segment
-                self._put(self._end(filled, digests))
-            self._put((self._EOF,))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
-            self._put(_Failure(exc))
+                    size = min(len(chunk), len(buffer))
+                    buffer[:size] = chunk[:size]
+                    chunk = chunk[size:]
+                    self._filled.put((buffer, size))
+            self._filled.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            self._filled.put(exc)
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
-                close()   # a tool's stream stops its process
-
-
-class _SegmentReader:
-    """The chunks of one segment from the splitter's queue; ``size``, ``sha256`` and ``md5``
-    (hex) once read to its end."""
-
-    def __init__(self, items, first):
-        self._items, self._first = items, first
-        self.size, self.sha256, self.md5 = 0, None, None
-
-    def __iter__(self):
-        item = self._first
-        while True:
-            if isinstance(item, _Failure):
-                raise item.exc
-            if isinstance(item, tuple):
-                _end, self.size, self.sha256, self.md5 = item
-                return
-            yield item
-            item = self._items.get()
+                close()

@@ -40,8 +40,14 @@ def run(line):
     fields = dict(asked["source"])
     for key in ("datadir", "workdir"):
         fields[key] = Path(fields[key]) if fields[key] else None
+    settings = Settings.from_env()
+    if settings.backup_storage == "swift" and settings.swift_auth_version == "1":
+        # tempauth needs no Keystone: swiftclient then goes without keystoneclient, whose
+        # import alone takes about half a second of this process' start (a None entry
+        # makes its import fail, which swiftclient expects when it is not installed).
+        sys.modules.setdefault("keystoneclient", None)
     try:
-        storage = backup_storage.from_settings(Settings.from_env())
+        storage = backup_storage.from_settings(settings)
         stored, position = take(storage, asked["prefix"], datastores.get(asked["datastore"]), Source(**fields),
                                 asked.get("parent_position"))
     except DBaaSError as exc:

@@ -343,7 +343,8 @@ class Datastore:
     backup_format = ""    # what the stream is, for the backup's record (e.g. "pg_basebackup-tar")
 
     def backup_stream(self, source, parent_position=None):
-        """The datastore's own backup tool's output as an iterable of bytes chunks, taken
+        """The datastore's own backup tool's output as an iterable of bytes-like chunks (each
+        may be reused for the next, so it is consumed before the next is asked for), taken
         from the running server ``source`` (a backup.streams.Source). Once exhausted its
         ``position`` is what an incremental backup on top of it needs (``parent_position``
         of the next one). Raises errors.DBaaSError when the tool fails."""

@@ -8,7 +8,7 @@ import pytest
 
 from dbaas_api import errors
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.backup.streams import ToolStream, take
+from dbaas_api.backup.streams import ToolStream, read_chunks, take
 
 
 @pytest.fixture
@@ -37,13 +37,39 @@ def test_segments_and_manifest(local, chunks, sizes):
     assert local.names("b1") == sorted(["manifest.json"] + [backup_storage.segment_name(i) for i in range(len(sizes))])
 
 
+def test_a_source_that_reuses_one_buffer(local):
+    """Tools' streams hand on views of one buffer, refilled for every chunk: what is stored
+    must still be every byte, in order, across segment boundaries."""
+    data = bytes(range(256)) * 3
+
+    def reusing(step=7):
+        buffer = bytearray(step)
+        for start in range(0, len(data), step):
+            piece = data[start:start + step]
+            buffer[:len(piece)] = piece
+            yield memoryview(buffer)[:len(piece)]
+    stored = local.write("b7", reusing())
+    assert stored.size == len(data) and b"".join(local.read("b7", stored.checksum)) == data
+    assert [s["size"] for s in local.manifest("b7")["segments"]] == [10] * 76 + [8]
+
+
+def test_read_chunks_fills_each_chunk_but_the_last(tmp_path):
+    path = tmp_path / "data"
+    path.write_bytes(b"a" * 25)
+    with open(path, "rb", buffering=0) as raw:
+        assert [bytes(chunk) for chunk in read_chunks(raw, size=10)] == [b"a" * 10, b"a" * 10, b"a" * 5]
+    path.write_bytes(b"b" * 20)
+    with open(path, "rb", buffering=0) as raw:
+        assert [len(chunk) for chunk in read_chunks(raw, size=10)] == [10, 10]
+
+
 def test_a_source_error_reaches_the_caller_and_stops_the_reader(local):
     def failing():
         yield b"a" * 15
         raise errors.DBaaSError("the tool died")
     with pytest.raises(errors.DBaaSError, match="the tool died"):
         local.write("b2", failing())
-    assert not [t for t in threading.enumerate() if t.name == "backup-splitter"]
+    assert not [t for t in threading.enumerate() if t.name == "backup-reader"]
 
 
 def test_a_storage_error_stops_the_tool(tmp_path):
@@ -53,7 +79,7 @@ def test_a_storage_error_stops_the_tool(tmp_path):
     stream = ToolStream(["yes"])   # endless output: only being stopped ends it
     with pytest.raises(errors.ServiceUnavailable):
         take(Refusing(tmp_path, 1 << 20), "b3", _Tool(stream), source=None)
-    assert not [t for t in threading.enumerate() if t.name == "backup-splitter"]
+    assert not [t for t in threading.enumerate() if t.name == "backup-reader"]
 
 
 class _Tool:
