@@ -189,12 +189,14 @@ def decode_backup(tags):
 @dataclass(frozen=True)
 class ClusterTags:
     """A cluster's record: whose, which datastore, its name, and while Heat works on it
-    the task under way (``op:``, e.g. GROWING_CLUSTER)."""
+    the task under way (``op:``, e.g. GROWING_CLUSTER); ``members``: its members' keys
+    (``member:<key>``), so that a member is found from its id with one stack list."""
     project_id: str
     datastore: str
     version: str
     name: str
     operation: str | None = None
+    members: tuple = ()
 
 
 def encode_cluster(cluster):
@@ -205,6 +207,7 @@ def encode_cluster(cluster):
         if not _OPERATION.match(cluster.operation):
             raise ValueError(f"not a task: {cluster.operation!r}")
         tags.append(f"op:{cluster.operation}")
+    tags += [f"member:{key}" for key in cluster.members]
     return _checked(tags + _encode_text("name", cluster.name))
 
 
@@ -218,7 +221,8 @@ def decode_cluster(tags):
     return ClusterTags(
         project_id=fields.get("project", ""), datastore=fields.get("datastore", ""),
         version=fields.get("version", ""), name=texts.get("name", ""),
-        operation=operation if operation and _OPERATION.match(operation) else None)
+        operation=operation if operation and _OPERATION.match(operation) else None,
+        members=tuple(sorted(tag.partition(":")[2] for tag in tags if tag.startswith("member:"))))
 
 
 def _checked(tags):

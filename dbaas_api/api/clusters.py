@@ -94,5 +94,5 @@ class ClusterInstance(Resource):
     @ns.response(404, "No such cluster in this project, or no such member")
     def get(self, project_id, cluster_id, instance_id):
         project = authorize(project_id)
-        member = services().clusters.member(project, cluster_id, instance_id)
-        return {"instance": views.cluster_instance(member, cluster_id)}
+        cluster = services().clusters.get(project, cluster_id)
+        return {"instance": views.cluster_instance(services().clusters.member_of(cluster, instance_id), cluster)}

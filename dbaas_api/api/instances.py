@@ -3,7 +3,7 @@ call the service, wrap the view (Keystone's order)."""
 from flask import Response
 from flask_restx import Namespace, Resource, fields
 
-from dbaas_api import schemas
+from dbaas_api import errors, schemas
 from dbaas_api.api import views
 from dbaas_api.api.common import authorize, json_body, page_args, services
 
@@ -100,7 +100,11 @@ class Instance(Resource):
     @ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
         project = authorize(project_id, "dbaas:instance:show")
-        return {"instance": views.instance(services().instances.get(project, instance_id), detail=True)}
+        try:
+            return {"instance": views.instance(services().instances.get(project, instance_id), detail=True)}
+        except errors.NotFound:   # a cluster's member, shown as in Trove (docs/clusters.md)
+            cluster, member = services().clusters.find_member(project, instance_id)
+            return {"instance": views.cluster_instance(member, cluster)}
 
     @ns.response(202, "Deletion started")
     @ns.response(404, "No such instance in this project")

@@ -224,10 +224,12 @@ def cluster_member(member):
     return view
 
 
-def cluster_instance(member, cluster_id):
-    """``GET /clusters/{id}/instances/{member id}``: the member as an instance of that cluster."""
+def cluster_instance(member, cluster):
+    """A member as an instance of its cluster (``GET /clusters/{id}/instances/{member id}``,
+    ``GET /instances/{member id}``)."""
     view = cluster_member(member)
-    view["cluster_id"] = cluster_id
+    view["cluster_id"] = cluster.id
+    view["datastore"] = {"type": cluster.datastore, "version": cluster.version, "version_number": cluster.version}
     if member.address:
         view.update(_address(member.address))
     return view

@@ -95,6 +95,7 @@ def new_member_key():
 
 
 class ClusterService:
+    MAX_CLUSTERS = 1000   # a project's clusters searched for a member's id (one Heat call)
     def __init__(self, settings, gateway, renderer, instances):
         self.settings = settings
         self.gateway = gateway
@@ -112,7 +113,7 @@ class ClusterService:
         spec = ClusterSpec(project_id=project_id, name=body["name"], datastore=datastore.name,
                            version=version, members=tuple(members))
         cluster_tags = tags.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
-                                        name=spec.name)
+                                        name=spec.name, members=tuple(member.key for member in members))
         stack_id = self.gateway.create_stack(name=f"dbaas-c-{uuid.uuid4().hex[:12]}",
                                              rendered=self.renderer.render_cluster(spec),
                                              tags=tags.encode_cluster(cluster_tags))
@@ -143,11 +144,28 @@ class ClusterService:
             for member in spec.members)
         return replace(_from_stack(stack), members=members)
 
-    def member(self, project_id, cluster_id, instance_id):
-        for member in self.get(project_id, cluster_id).members:
+    @staticmethod
+    def member_of(cluster, instance_id):
+        for member in cluster.members:
             if member.id == instance_id:
                 return member
-        raise errors.NotFound(f"Instance '{instance_id}' of cluster '{cluster_id}' could not be found.")
+        raise errors.NotFound(f"Instance '{instance_id}' of cluster '{cluster.id}' could not be found.")
+
+    def find_member(self, project_id, instance_id):
+        """(cluster, member) for the id of a member of one of the project's clusters, from one
+        stack list (the members' keys are tags) and the cluster's show; errors.NotFound else.
+        As in Trove, a cluster's instance can be shown by its id (clients look members up
+        that way), though the instance list leaves them out."""
+        not_found = errors.NotFound(f"Instance '{instance_id}' could not be found.")
+        if not STACK_ID.match(instance_id or ""):
+            raise not_found
+        for stack in self.gateway.list_stacks(tags=tags.owner_filter(project_id, tags.CLUSTER_MARKER),
+                                              limit=self.MAX_CLUSTERS):
+            cluster_tags = tags.decode_cluster(stack.get("tags"))
+            if any(member_id(stack["id"], key) == instance_id for key in cluster_tags.members):
+                cluster = self.get(project_id, stack["id"])
+                return cluster, self.member_of(cluster, instance_id)
+        raise not_found
 
     def delete(self, project_id, cluster_id):
         self._stack(project_id, cluster_id)
@@ -202,7 +220,8 @@ class ClusterService:
         new = change(spec, datastores.get(spec.datastore))
         rendered = self.renderer.render_cluster(new)
         rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
-        cluster_tags = replace(tags.decode_cluster(stack.get("tags")), operation=task.name)
+        cluster_tags = replace(tags.decode_cluster(stack.get("tags")), operation=task.name,
+                               members=tuple(member.key for member in new.members))
         again = self.gateway.get_stack(stack["id"], resolve_outputs=False) or {}
         if (again.get("stack_status"), again.get("updated_time")) != (stack.get("stack_status"),
                                                                        stack.get("updated_time")):

@@ -432,3 +432,29 @@ def test_sdk_restart_and_resizes(accounts, keystone_stack, http):
     finally:
         conn.database.delete_instance(instance, ignore_missing=True)
         resource.wait_for_delete(conn.database, instance, 0.1, 120)
+
+
+def test_database_cluster_create_list_show_shrink_delete(accounts, keystone_stack, http):
+    """python-troveclient's cluster commands against a Redis Cluster (quick to build); shrink
+    looks each member up with GET /instances/{id}, as Trove answers it for cluster members."""
+    alice = accounts["alice"]
+    created = cli_json(alice, "database", "cluster", "create", "cli-cache", "redis", "7",
+                       *["--instance=flavor=1,volume=1"] * 4)
+    assert created["name"] == "cli-cache" and created["task_name"] == "BUILDING" and created["instance_count"] == 4
+    settled(keystone_stack, created["id"], timeout=240)
+    listed = cli_json(alice, "database", "cluster", "list")
+    assert [(c["ID"], c["Task Name"]) for c in listed] == [(created["id"], "NONE")]
+    shown = cli_json(alice, "database", "cluster", "show", created["id"])
+    assert shown["datastore"] == "redis" and shown["instance_count"] == 4 and len(shown["ip"].split(", ")) == 4
+    members = cli_json(alice, "database", "cluster", "list", "instances", created["id"])
+    assert [(m["Name"], m["Flavor ID"], m["Size"], m["Status"]) for m in members] == [
+        (f"cli-cache-member-{n}", "1", 1, "ACTIVE") for n in (1, 2, 3, 4)]   # the fourth is the replica
+    assert cli_fails(accounts["bob"], "database", "cluster", "show", created["id"])
+    done = cli(alice, "database", "cluster", "shrink", created["id"], members[3]["ID"])
+    assert done.returncode == 0, done.stderr
+    settled(keystone_stack, created["id"], timeout=240)
+    after = http["alice"].get(f"/clusters/{created['id']}").json()["cluster"]
+    assert [m["id"] for m in after["instances"]] == [m["ID"] for m in members[:3]]
+    done = cli(alice, "database", "cluster", "delete", created["id"])
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: http["alice"].get(f"/clusters/{created['id']}").status_code == 404, timeout=120)

@@ -83,10 +83,12 @@ def test_galera_cluster_create_grow_shrink_delete(stack):
     assert [m["name"] for m in cluster["instances"]] == ["orders-member-1", "orders-member-2", "orders-member-3"]
     assert "password" not in str(cluster).lower()
 
-    # Members are the cluster's, not instances of their own (as in Trove).
+    # Members are the cluster's: not in the instance list, but shown by id (as in Trove).
     member_ids = [m["id"] for m in cluster["instances"]]
     assert all(i["id"] not in member_ids + [cluster_id] for i in client.get("/instances").json()["instances"])
-    assert client.get(f"/instances/{member_ids[0]}").status_code == 404
+    member = client.get(f"/instances/{member_ids[0]}")
+    assert member.status_code == 200 and member.json()["instance"]["cluster_id"] == cluster_id
+    assert other.get(f"/instances/{member_ids[0]}").status_code == 404
     shown = client.get(f"/clusters/{cluster_id}/instances/{member_ids[1]}")
     assert shown.status_code == 200 and shown.json()["instance"]["ip"] == [addresses[1]]
     assert [c["id"] for c in client.get("/clusters").json()["clusters"]] == [cluster_id]

@@ -128,9 +128,13 @@ def test_create_renders_one_stack_tagged_as_a_cluster(api):
     assert {m["status"] for m in cluster["instances"]} == {"BUILD"}
     stack = api.gateway.stacks[cluster["id"]]
     assert "dbaas-cluster" in stack["tags"] and "dbaas" not in stack["tags"]
-    # Not an instance: the instance list is empty and the member is no instance.
+    # Not in the instance list, but shown by its id (as in Trove: clients look members up so).
     assert api.get("/instances").get_json()["instances"] == []
-    assert api.get(f"/instances/{cluster['instances'][0]['id']}").status_code == 404
+    member = api.get(f"/instances/{cluster['instances'][0]['id']}")
+    assert member.status_code == 200, member.get_data(as_text=True)
+    assert member.get_json()["instance"]["cluster_id"] == cluster["id"]
+    assert member.get_json()["instance"]["datastore"]["type"] == "mariadb"
+    assert_trove_error(api.get(f"/instances/{cluster['instances'][0]['id']}", project="proj-b"), 404, "itemNotFound")
 
 
 @pytest.mark.parametrize("body,message", [
@@ -202,6 +206,7 @@ def test_show_grow_shrink_and_isolation(api):
     assert grown[:3] == keys and len(grown) == 4
     assert json.loads(update["parameters"]["members"])[grown[3]]["number"] == 4
     assert "op:GROWING_CLUSTER" in update["tags"]
+    assert {tag for tag in update["tags"] if tag.startswith("member:")} == {f"member:{key}" for key in grown}
     assert api.get(f"/clusters/{cluster_id}").get_json()["cluster"]["task"]["name"] == "GROWING_CLUSTER"
     finished(api, cluster_id)
 
