@@ -15,9 +15,6 @@ the objects of a backup whose engine died mid-way; a failed backup removes what 
 """
 import json
 import shutil
-import subprocess
-import sys
-import tempfile
 
 from heat.common import exception
 from heat.common.i18n import _
@@ -74,7 +71,7 @@ class Backup(resource.Resource):
         workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             source = self._source(workdir)
-            result = _in_worker(worker.request(datastore.name, prefix, source, parent and parent.get("position")))
+            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position")))
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         finally:
@@ -118,32 +115,6 @@ class Backup(resource.Resource):
         return streams.Source(host=server.host, port=server.port, password=server.password,
                               version=self.properties[self.DATASTORE_VERSION],
                               datadir=local.datadir if local else None, workdir=workdir)
-
-
-def _in_worker(line):
-    """Run the backup in its own process (dbaas_api/backup/worker.py): the request, password
-    included, goes through its stdin, which stays open while it works (its end tells the
-    worker that the engine is gone). Returns the worker's result or raises its error."""
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "dbaas_api.backup.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=stderr, close_fds=True)
-        try:
-            process.stdin.write(line.encode())
-            process.stdin.flush()
-            answer = process.stdout.readline()
-        finally:
-            process.stdin.close()
-            process.wait()
-        try:
-            result = json.loads(answer)
-        except ValueError:
-            stderr.seek(0)
-            lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
-            raise DBaaSError(f"The backup worker exited with code {process.returncode}: "
-                             f"{lines[-1][:300] if lines else 'no message'}") from None
-    if "error" in result:
-        raise DBaaSError(result["error"])
-    return result
 
 
 def resource_mapping():

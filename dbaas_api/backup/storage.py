@@ -148,6 +148,50 @@ class Storage:
                 raise CorruptBackup(f"Backup {self.location(prefix)}: object {segment['name']} is "
                                     f"corrupt (checksum or size differs from the manifest).")
 
+    def copy_to(self, prefix, checksum, fd):
+        """Write the backup's bytes, verified as ``read`` verifies them, into ``fd`` (a pipe
+        to a restore's tool, or a file); returns its size. A thread of its own reads and
+        hashes up to AHEAD chunks ahead while this one writes (both let go of the GIL), so
+        reading, hashing and the tool's work overlap. Should the reader of ``fd`` stop early
+        (its exit code tells why), the rest is still read and verified: a restore is only
+        declared good once every segment's size and SHA-256 matched."""
+        ahead = queue.Queue(maxsize=self.AHEAD)
+        stop = threading.Event()
+
+        def read():
+            try:
+                for chunk in self.read(prefix, checksum):
+                    ahead.put(chunk)
+                    if stop.is_set():
+                        return
+                ahead.put(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, raised there
+                ahead.put(exc)
+
+        reader = threading.Thread(target=read, name="restore-reader", daemon=True)
+        reader.start()
+        size, writing = 0, True
+        try:
+            while (chunk := ahead.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                size += len(chunk)
+                view = memoryview(chunk)
+                while writing and len(view):
+                    try:
+                        view = view[os.write(fd, view):]
+                    except BrokenPipeError:
+                        writing = False
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:   # let a reader waiting for room see the stop
+                    ahead.get_nowait()
+            reader.join()
+        return size
+
+    AHEAD = 4   # chunks read ahead by copy_to
+
     def manifest(self, prefix):
         try:
             return json.loads(b"".join(self.get_stream(prefix, MANIFEST)))
@@ -193,7 +237,7 @@ class LocalStorage(Storage):
     def get_stream(self, prefix, name):
         path = self.root / _checked(prefix) / name
         try:
-            handle = open(path, "rb")
+            handle = open(path, "rb", buffering=0)
         except FileNotFoundError:
             raise CorruptBackup(f"Backup {self.location(prefix)}: object {name} is missing.") from None
         return _file_chunks(handle)
@@ -335,6 +379,7 @@ def _next_chunk(source):
 
 
 def _file_chunks(handle):
+    """A file's bytes in chunks of CHUNK, read unbuffered (no copy through a buffer)."""
     with handle:
         while chunk := handle.read(CHUNK):
             yield chunk

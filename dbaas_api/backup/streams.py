@@ -121,12 +121,28 @@ def take(storage, prefix, datastore, source, parent_position=None):
     return stored, dict(getattr(stream, "position", None) or {})
 
 
+class StoredBackup:
+    """One backup of a restore's chain. Iterated, its verified chunks (read in this process);
+    ``copy_to(fd)`` has a worker process (dbaas_api/backup/worker.py) read, verify and write
+    them into ``fd`` instead, out of the Heat engine's process and its GIL (what the local
+    driver does); either way a missing or altered object raises CorruptBackup naming it."""
+
+    def __init__(self, settings, location, checksum):
+        from dbaas_api.backup import storage as backup_storage
+        self.storage, self.prefix = backup_storage.for_location(settings, location)
+        self.location, self.checksum = location, checksum
+
+    def __iter__(self):
+        return iter(self.storage.read(self.prefix, self.checksum))
+
+    def copy_to(self, fd):
+        """Write the verified backup into the inherited descriptor ``fd``; returns its size."""
+        from dbaas_api.backup import worker
+        return worker.call(worker.restore_request(self.location, self.checksum, fd), pass_fds=(fd,))["size"]
+
+
 def open_chain(settings, chain):
     """A restore's chain, [{"location", "checksum", "position"}] with the full backup first,
-    as [(verified chunks, position)] for Datastore.restore. Nothing is read until iterated."""
-    from dbaas_api.backup import storage as backup_storage
-    readers = []
-    for link in chain:
-        storage, prefix = backup_storage.for_location(settings, link["location"])
-        readers.append((storage.read(prefix, link["checksum"]), dict(link.get("position") or {})))
-    return readers
+    as [(StoredBackup, position)] for Datastore.restore. Nothing is read until used."""
+    return [(StoredBackup(settings, link["location"], link["checksum"]), dict(link.get("position") or {}))
+            for link in chain]

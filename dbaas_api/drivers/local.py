@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from dbaas_api import datastores, errors
+from dbaas_api.backup.streams import PIPE_SIZE
 from dbaas_api.datastores.base import Paths
 from dbaas_api.model import Flavor
 
@@ -659,9 +660,7 @@ class _Runner:
             os.write(write_end, stdin)
             os.close(write_end)
             write_end = None
-            with open(self.paths.home / "server.log", "ab") as log:
-                process = subprocess.Popen(argv, stdin=read_end, stdout=log, stderr=log,
-                                           **_child_options(self.paths, self.user))
+            process = self._popen(argv, read_end)
         finally:
             os.close(read_end)
             if write_end is not None:
@@ -671,29 +670,52 @@ class _Runner:
     def feed(self, argv, chunks):
         """Run argv with ``chunks`` (an iterable of bytes: a backup as it is read) streamed to
         its stdin, one chunk at a time. When the source fails (a corrupt backup) the command
-        is killed and the source's error raised."""
-        with open(self.paths.home / "server.log", "ab") as log:
-            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
-                                       **_child_options(self.paths, self.user))
+        is killed and the source's error raised. A source that can ``copy_to(fd)`` (a
+        streams.StoredBackup) writes into the command's 1 MiB stdin pipe from a worker
+        process of its own, and this process only waits."""
+        if hasattr(chunks, "copy_to"):
+            return self._feed_from(argv, chunks)
+        process = self._popen(argv, subprocess.PIPE)
         try:
             with contextlib.suppress(BrokenPipeError):   # it stopped reading: its exit code says why
                 for chunk in chunks:
                     process.stdin.write(chunk)
                 process.stdin.close()
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            _kill(process)
             raise
         self._finish(process, argv)
+
+    def _feed_from(self, argv, source):
+        read_end, write_end = os.pipe()
+        try:
+            with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            process = self._popen(argv, read_end)
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        try:
+            try:
+                source.copy_to(write_end)
+            finally:
+                os.close(write_end)
+        except BaseException:
+            _kill(process)
+            raise
+        self._finish(process, argv)
+
+    def _popen(self, argv, stdin):
+        with open(self.paths.home / "server.log", "ab") as log:
+            return subprocess.Popen(argv, stdin=stdin, stdout=log, stderr=log, **_child_options(self.paths, self.user))
 
     def _finish(self, process, argv):
         try:
             code = process.wait(self.timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            _kill(process)
             raise errors.DBaaSError(f"{Path(argv[0]).name} took longer than {self.timeout:.0f} s.") from None
         if code != 0:
             raise errors.DBaaSError(f"{Path(argv[0]).name} failed with exit code {code}; "
@@ -707,8 +729,11 @@ class _Runner:
         """A 0600 file of the datastore user's from an iterable of bytes."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
+            if hasattr(chunks, "copy_to"):   # a worker process writes it (see feed)
+                chunks.copy_to(fd)
+            else:
+                for chunk in chunks:
+                    handle.write(chunk)
         self._own(path)
 
     def mkdir(self, path):
@@ -732,6 +757,13 @@ def _source_role(ds, source):
         return ds.replication_state(source.host, source.port, source.password)["role"]
     except errors.DBaaSError:
         return None
+
+
+def _kill(process):
+    """Kill a setup command's process group (its own session) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _child_options(paths, user):

@@ -9,7 +9,8 @@ import pytest
 
 from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.backup.streams import Source, take
+from dbaas_api.backup.streams import Source, StoredBackup, take
+from dbaas_api.config import Settings
 from tests import backup_content
 
 ADMIN, NEW_ADMIN = "Admin-Pw-1", "Other-Admin-2"
@@ -48,7 +49,9 @@ def backup(driver, instance, storage, parent=None):
 
 
 def chain_of(storage, *backups):
-    return [(storage.read(b["prefix"], b["checksum"]), b["position"]) for b in backups]
+    """As the engine opens a chain: each backup read, verified and written into the restore's
+    tool (or file) by a worker process (streams.StoredBackup.copy_to)."""
+    return [(StoredBackup(Settings.from_env(), b["location"], b["checksum"]), b["position"]) for b in backups]
 
 
 def prepare(driver, name):

@@ -113,6 +113,85 @@ def test_every_difference_is_caught(local, damage):
         assert backup_storage.segment_name(1) in failure.value.message
 
 
+def _copied(local, prefix, checksum, reader_stops_after=None):
+    """copy_to into a pipe whose reader takes ``reader_stops_after`` bytes (all when None)
+    and closes it; what it got."""
+    import os
+    read_end, write_end = os.pipe()
+    got = bytearray()
+
+    def drain():
+        with open(read_end, "rb", buffering=0) as reader:
+            while (reader_stops_after is None or len(got) < reader_stops_after) and (chunk := reader.read(7)):
+                got.extend(chunk)
+    thread = threading.Thread(target=drain)
+    thread.start()
+    try:
+        size = local.copy_to(prefix, checksum, write_end)
+    finally:
+        os.close(write_end)
+        thread.join()
+    return size, bytes(got)
+
+
+def test_copy_to_writes_every_byte_verified(local):
+    data = bytes(range(256)) * 3
+    stored = local.write("c1", [data])
+    size, got = _copied(local, "c1", stored.checksum)
+    assert size == len(data) and got == data
+
+
+@pytest.mark.parametrize("damage", ["segment", "missing", "checksum"])
+def test_copy_to_raises_on_any_difference(local, damage):
+    stored = local.write("c2", [b"0123456789" * 3])
+    segment = local.root / "c2" / backup_storage.segment_name(1)
+    if damage == "segment":
+        segment.write_bytes(b"012345678X")
+    elif damage == "missing":
+        segment.unlink()
+    with pytest.raises(backup_storage.CorruptBackup) as failure:
+        _copied(local, "c2", "0" * 64 if damage == "checksum" else stored.checksum)
+    if damage != "checksum":
+        assert backup_storage.segment_name(1) in failure.value.message
+
+
+def test_copy_to_verifies_the_rest_when_its_reader_stops_early(local):
+    """A tool that stops reading (it found the end of its archive) must not let a damaged
+    later segment pass: the rest is read and verified all the same."""
+    stored = local.write("c3", [b"a" * 10 * 20])
+    (local.root / "c3" / backup_storage.segment_name(19)).write_bytes(b"b" * 10)
+    with pytest.raises(backup_storage.CorruptBackup, match=backup_storage.segment_name(19)):
+        _copied(local, "c3", stored.checksum, reader_stops_after=5)
+    intact = local.write("c4", [b"a" * 10 * 20])
+    assert _copied(local, "c4", intact.checksum, reader_stops_after=5)[0] == 200
+
+
+def test_a_worker_process_copies_a_restore(local, monkeypatch, tmp_path):
+    """StoredBackup.copy_to: the worker process reads, verifies and writes into the fd it
+    inherits; a damaged object fails with CorruptBackup naming it."""
+    import os
+    from dbaas_api.backup.streams import StoredBackup
+    from dbaas_api.config import Settings
+    monkeypatch.setenv("DBAAS_STATE_DIR", str(tmp_path / "state"))
+    data = bytes(range(256)) * 40
+    stored = local.write("w1", [data])
+    backup = StoredBackup(Settings.from_env(), stored.location, stored.checksum)
+    target = tmp_path / "restored"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        assert backup.copy_to(fd) == len(data)
+    finally:
+        os.close(fd)
+    assert target.read_bytes() == data and b"".join(bytes(c) for c in backup) == data
+    (local.root / "w1" / backup_storage.segment_name(3)).write_bytes(b"x" * 10)
+    fd = os.open(tmp_path / "again", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with pytest.raises(backup_storage.CorruptBackup, match=backup_storage.segment_name(3)):
+            backup.copy_to(fd)
+    finally:
+        os.close(fd)
+
+
 def test_delete_removes_everything_under_the_prefix_only(local):
     local.write("b5", [b"x" * 30])
     local.write("b6", [b"y"])
