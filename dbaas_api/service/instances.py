@@ -34,7 +34,7 @@ NOT_IMPLEMENTED_FIELDS = {
     "locality": "Server-group locality",
     "availability_zone": "Availability zones",
 }
-# PUT /instances/{id} fields other issues will bring (name and configuration work now).
+# PUT /instances/{id} fields not built yet (name, configuration, access and replica_of work).
 NOT_IMPLEMENTED_UPDATES = {
     "datastore_version": "Upgrading the datastore version",
 }
