@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 from pathlib import Path
 
 from oslo_service import backend
@@ -179,6 +180,35 @@ def _speed_up_polling():
     scheduler.TaskRunner._sleep = _sleep
 
 
+def _wake_listeners_on_delivery():
+    """oslo.messaging's in-process fake:// driver has each RPC listener sleep 50 ms between
+    looks at its queue, so every call from Heat's API to its engine waited 25 ms on average
+    for nothing (a GET of a stack makes two). Its sleeps now end as soon as a message is
+    delivered. (A delivery in the instant between a listener's look and its sleep still
+    waits out that one sleep, as before.)"""
+    from oslo_messaging._drivers import impl_fake
+
+    delivered = threading.Condition()
+    deliver = impl_fake.FakeExchange.deliver_message
+
+    def deliver_message(self, *args, **kwargs):
+        deliver(self, *args, **kwargs)
+        with delivered:
+            delivered.notify_all()
+
+    class Clock:
+        """What impl_fake uses of the time module."""
+        time = staticmethod(time.time)   # noqa: F811 - the module's, read before the name is bound here
+
+        @staticmethod
+        def sleep(seconds):
+            with delivered:
+                delivered.wait(seconds)
+
+    impl_fake.FakeExchange.deliver_message = deliver_message
+    impl_fake.time = Clock
+
+
 def serve(settings):
     # The plugins run in this process and find the local driver's state here.
     os.environ["DBAAS_STATE_DIR"] = str(settings.state_dir)
@@ -195,6 +225,7 @@ def serve(settings):
     messaging.setup()
     _prepare_database(files)
     _speed_up_polling()
+    _wake_listeners_on_delivery()
 
     engine = engine_service.EngineService(cfg.CONF.host, rpc_api.ENGINE_TOPIC)
     engine.start()
