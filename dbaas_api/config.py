@@ -54,7 +54,7 @@ class Settings:
     # DBaaS::Backup plugin reads these; the embedded launcher exports them (backup_env()).
     backup_storage: str = "local"
     backup_dir: Path | None = None          # default <state>/backups
-    backup_segment_mb: int = 64             # one stored object per this many MiB of backup
+    backup_segment_mb: int = 64             # the largest Swift object, MiB (a local backup is one file)
     swift_auth_url: str = ""
     swift_user: str = ""
     swift_key: str = ""

@@ -71,7 +71,8 @@ class Backup(resource.Resource):
         workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             source = self._source(workdir)
-            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position")))
+            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position")),
+                                 ahead=True)
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         finally:

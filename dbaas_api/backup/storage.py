@@ -3,7 +3,7 @@
 A backup is stored under a prefix (the backup's id) as numbered segment objects followed by
 a manifest, written last::
 
-    <prefix>/segment-000000, segment-000001, ...   at most segment_size bytes each
+    <prefix>/segment-000000, segment-000001, ...   at most segment_size bytes each (Swift's)
     <prefix>/manifest.json   {"version", "size", "sha256", "segments": [{"name", "size", "sha256"}]}
 
 The backup's checksum (the manifest's ``sha256``) is the SHA-256 of its segments' SHA-256
@@ -27,6 +27,7 @@ backup is restored from where it was written even after the default changes.
 import contextlib
 import hashlib
 import json
+import math
 import os
 import queue
 import shutil
@@ -72,8 +73,8 @@ class Storage:
     scheme = ""
     etag_md5 = False   # whether segments need their MD5 (Swift compares it with its ETag)
 
-    def __init__(self, segment_size):
-        self.segment_size = int(segment_size)
+    def __init__(self, segment_size=None):
+        self.segment_size = segment_size   # the largest object, in bytes; None: no limit
 
     # ---- what backends provide ---------------------------------------------------------
 
@@ -106,22 +107,31 @@ class Storage:
         consumed before the next is asked for): segments, then the manifest. Returns Stored.
         The caller deletes the prefix if this raises; the source is closed (its tool
         stopped) either way."""
-        segments, size = [], 0
+        segments = []
         source = _Prefetched(chunks)
         try:
             pending = _next_chunk(source)
             while pending is not None or not segments:   # an empty stream is one empty segment
                 name = segment_name(len(segments))
-                segment = _Segment(source, pending, self.segment_size, self.etag_md5)
+                segment = _Segment(source, pending, self.segment_size or math.inf, self.etag_md5)
                 self.put_stream(prefix, name, segment)
                 if segment.sha256 is None:
                     raise errors.DBaaSError(f"Storing {prefix}/{name} ended before the segment did.")
                 segments.append({"name": name, "size": segment.size, "sha256": segment.sha256})
-                size += segment.size
                 pending = segment.rest if segment.rest is not None else _next_chunk(source)
         finally:
             source.close()   # a tool's stream stops its process
+        return self._complete(prefix, segments)
+
+    def write_output(self, prefix, output):
+        """Store a backup from a running tool's pipe (streams.ToolOutput), as ``write``
+        does; backends that can move a pipe's bytes without copying them do so."""
+        return self.write(prefix, output.chunks())
+
+    def _complete(self, prefix, segments):
+        """The manifest, once every segment is stored: what makes a backup whole."""
         checksum = hash_list(segment["sha256"] for segment in segments)
+        size = sum(segment["size"] for segment in segments)
         manifest = {"version": FORMAT_VERSION, "size": size, "sha256": checksum, "segments": segments}
         self.settle(prefix)
         self.put_stream(prefix, MANIFEST, [json.dumps(manifest, indent=1).encode()])
@@ -147,6 +157,15 @@ class Storage:
             if size != segment["size"] or digest.hexdigest() != segment["sha256"]:
                 raise CorruptBackup(f"Backup {self.location(prefix)}: object {segment['name']} is "
                                     f"corrupt (checksum or size differs from the manifest).")
+
+    def verify(self, prefix, checksum):
+        """Read the whole backup as ``read`` does, only to check it; returns its size."""
+        return sum(len(chunk) for chunk in self.read(prefix, checksum))
+
+    def whole_file(self, prefix):
+        """The path of a backup stored as one local file (a restore's tool may read it
+        directly), or None."""
+        return None
 
     def copy_to(self, prefix, checksum, fd):
         """Write the backup's bytes, verified as ``read`` verifies them, into ``fd`` (a pipe
@@ -200,22 +219,58 @@ class Storage:
 
 
 class LocalStorage(Storage):
-    """Files under ``root/<prefix>/``. Segments are fsynced all together before the manifest
-    is written, not one by one: the kernel writes the first back while the tool makes the next."""
+    """Files under ``root/<prefix>/``. A file system needs no segments: a backup is one file
+    (``segment-000000``) unless a segment size is given (tests use one, for the segmenting
+    logic Swift needs). Segments are fsynced all together before the manifest is written,
+    not one by one: the kernel writes the first back while the tool makes the next."""
 
     scheme = "file"
 
-    def __init__(self, root, segment_size):
+    def __init__(self, root, segment_size=None):
         super().__init__(segment_size)
         self.root = Path(root)
+
+    def write_output(self, prefix, output):
+        """One file, filled by the kernel from the tool's pipe (splice: the bytes never pass
+        through this process) and hashed by a thread reading it back behind the writer from
+        the page cache: half the system time of reading each chunk in and writing it out."""
+        if self.segment_size is not None:
+            return super().write_output(prefix, output)
+        name = segment_name(0)
+        path = self._directory(prefix) / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        hashing, size = _TrailingHash(path), 0
+        try:
+            while moved := os.splice(output.pipe.fileno(), fd, CHUNK):
+                size += moved
+                hashing.wrote(size)
+        except BaseException:
+            hashing.stop()
+            raise
+        finally:
+            os.close(fd)
+        digest = hashing.result()
+        output.finish()   # the tool succeeded: only then is the backup whole
+        return self._complete(prefix, [{"name": name, "size": size, "sha256": digest}])
+
+    def whole_file(self, prefix):
+        try:
+            segments = self.manifest(prefix)["segments"]
+        except (CorruptBackup, KeyError, TypeError):
+            return None   # reading it the usual way says what is wrong
+        path = self.root / _checked(prefix) / segment_name(0)
+        return path if len(segments) == 1 and segments[0].get("name") == path.name and path.is_file() else None
+
+    def _directory(self, prefix):
+        directory = self.root / _checked(prefix)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return directory
 
     def location(self, prefix):
         return f"file://{self.root / _checked(prefix)}"
 
     def put_stream(self, prefix, name, chunks):
-        directory = self.root / _checked(prefix)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = directory / name
+        path = self._directory(prefix) / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             for chunk in chunks:
@@ -320,23 +375,22 @@ class SwiftStorage(Storage):
 
 def from_settings(settings):
     """The storage new backups go to."""
-    segment_size = settings.backup_segment_mb << 20
     if settings.backup_storage == "local":
-        return LocalStorage(settings.backup_root, segment_size)
+        return LocalStorage(settings.backup_root)
     if settings.backup_storage == "swift":
-        return SwiftStorage(lambda: _swift_connection(settings), settings.swift_container, segment_size)
+        return SwiftStorage(lambda: _swift_connection(settings), settings.swift_container,
+                            settings.backup_segment_mb << 20)
     raise errors.DBaaSError(f"DBAAS_BACKUP_STORAGE must be 'local' or 'swift', not {settings.backup_storage!r}.")
 
 
 def for_location(settings, location):
     """(storage, prefix) for a location written by either backend."""
     parsed = urlparse(location)
-    segment_size = settings.backup_segment_mb << 20
     if parsed.scheme == "file":
         path = Path(parsed.path)
-        return LocalStorage(path.parent, segment_size), path.name
+        return LocalStorage(path.parent), path.name
     if parsed.scheme == "swift":
-        return (SwiftStorage(lambda: _swift_connection(settings), parsed.netloc, segment_size),
+        return (SwiftStorage(lambda: _swift_connection(settings), parsed.netloc, settings.backup_segment_mb << 20),
                 parsed.path.strip("/"))
     raise errors.BadRequest(f"Unknown backup location {location!r}.")
 
@@ -383,6 +437,58 @@ def _file_chunks(handle):
     with handle:
         while chunk := handle.read(CHUNK):
             yield chunk
+
+
+class _TrailingHash:
+    """SHA-256 of a file as it is appended to, by a thread that reads it back (from the page
+    cache) up to what the writer said it wrote, into one buffer."""
+
+    def __init__(self, path):
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._written, self._ended, self._error = 0, False, None
+        self._sha256 = hashlib.sha256()
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="backup-hash", daemon=True)
+        self._thread.start()
+
+    def wrote(self, size):
+        """The file now holds ``size`` bytes."""
+        with self._changed:
+            self._written = size
+            self._changed.notify()
+
+    def result(self):
+        """The hex digest of everything written, once hashed."""
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        return self._sha256.hexdigest()
+
+    def stop(self):
+        with self._changed:
+            self._ended = True
+            self._changed.notify()
+        self._thread.join()
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def _run(self):
+        buffer, done = memoryview(bytearray(CHUNK)), 0
+        try:
+            while True:
+                with self._changed:
+                    while done == self._written and not self._ended:
+                        self._changed.wait()
+                    if done == self._written:
+                        return
+                    wanted = min(CHUNK, self._written - done)
+                got = os.preadv(self._fd, [buffer[:wanted]], done)
+                if not got:
+                    raise errors.DBaaSError("A backup file ended before what was written to it.")
+                self._sha256.update(buffer[:got])   # hashlib lets go of the GIL
+                done += got
+        except BaseException as exc:  # noqa: BLE001 - raised in the writer's thread by result()
+            self._error = exc
 
 
 class _Segment:

@@ -36,14 +36,14 @@ class Source:
 class ToolStream:
     """Iterate to run ``argv`` and get its stdout in chunks: memoryviews of one buffer, each
     valid until the next is asked for (see Datastore.backup_stream). A non-zero exit raises
-    errors.DBaaSError at the end of the stream; ``position`` is then what ``finish()``
+    errors.DBaaSError at the end of the stream; ``position`` is then what ``position_from()``
     returned (e.g. the LSN an incremental backup starts from next time)."""
 
-    def __init__(self, argv, env=None, secret=None, finish=None):
+    def __init__(self, argv, env=None, secret=None, position_from=None):
         self.argv = list(argv)
         self.env = dict(TOOL_ENV, **(env or {}))
         self.secret = secret
-        self.finish = finish
+        self.position_from = position_from
         self.position = {}
 
     @property
@@ -51,31 +51,56 @@ class ToolStream:
         return Path(self.argv[0]).name
 
     def __iter__(self):
+        with self.output() as output:
+            yield from output.chunks()
+
+    @contextlib.contextmanager
+    def output(self):
+        """Run the tool for the block: a ToolOutput, its stdout pipe, which a storage may
+        move into a file without copying it through this process (LocalStorage). A tool
+        still running when the block ends (the consumer gave up) is stopped."""
         with tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=stderr, env=self.env, close_fds=True, bufsize=0)
             try:
                 with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
                     fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-                yield from read_chunks(process.stdout)
-                code = process.wait()
+                yield ToolOutput(self, process, stderr)
             finally:
                 if process.poll() is None:   # the consumer gave up: stop the tool
                     process.kill()
                     process.wait()
                 process.stdout.close()
-            if code != 0:
-                raise errors.DBaaSError(f"{self.tool} failed (exit code {code}): {self._last_line(stderr)}")
-        if self.finish is not None:
-            self.position = self.finish() or {}
 
-    def _last_line(self, stderr):
+
+class ToolOutput:
+    """A running tool's stdout, ``pipe`` (raw, unbuffered). Whoever reads it to its end
+    calls ``finish()``, which waits for the tool and raises errors.DBaaSError when it
+    failed (before the backup counts as stored); ``chunks()`` does both."""
+
+    def __init__(self, stream, process, stderr):
+        self.stream, self.pipe = stream, process.stdout
+        self._process, self._stderr = process, stderr
+
+    def chunks(self):
+        yield from read_chunks(self.pipe)
+        self.finish()
+
+    def finish(self):
+        code = self._process.wait()
+        if code != 0:
+            raise errors.DBaaSError(f"{self.stream.tool} failed (exit code {code}): {self._last_line()}")
+        if self.stream.position_from is not None:
+            self.stream.position = self.stream.position_from() or {}
+
+    def _last_line(self):
+        stderr = self._stderr
         stderr.seek(0, os.SEEK_END)
         stderr.seek(max(0, stderr.tell() - 4096))
         lines = [line.strip() for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
         text = lines[-1] if lines else "no message"
-        if self.secret:
-            text = text.replace(self.secret, "******")
+        if self.stream.secret:
+            text = text.replace(self.stream.secret, "******")
         return text[:300]
 
 
@@ -112,8 +137,12 @@ def take(storage, prefix, datastore, source, parent_position=None):
     deleted (delete of the backup removes it too, should this process die first)."""
     stream = datastore.backup_stream(source, parent_position)
     try:
-        with closing(stream) as chunks:
-            stored = storage.write(prefix, chunks)
+        if hasattr(stream, "output"):   # a tool's pipe: the storage may move it without copying
+            with stream.output() as output:
+                stored = storage.write_output(prefix, output)
+        else:
+            with closing(stream) as chunks:
+                stored = storage.write(prefix, chunks)
     except BaseException:
         with contextlib.suppress(Exception):
             storage.delete_prefix(prefix)
@@ -123,9 +152,9 @@ def take(storage, prefix, datastore, source, parent_position=None):
 
 class StoredBackup:
     """One backup of a restore's chain. Iterated, its verified chunks (read in this process);
-    ``copy_to(fd)`` has a worker process (dbaas_api/backup/worker.py) read, verify and write
-    them into ``fd`` instead, out of the Heat engine's process and its GIL (what the local
-    driver does); either way a missing or altered object raises CorruptBackup naming it."""
+    ``deliver`` and ``copy_to`` have a worker process (dbaas_api/backup/worker.py) read and
+    verify it instead, out of the Heat engine's process and its GIL (what the local driver
+    does); either way a missing or altered object raises CorruptBackup naming it."""
 
     def __init__(self, settings, location, checksum):
         from dbaas_api.backup import storage as backup_storage
@@ -135,10 +164,41 @@ class StoredBackup:
     def __iter__(self):
         return iter(self.storage.read(self.prefix, self.checksum))
 
+    def deliver(self, start):
+        """Start a restore's tool on this backup, ``start(stdin)`` with the descriptor it is
+        to read, and return once it has been given every byte, verified. A backup stored as
+        one local file is the tool's stdin itself (it reads as from any file) while a worker
+        verifies the file beside it; anything else a worker writes, verified, into the
+        tool's 1 MiB stdin pipe."""
+        whole_file = self.storage.whole_file(self.prefix)
+        if whole_file is not None:
+            with open(whole_file, "rb", buffering=0) as stdin:
+                start(stdin.fileno())
+            self._in_worker(None)
+            return
+        read_end, write_end = os.pipe()
+        try:
+            with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            start(read_end)
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        try:
+            self.copy_to(write_end)
+        finally:
+            os.close(write_end)
+
     def copy_to(self, fd):
         """Write the verified backup into the inherited descriptor ``fd``; returns its size."""
+        return self._in_worker(fd)
+
+    def _in_worker(self, fd):
         from dbaas_api.backup import worker
-        return worker.call(worker.restore_request(self.location, self.checksum, fd), pass_fds=(fd,))["size"]
+        request = worker.restore_request(self.location, self.checksum, fd)
+        return worker.call(request, pass_fds=() if fd is None else (fd,))["size"]
 
 
 def open_chain(settings, chain):

@@ -12,8 +12,9 @@ the engine. Stdin reaching its end means the engine is gone: the worker then sto
 what was.
 
 A restore's request is ``{"restore": {"location", "checksum", "fd"}}``, ``fd`` a descriptor the
-worker inherited (the write end of the restore tool's stdin, or the file to fill); the answer
-``{"size"}`` once every segment was written and verified, or ``{"error", "corrupt"}``.
+worker inherited (the write end of the restore tool's stdin, or the file to fill), or null
+to only verify the backup (the tool reads its one local file itself); the answer ``{"size"}``
+once every segment was written and verified, or ``{"error", "corrupt"}``.
 """
 import json
 import os
@@ -36,37 +37,68 @@ def request(datastore, prefix, source, parent_position=None):
 
 
 def restore_request(location, checksum, fd):
-    """The line a restore sends: the backup's bytes are to go, verified, into ``fd``."""
+    """The line a restore sends: the backup's bytes are to go, verified, into ``fd`` (None:
+    only verified)."""
     return json.dumps({"restore": {"location": location, "checksum": checksum, "fd": fd}}) + "\n"
 
 
-def call(line, pass_fds=()):
+_ahead = None   # the next backup's worker, started ahead of it (see call)
+
+
+def call(line, pass_fds=(), ahead=False):
     """Run a request in a worker process (the engine's side): the request, password included,
     goes through its stdin, which stays open while it works (its end tells the worker that
-    the engine is gone). Returns the worker's result or raises its error."""
-    from dbaas_api.backup.storage import CorruptBackup
-    from dbaas_api.errors import DBaaSError
+    the engine is gone). Returns the worker's result or raises its error.
 
-    with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "dbaas_api.backup.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=stderr, close_fds=True, pass_fds=pass_fds)
-        try:
-            process.stdin.write(line.encode())
-            process.stdin.flush()
-            answer = process.stdout.readline()
-        finally:
-            process.stdin.close()
-            process.wait()
-        try:
-            result = json.loads(answer)
-        except ValueError:
-            stderr.seek(0)
-            lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
-            raise DBaaSError(f"The backup worker exited with code {process.returncode}: "
-                             f"{lines[-1][:300] if lines else 'no message'}") from None
-    if "error" in result:
-        raise (CorruptBackup if result.get("corrupt") else DBaaSError)(result["error"])
-    return result
+    ``ahead``: take the worker started ahead for this (its start and imports, about a third
+    of a second, already done) and start the next one once this one answered. It waits for
+    its request on its stdin and stops with the engine as any worker does. Not for requests
+    with descriptors to pass: a process' inherited descriptors are fixed when it starts."""
+    global _ahead
+    worker, _ahead = (_ahead, None) if ahead else (None, _ahead)
+    if worker is None or worker.process.poll() is not None:
+        worker = _Worker(pass_fds, warm=ahead)
+    try:
+        return worker.ask(line)
+    finally:
+        if ahead and _ahead is None:
+            _ahead = _Worker((), warm=True)
+
+
+class _Worker:
+    """One worker process, started and waiting for its request."""
+
+    def __init__(self, pass_fds=(), warm=False):
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dbaas_api.backup.worker", *(["--warm"] if warm else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, close_fds=True, pass_fds=pass_fds)
+
+    def ask(self, line):
+        from dbaas_api.backup.storage import CorruptBackup
+        from dbaas_api.errors import DBaaSError
+
+        with self.stderr:
+            try:
+                self.process.stdin.write(line.encode())
+                self.process.stdin.flush()
+                answer = self.process.stdout.readline()
+            except BrokenPipeError:   # it died waiting: its stderr says why
+                answer = b""
+            finally:
+                self.process.stdin.close()
+                self.process.wait()
+                self.process.stdout.close()
+            try:
+                result = json.loads(answer)
+            except ValueError:
+                self.stderr.seek(0)
+                lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+                raise DBaaSError(f"The backup worker exited with code {self.process.returncode}: "
+                                 f"{lines[-1][:300] if lines else 'no message'}") from None
+        if "error" in result:
+            raise (CorruptBackup if result.get("corrupt") else DBaaSError)(result["error"])
+        return result
 
 
 def run(line):
@@ -86,6 +118,8 @@ def run(line):
         restore = asked["restore"]
         try:
             storage, prefix = backup_storage.for_location(settings, restore["location"])
+            if restore["fd"] is None:   # the restore's tool reads the file itself
+                return {"size": storage.verify(prefix, restore["checksum"])}
             return {"size": storage.copy_to(prefix, restore["checksum"], restore["fd"])}
         except DBaaSError as exc:
             return {"error": exc.message, "corrupt": isinstance(exc, backup_storage.CorruptBackup)}
@@ -110,7 +144,12 @@ def _stop_with_parent():
 
 
 def main():
+    if "--warm" in sys.argv:   # started ahead of its backup: import now, not once asked
+        from dbaas_api import datastores  # noqa: F401
+        from dbaas_api.backup import storage, streams  # noqa: F401
     line = sys.stdin.readline()
+    if not line:   # the engine went away before asking
+        os._exit(0)
     threading.Thread(target=_stop_with_parent, name="parent-watch", daemon=True).start()
     result = run(line)
     sys.stdout.write(json.dumps(result) + "\n")

@@ -307,7 +307,7 @@ class MariaDB(Datastore):
         if parent_position is not None:
             argv.append(f"--incremental-lsn={int(parent_position['to_lsn'])}")
         return ToolStream(argv, env={"MYSQL_PWD": source.password}, secret=source.password,
-                          finish=lambda: _checkpoint_lsn(source.workdir))
+                          position_from=lambda: _checkpoint_lsn(source.workdir))
 
     def restore(self, paths, version, admin_password, runner, chain):
         """The full backup is unpacked into the data dir and prepared (its redo log

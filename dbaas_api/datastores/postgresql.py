@@ -401,9 +401,23 @@ class _WalKept:
 
     def __init__(self, datastore, source, stream):
         self.datastore, self.source, self.stream = datastore, source, stream
-        self.position = {}
+
+    @property
+    def position(self):
+        return self.stream.position
 
     def __iter__(self):
+        with self._slot():
+            yield from self.stream
+
+    @contextlib.contextmanager
+    def output(self):
+        """The tool's pipe (streams.ToolOutput), the slot kept meanwhile."""
+        with self._slot(), self.stream.output() as output:
+            yield output
+
+    @contextlib.contextmanager
+    def _slot(self):
         try:
             connection = self.datastore.connect(self.source.host, self.source.port, self.source.password)
         except psycopg2.Error as exc:
@@ -414,8 +428,7 @@ class _WalKept:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_create_physical_replication_slot(%s, true, true)",
                                (f"dbaas_backup_{uuid.uuid4().hex}",))
-            yield from self.stream
-            self.position = self.stream.position
+            yield
 
 
 class PostgreSQLSession(AdminSession):

@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 from dbaas_api import datastores, errors
-from dbaas_api.backup.streams import PIPE_SIZE
 from dbaas_api.datastores.base import Paths
 from dbaas_api.model import Flavor
 
@@ -670,10 +669,10 @@ class _Runner:
     def feed(self, argv, chunks):
         """Run argv with ``chunks`` (an iterable of bytes: a backup as it is read) streamed to
         its stdin, one chunk at a time. When the source fails (a corrupt backup) the command
-        is killed and the source's error raised. A source that can ``copy_to(fd)`` (a
-        streams.StoredBackup) writes into the command's 1 MiB stdin pipe from a worker
-        process of its own, and this process only waits."""
-        if hasattr(chunks, "copy_to"):
+        is killed and the source's error raised. A source that can ``deliver`` (a
+        streams.StoredBackup) gives the command its stdin itself, read and verified by a
+        worker process, and this process only waits."""
+        if hasattr(chunks, "deliver"):
             return self._feed_from(argv, chunks)
         process = self._popen(argv, subprocess.PIPE)
         try:
@@ -687,25 +686,14 @@ class _Runner:
         self._finish(process, argv)
 
     def _feed_from(self, argv, source):
-        read_end, write_end = os.pipe()
+        started = []
         try:
-            with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
-                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-            process = self._popen(argv, read_end)
+            source.deliver(lambda stdin: started.append(self._popen(argv, stdin)))
         except BaseException:
-            os.close(write_end)
+            for process in started:
+                _kill(process)
             raise
-        finally:
-            os.close(read_end)
-        try:
-            try:
-                source.copy_to(write_end)
-            finally:
-                os.close(write_end)
-        except BaseException:
-            _kill(process)
-            raise
-        self._finish(process, argv)
+        self._finish(started[0], argv)
 
     def _popen(self, argv, stdin):
         with open(self.paths.home / "server.log", "ab") as log:

@@ -282,21 +282,24 @@ def test_backup_interrupted_by_killing_the_engine(session, swift_stack):
     assert session.client.get(f"/instances/{source}").json()["instance"]["status"] == "ACTIVE"
 
 
-def test_local_directory_is_the_embedded_default(stack):
-    """Without Swift settings backups go to <state>/backups, and go away with their backup."""
+@pytest.mark.parametrize("datastore", ["postgresql", "redis"])
+def test_local_directory_is_the_embedded_default(stack, datastore):
+    """Without Swift settings backups go to <state>/backups, one file each (PostgreSQL's
+    restore reads it as tar's stdin, verified beside; Redis' is copied into its RDB), and go
+    away with their backup."""
     current = Session(stack)
     try:
-        source = current.instance("redis", users=True)
-        login_ = login("redis", current.active(source))
-        backup_content.fill("redis", *login_, "k", 2000)
-        expected = backup_content.fingerprint("redis", *login_)
+        source = current.instance(datastore, users=True)
+        login_ = login(datastore, current.active(source))
+        backup_content.fill(datastore, *login_, "items", 2000)
+        expected = backup_content.fingerprint(datastore, *login_)
         backup_id = current.backup(source)
         backup = current.wait_backup(backup_id)
         directory = stack.state_dir / "backups" / backup_id
         assert backup["locationRef"] == f"file://{directory}"
-        assert (directory / "manifest.json").is_file()
-        restored = current.instance("redis", restore=backup_id, name="restored")
-        assert backup_content.fingerprint("redis", *login("redis", current.active(restored))) == expected
+        assert sorted(p.name for p in directory.iterdir()) == ["manifest.json", "segment-000000"]
+        restored = current.instance(datastore, restore=backup_id, users=datastore == "redis", name="restored")
+        assert backup_content.fingerprint(datastore, *login(datastore, current.active(restored))) == expected
         current.delete_backup(backup_id)
         assert not directory.exists()
     finally:

@@ -19,11 +19,13 @@ FLAVOR = datastores.find_flavor("2")
 TARGET = {"postgresql": ("appdb", "os_admin"), "mariadb": ("appdb", "os_admin"), "redis": (None, "default")}
 
 
-@pytest.fixture
-def storage():
+# A local backup is one file (the default: the restore's tool reads it while a worker
+# verifies it), or segments of at most segment_size (the path every Swift backup takes).
+@pytest.fixture(params=[None, 256 << 10], ids=["one-file", "segments"])
+def storage(request):
     root = Path(tempfile.mkdtemp(prefix="dbaas-backups-", dir="/tmp"))
     try:
-        yield backup_storage.LocalStorage(root, segment_size=256 << 10)   # several segments
+        yield backup_storage.LocalStorage(root, segment_size=request.param)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -75,7 +77,8 @@ def test_full_backup_restores_identical_content(driver, storage, name):
     expected = content(name, source)
     taken = backup(driver, source, storage)
     assert taken["size"] > 0 and len(taken["checksum"]) == 64
-    assert len(storage.manifest(taken["prefix"])["segments"]) >= 1
+    segments = len(storage.manifest(taken["prefix"])["segments"])
+    assert segments == 1 if storage.segment_size is None else segments >= 1
     backup_content.fill(name, *login, "items", 100, start=10000)   # after the backup: not restored
 
     restored = new_server(driver, name, NEW_ADMIN, restore=chain_of(storage, taken))
@@ -111,7 +114,8 @@ def test_damaged_backup_fails_the_restore_and_leaves_nothing(driver, storage, da
     source, login = prepare(driver, "postgresql")
     backup_content.fill("postgresql", *login, "items", 3000)
     taken = backup(driver, source, storage)
-    segment = storage.root / taken["prefix"] / backup_storage.segment_name(1)
+    damaged = backup_storage.segment_name(0 if storage.segment_size is None else 1)
+    segment = storage.root / taken["prefix"] / damaged
     if damage == "corrupt":
         data = bytearray(segment.read_bytes())
         data[100] ^= 0xFF
@@ -121,7 +125,7 @@ def test_damaged_backup_fails_the_restore_and_leaves_nothing(driver, storage, da
     before = set(driver.keys())
     with pytest.raises(backup_storage.CorruptBackup) as failure:
         new_server(driver, "postgresql", NEW_ADMIN, restore=chain_of(storage, taken))
-    assert backup_storage.segment_name(1) in failure.value.message
+    assert damaged in failure.value.message
     assert ("missing" if damage == "missing" else "corrupt") in failure.value.message
     assert set(driver.keys()) == before
 

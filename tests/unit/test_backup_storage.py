@@ -215,3 +215,87 @@ def test_prefixes_cannot_escape(local):
     for bad in ("", "..", "a/b"):
         with pytest.raises(errors.BadRequest):
             local.location(bad)
+
+
+def _tool_backup(storage, prefix, argv):
+    """A backup of a tool's stdout, as the worker takes it (streams.take's pipe path)."""
+    stream = ToolStream(argv)
+    with stream.output() as output:
+        return storage.write_output(prefix, output)
+
+
+def test_a_tools_pipe_becomes_one_local_file_hashed_as_it_is_written(tmp_path):
+    """The default local backend: the kernel moves the tool's pipe into one file (splice)
+    and a thread hashes it behind the writer; the manifest is the same as ever."""
+    source = tmp_path / "source"
+    source.write_bytes(bytes(range(256)) * ((3 << 20) // 256) + b"tail")   # several pipefuls
+    storage = backup_storage.LocalStorage(tmp_path / "backups")
+    stored = _tool_backup(storage, "p1", ["cat", str(source)])
+    data = source.read_bytes()
+    [segment] = storage.manifest("p1")["segments"]
+    assert segment == {"name": backup_storage.segment_name(0), "size": len(data),
+                       "sha256": hashlib.sha256(data).hexdigest()}
+    assert stored.size == len(data) and stored.checksum == backup_storage.hash_list([segment["sha256"]])
+    assert (storage.root / "p1" / segment["name"]).read_bytes() == data
+    assert storage.whole_file("p1") == storage.root / "p1" / segment["name"]
+    empty = _tool_backup(storage, "p2", ["true"])
+    assert empty.size == 0 and storage.manifest("p2")["segments"][0]["sha256"] == hashlib.sha256().hexdigest()
+
+
+def test_a_failing_tool_leaves_no_manifest(tmp_path):
+    storage = backup_storage.LocalStorage(tmp_path)
+    with pytest.raises(errors.DBaaSError, match=r"exit code 3\): broken"):
+        _tool_backup(storage, "p3", ["sh", "-c", "head -c 100000 /dev/zero; echo broken >&2; exit 3"])
+    assert "manifest.json" not in storage.names("p3")
+
+
+def test_a_one_file_backup_is_the_restore_tools_stdin_verified_beside_it(monkeypatch, tmp_path):
+    """StoredBackup.deliver: the tool reads the file itself (a regular file, not a pipe)
+    while a worker process verifies it; a damaged file fails the restore, naming it."""
+    import os
+    import stat
+    import subprocess
+    from dbaas_api.backup.streams import StoredBackup
+    from dbaas_api.config import Settings
+    monkeypatch.setenv("DBAAS_STATE_DIR", str(tmp_path / "state"))
+    storage = backup_storage.LocalStorage(tmp_path / "backups")
+    data = bytes(range(256)) * 4000
+    stored = storage.write("d1", [data])
+    backup = StoredBackup(Settings.from_env(), stored.location, stored.checksum)
+    tools, stdin_kinds = [], []
+
+    def start(stdin):
+        stdin_kinds.append(stat.S_ISREG(os.fstat(stdin).st_mode))
+        tools.append(subprocess.Popen(["sha256sum"], stdin=stdin, stdout=subprocess.PIPE))
+    backup.deliver(start)
+    assert stdin_kinds == [True]
+    assert tools[0].communicate()[0].split()[0].decode() == hashlib.sha256(data).hexdigest()
+    damaged = storage.root / "d1" / backup_storage.segment_name(0)
+    damaged.write_bytes(b"x" + data[1:])
+    with pytest.raises(backup_storage.CorruptBackup, match=f"{backup_storage.segment_name(0)} is corrupt"):
+        backup.deliver(start)
+    tools[1].wait()
+
+
+def test_a_worker_started_ahead_answers_the_next_request(monkeypatch, tmp_path):
+    """worker.call(ahead=True): the request goes to the worker started after the previous
+    one (its imports done while nothing waited), and the next is started; a worker started
+    ahead stops when its engine goes (its stdin ends) without having been asked."""
+    from dbaas_api.backup import worker
+    monkeypatch.setenv("DBAAS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(worker, "_ahead", None)
+    storage = backup_storage.LocalStorage(tmp_path / "backups")
+    stored = storage.write("a1", [b"z" * 5000])
+    request = worker.restore_request(stored.location, stored.checksum, None)
+    try:
+        assert worker.call(request, ahead=True) == {"size": 5000}
+        first_ahead = worker._ahead
+        assert first_ahead.process.poll() is None   # started, waiting
+        assert worker.call(request, ahead=True) == {"size": 5000}
+        assert first_ahead.process.returncode == 0 and worker._ahead is not first_ahead
+    finally:
+        spare = worker._ahead
+        spare.process.stdin.close()   # as when the engine dies
+        assert spare.process.wait(timeout=30) == 0
+        spare.process.stdout.close()
+        spare.stderr.close()
