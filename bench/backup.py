@@ -8,19 +8,20 @@ Heat engine.
                   and, with --storage swift, the same piped into the Swift all-in-one by
                   python-swiftclient's own CLI: swift upload --segment-size 64M (the raw tool
                   pipeline into the same storage; it checks each segment's ETag as we do)
-    raw restore:  tar -x < file, then the server started until it answers
+    raw restore:  tar -x < file, then the server started until it answers; with --storage
+                  swift, swift download ... -o - | tar -x of what the raw backup uploaded
     ours:         POST /backups -> COMPLETED (stored in Swift or the local directory)
                   POST /instances with restorePoint -> ACTIVE
 
 Throughput is the backup's bytes over wall time; the ratio is ours / raw, against the raw
-pipeline into the same storage (into a file for the local directory, into Swift for Swift;
-with Swift the ratio against the file is printed as well). Memory: the engine's RSS is
+pipeline into and out of the same storage (a file for the local directory, Swift for Swift;
+with Swift the ratios against the file are printed as well). Memory: the engine's RSS is
 sampled every 20 ms (growth = peak during the operation - RSS before it), and the backup
 worker's peak RSS. Run at two sizes (--sizes) to see that growth does not follow the
 database's size. Each side runs --repeat times, alternating, and the median time of each is
 kept (the machine is shared).
 
-    .venv/bin/python bench/backup.py [--sizes 256,1024] [--storage swift|local] [--repeat 3]
+    .venv/bin/python bench/backup.py [--sizes 256,1024] [--storage swift|local] [--repeat 3] [--poll 0.1]
 """
 import argparse
 import os
@@ -44,10 +45,10 @@ from tests.swift_harness import KEY, USER, SwiftAIO  # noqa: E402
 PASSWORD = "bench-Passw0rd"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 ROW_BYTES = 1000   # about what one row of the bench table takes on disk
-# How often the bench asks whether an operation is done (half of it is lost on average). A
-# poll costs the engine a stack read. Restores, which streamed in the engine (one GIL) until
-# they moved to a worker process too, are still asked every 200 ms, as the earlier figures were.
-BACKUP_POLL, RESTORE_POLL = 0.05, 0.2
+# How often the bench asks whether an operation is done (--poll; half of it is lost on
+# average). A poll costs the API and the engine a stack read (about 50 ms of CPU for a backup,
+# more for an instance), on the same two cores as the operation.
+POLL = 0.1
 
 
 def rss_kb(pid, field="VmRSS"):
@@ -146,32 +147,45 @@ def raw_backup(host, admin_password, out):
 
 def raw_backup_swift(host, admin_password, swift):
     """pg_basebackup piped into python-swiftclient's CLI, 64 MiB segments as ours, into the
-    same Swift; returns the seconds until the upload (its SLO manifest included) is done."""
+    same Swift (bench-raw/base.tar, which raw_restore then downloads); returns the seconds
+    until the upload (its manifest included) is done."""
     env = {"PGPASSWORD": admin_password, "PATH": os.environ["PATH"]}
-    swift_cli = [str(Path(sys.executable).parent / "swift"), "-A", swift.auth_url, "-U", USER, "-K", KEY]
     started = time.monotonic()
     tool = subprocess.Popen([f"{PG_BIN}/pg_basebackup", "-h", host, "-U", "os_admin", "-D", "-", "-F", "tar",
                              "-X", "fetch", "-c", "fast", "-w"], stdout=subprocess.PIPE, env=env)
     try:
-        subprocess.run([*swift_cli, "upload", "--segment-size", str(64 << 20), "--object-name", "base.tar",
+        subprocess.run([*swift_cli(swift), "upload", "--segment-size", str(64 << 20), "--object-name", "base.tar",
                         "bench-raw", "-"], stdin=tool.stdout, stdout=subprocess.DEVNULL, check=True)
     finally:
         tool.stdout.close()
         if tool.wait() != 0:
             raise RuntimeError("pg_basebackup failed")
-    elapsed = time.monotonic() - started
-    subprocess.run([*swift_cli, "delete", "bench-raw"], stdout=subprocess.DEVNULL, check=True)
-    return elapsed
+    return time.monotonic() - started
 
 
-def raw_restore(tarball, workdir, config_dir):
-    """tar -x into a fresh data dir, then postgres until it answers on a free address."""
+def swift_cli(swift):
+    return [str(Path(sys.executable).parent / "swift"), "-A", swift.auth_url, "-U", USER, "-K", KEY]
+
+
+def raw_restore(tarball, workdir, config_dir, swift=None):
+    """tar -x into a fresh data dir (of the file, or of `swift download bench-raw base.tar -o -`
+    when swift is given), then postgres until it answers on a free address."""
     data = Path(workdir) / "data"
     data.mkdir(mode=0o700)
     shutil.chown(data, "postgres")
     started = time.monotonic()
-    with open(tarball, "rb") as handle:
-        subprocess.run(["tar", "-x", "-C", str(data)], stdin=handle, check=True, user="postgres")
+    if swift is None:
+        with open(tarball, "rb") as handle:
+            subprocess.run(["tar", "-x", "-C", str(data)], stdin=handle, check=True, user="postgres")
+    else:
+        download = subprocess.Popen([*swift_cli(swift), "download", "bench-raw", "base.tar", "-o", "-"],
+                                    stdout=subprocess.PIPE)
+        try:
+            subprocess.run(["tar", "-x", "-C", str(data)], stdin=download.stdout, check=True, user="postgres")
+        finally:
+            download.stdout.close()
+            if download.wait() != 0:
+                raise RuntimeError("swift download failed")
     address = "127.0.250.1"
     server = subprocess.Popen([f"{PG_BIN}/postgres", "-D", str(data), "-c", f"config_file={config_dir}/postgresql.conf",
                                "-c", f"listen_addresses={address}"], user="postgres",
@@ -184,7 +198,7 @@ def raw_restore(tarball, workdir, config_dir):
         server.wait()
 
 
-def measure(stack, client, size_mb, repeat, swift=None):
+def measure(stack, client, size_mb, repeat, swift=None, poll=POLL):
     created = client.create_instance(
         name=f"bench-{size_mb}", flavorRef="3", volume={"size": 10}, datastore={"type": "postgresql"},
         databases=[{"name": "app"}], users=[{"name": "app", "password": PASSWORD, "databases": [{"name": "app"}]}])
@@ -196,7 +210,7 @@ def measure(stack, client, size_mb, repeat, swift=None):
     admin_password = _admin_password(stack, created["id"])
     work = Path(tempfile.mkdtemp(prefix="bench-backup-", dir="/tmp"))
     os.chmod(work, 0o755)
-    raw_b, raw_bs, ours_b, raw_r, ours_r = [], [], [], [], []
+    raw_b, raw_bs, ours_b, raw_r, raw_rs, ours_r = [], [], [], [], [], []
     backup_rss = restore_rss = None
     try:
         # Each side `repeat` times, alternating, medians kept: the machine is shared.
@@ -211,21 +225,26 @@ def measure(stack, client, size_mb, repeat, swift=None):
                 started = time.monotonic()
                 backup_id = client.post("/backups", {"backup": {"name": "bench", "instance": created["id"]}}
                                         ).json()["backup"]["id"]
-                backup = until(lambda: _settled(client, backup_id), pause=BACKUP_POLL)
+                backup = until(lambda: _settled(client, backup_id), pause=poll)
                 ours_b.append(time.monotonic() - started)
             assert backup["status"] == "COMPLETED", backup
             backup_rss = rss if backup_rss is None or rss.growth_mb > backup_rss.growth_mb else backup_rss
 
-            raw_dir = work / f"raw-{attempt}"
-            raw_dir.mkdir()
-            raw_r.append(raw_restore(tarball, raw_dir, local.datadir.parent))
-            shutil.rmtree(raw_dir)
+            for raw_times, from_swift in ((raw_r, None), (raw_rs, swift)):
+                if raw_times is raw_rs and swift is None:
+                    continue
+                raw_dir = work / f"raw-{attempt}"
+                raw_dir.mkdir()
+                raw_times.append(raw_restore(tarball, raw_dir, local.datadir.parent, from_swift))
+                shutil.rmtree(raw_dir)
             tarball.unlink()
+            if swift is not None:
+                subprocess.run([*swift_cli(swift), "delete", "bench-raw"], stdout=subprocess.DEVNULL, check=True)
             with PeakRSS(engine) as rss:
                 started = time.monotonic()
                 restored = client.create_instance(name="bench-restored", flavorRef="3", volume={"size": 10},
                                                   restorePoint={"backupRef": backup_id})
-                until(lambda: _active(client, restored["id"]), pause=RESTORE_POLL)
+                until(lambda: _active(client, restored["id"]), pause=poll)
                 ours_r.append(time.monotonic() - started)
             restore_rss = rss if restore_rss is None or rss.growth_mb > restore_rss.growth_mb else restore_rss
             client.delete_and_wait(restored["id"])
@@ -240,7 +259,8 @@ def measure(stack, client, size_mb, repeat, swift=None):
         "size_mb": size_mb, "db_mb": db_bytes / 2 ** 20, "backup_mb": mb, "raw_mb": raw_mb,
         "raw_file_mbs": raw_mb / median(raw_b),
         "raw_backup_mbs": raw_mb / median(raw_bs or raw_b), "ours_backup_mbs": mb / median(ours_b),
-        "raw_restore_mbs": raw_mb / median(raw_r), "ours_restore_mbs": mb / median(ours_r),
+        "raw_file_restore_mbs": raw_mb / median(raw_r),
+        "raw_restore_mbs": raw_mb / median(raw_rs or raw_r), "ours_restore_mbs": mb / median(ours_r),
         "backup_rss_mb": backup_rss.growth_mb, "restore_rss_mb": restore_rss.growth_mb,
         "worker_peak_mb": backup_rss.worker_peak / 1024, "restore_worker_peak_mb": restore_rss.worker_peak / 1024,
         "engine_peak_mb": max(backup_rss.peak, restore_rss.peak) / 1024,
@@ -272,6 +292,7 @@ def main():
     parser.add_argument("--sizes", default="256,1024", help="database sizes in MB (comma-separated)")
     parser.add_argument("--storage", choices=("swift", "local"), default="swift")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the median is kept")
+    parser.add_argument("--poll", type=float, default=POLL, help="seconds between status polls of ours")
     args = parser.parse_args()
     swift = SwiftAIO().start() if args.storage == "swift" else None
     stack = Stack(**({"backup_storage": "swift", "swift_auth_url": swift.auth_url, "swift_user": USER,
@@ -281,8 +302,8 @@ def main():
         client = stack.client(f"bench-{uuid.uuid4().hex[:6]}")
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
-            print(f"PostgreSQL, {size} MB, storage {args.storage}:", flush=True)
-            row = measure(stack, client, size, args.repeat, swift)
+            print(f"PostgreSQL, {size} MB, storage {args.storage}, polled every {args.poll} s:", flush=True)
+            row = measure(stack, client, size, args.repeat, swift, args.poll)
             rows.append(row)
             raw = "pg_basebackup | swift upload" if swift else "pg_basebackup > file"
             print(f"  backup  {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_backup_mbs']:.0f} MB/s, ours "
@@ -291,10 +312,14 @@ def main():
             if swift:
                 print(f"  backup  against pg_basebackup > file ({row['raw_file_mbs']:.0f} MB/s): ratio "
                       f"{row['ours_backup_mbs'] / row['raw_file_mbs']:.2f}x")
-            print(f"  restore {row['backup_mb']:.0f} MB: raw {row['raw_restore_mbs']:.0f} MB/s, ours "
+            raw = "swift download | tar -x, start" if swift else "tar -x < file, start"
+            print(f"  restore {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_restore_mbs']:.0f} MB/s, ours "
                   f"{row['ours_restore_mbs']:.0f} MB/s, ratio {row['ours_restore_mbs'] / row['raw_restore_mbs']:.2f}x; "
                   f"restore worker peak RSS {row['restore_worker_peak_mb']:.0f} MB, "
                   f"engine RSS +{row['restore_rss_mb']:.0f} MB (peak {row['engine_peak_mb']:.0f} MB)", flush=True)
+            if swift:
+                print(f"  restore against tar -x < file ({row['raw_file_restore_mbs']:.0f} MB/s): ratio "
+                      f"{row['ours_restore_mbs'] / row['raw_file_restore_mbs']:.2f}x", flush=True)
         if len(rows) > 1:
             first, last = rows[0], rows[-1]
             print(f"memory growth from {first['backup_mb']:.0f} MB to {last['backup_mb']:.0f} MB of backup: "

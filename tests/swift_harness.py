@@ -139,11 +139,14 @@ class SwiftAIO:
                 f"[app:{server}-server]\nuse = egg:swift#{server}\n{CHUNKS}")
         (self.etc / "proxy.conf").write_text(
             common + f"bind_port = {self.ports['proxy']}\n\n[pipeline:main]\n"
-            "pipeline = catch_errors proxy-logging cache tempauth proxy-logging proxy-server\n\n"
+            # slo and dlo, as in Swift's sample proxy pipeline: `swift upload` of a stream
+            # (the benchmark's raw pipeline) makes a static large object.
+            "pipeline = catch_errors proxy-logging cache tempauth slo dlo proxy-logging proxy-server\n\n"
             f"[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n{CHUNKS}\n"
             f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = {KEY} .admin\n\n"
             f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{self.ports['memcached']}\n\n"
             "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
+            "[filter:slo]\nuse = egg:swift#slo\n\n[filter:dlo]\nuse = egg:swift#dlo\n\n"
             "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n")
 
     def _spawn(self, argv, name):
