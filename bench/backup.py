@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg2  # noqa: E402
 
+from bench.common import until  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 from tests.swift_harness import KEY, USER, SwiftAIO  # noqa: E402
 
@@ -108,16 +109,6 @@ class PeakRSS:
     @property
     def growth_mb(self):
         return max(0, self.peak - self.before) / 1024
-
-
-def until(check, timeout=1800, pause=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(pause)
-    raise TimeoutError("gave up waiting")
 
 
 def fill(host, size_mb):
@@ -225,7 +216,7 @@ def measure(stack, client, size_mb, repeat, swift=None, poll=POLL):
                 started = time.monotonic()
                 backup_id = client.post("/backups", {"backup": {"name": "bench", "instance": created["id"]}}
                                         ).json()["backup"]["id"]
-                backup = until(lambda: _settled(client, backup_id), pause=poll)
+                backup = until(lambda: _settled(client, backup_id), timeout=1800, pause=poll)
                 ours_b.append(time.monotonic() - started)
             assert backup["status"] == "COMPLETED", backup
             backup_rss = rss if backup_rss is None or rss.growth_mb > backup_rss.growth_mb else backup_rss
@@ -244,12 +235,12 @@ def measure(stack, client, size_mb, repeat, swift=None, poll=POLL):
                 started = time.monotonic()
                 restored = client.create_instance(name="bench-restored", flavorRef="3", volume={"size": 10},
                                                   restorePoint={"backupRef": backup_id})
-                until(lambda: _active(client, restored["id"]), pause=poll)
+                until(lambda: _active(client, restored["id"]), timeout=1800, pause=poll)
                 ours_r.append(time.monotonic() - started)
             restore_rss = rss if restore_rss is None or rss.growth_mb > restore_rss.growth_mb else restore_rss
             client.delete_and_wait(restored["id"])
             client.delete(f"/backups/{backup_id}")
-            until(lambda: client.get(f"/backups/{backup_id}").status_code == 404)
+            until(lambda: client.get(f"/backups/{backup_id}").status_code == 404, timeout=600, pause=0.05)
         client.delete_and_wait(created["id"])
     finally:
         shutil.rmtree(work, ignore_errors=True)

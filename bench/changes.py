@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dbaas_api import datastores  # noqa: E402
 from dbaas_api.model import UserSpec  # noqa: E402
 from tests.e2e.support import admin_password, can_login, setting, settled  # noqa: E402
+from bench.common import until  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 
 PASSWORD = "bench-Passw0rd"
@@ -26,18 +27,10 @@ VALUES = {"postgresql": ("work_mem", (8192, "8MB"), (16384, "16MB")),
           "redis": ("hz", (20, "20"), (30, "30"))}
 
 
-def until(check, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting")
-        time.sleep(0.005)
-
-
 def timed(action, check):
     started = time.monotonic()
     action()
-    until(check)
+    until(check, pause=0.005)
     return time.monotonic() - started
 
 

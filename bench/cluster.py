@@ -29,24 +29,12 @@ import pymysql  # noqa: E402
 import redis  # noqa: E402
 
 from tests.e2e.support import settled  # noqa: E402
+from bench.common import until  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 
 MEMBER = {"flavorRef": "1", "volume": {"size": 1}}
 SIZES = {"mariadb": 3, "redis": 4}
 BARE_BAND = "127.0.200"   # far from the service's addresses (127.0.1.x, members from 127.0.100.x)
-
-
-def until(check, timeout=120, pause=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting")
-        time.sleep(pause)
 
 
 class Bare:
@@ -96,7 +84,7 @@ wsrep_provider_options = "gmcast.listen_addr=tcp://{address}:4567; ist.recv_addr
                                check=True, user="mysql", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             argv = ["/usr/sbin/mariadbd", f"--defaults-file={conf}"] + (["--wsrep-new-cluster"] if i == 0 else [])
             self.spawn(argv, data, user="mysql")
-            until(lambda: _synced(data / "mysqld.sock"))
+            until(lambda: _synced(data / "mysqld.sock"), timeout=120, pause=0.02, tolerate=True)
 
     def redis(self, count):
         addresses = [f"{BARE_BAND}.{i + 101}" for i in range(count)]
@@ -108,14 +96,14 @@ wsrep_provider_options = "gmcast.listen_addr=tcp://{address}:4567; ist.recv_addr
                                              f"daemonize no\nsave \"\"\nprotected-mode no\ncluster-announce-ip {address}\n")
             self.spawn(["redis-server", str(home / "redis.conf")], home)
         for address in addresses:
-            until(lambda: redis.Redis(host=address, socket_timeout=1).ping())
+            until(lambda: redis.Redis(host=address, socket_timeout=1).ping(), timeout=120, pause=0.02, tolerate=True)
         subprocess.run(["redis-cli", "--cluster", "create", *[f"{a}:6379" for a in addresses[:3]], "--cluster-yes"],
                        check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=120)
         subprocess.run(["redis-cli", "--cluster", "add-node", f"{addresses[3]}:6379", f"{addresses[0]}:6379",
                         "--cluster-slave"], check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                        timeout=120)
         until(lambda: redis.Redis(host=addresses[3], socket_timeout=1).info("replication")
-              .get("master_link_status") == "up")
+              .get("master_link_status") == "up", timeout=120, pause=0.02, tolerate=True)
 
     def cleanup(self):
         for process in self.processes:
@@ -150,7 +138,7 @@ def through_api(stack, datastore):
     elapsed = time.monotonic() - started
     assert all(m["status"] == "ACTIVE" for m in cluster["instances"]), cluster
     client.delete(f"/clusters/{cluster_id}")
-    until(lambda: client.get(f"/clusters/{cluster_id}").status_code == 404)
+    until(lambda: client.get(f"/clusters/{cluster_id}").status_code == 404, timeout=120, pause=0.02)
     return elapsed
 
 

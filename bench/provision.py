@@ -23,25 +23,11 @@ import psycopg2  # noqa: E402
 import pymysql  # noqa: E402
 import redis  # noqa: E402
 
+from bench.common import until  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 
 PASSWORD = "bench-Passw0rd"
 PG_BIN = "/usr/lib/postgresql/15/bin"
-
-
-def until(check, timeout=60, pause=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting")
-        time.sleep(pause)
 
 
 def connect_as_user(datastore, host):
@@ -75,7 +61,7 @@ class Bare:
 
     def provision(self):
         getattr(self, f"_{self.datastore}")()
-        until(lambda: connect_as_user(self.datastore, self.host))
+        until(lambda: connect_as_user(self.datastore, self.host), tolerate=True)
 
     def _postgresql(self):
         data = self.dir / "data"
@@ -87,7 +73,7 @@ class Bare:
         self.spawn([f"{PG_BIN}/postgres", "-D", str(data), "-c", f"listen_addresses={self.host}",
                     "-c", "port=5432", "-c", "unix_socket_directories="], user="postgres")
         conn = until(lambda: psycopg2.connect(host=self.host, user="os_admin", password=PASSWORD,
-                                              dbname="postgres", connect_timeout=2))
+                                              dbname="postgres", connect_timeout=2), tolerate=True)
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE app")
@@ -102,7 +88,7 @@ class Bare:
                   "--auth-root-authentication-method=normal", *options])
         self.spawn(["mariadbd", "--no-defaults", "--user=mysql", *options, f"--bind-address={self.host}",
                     "--port=3306", f"--socket={sock}", "--skip-name-resolve"])
-        conn = until(lambda: pymysql.connect(unix_socket=str(sock), user="root", connect_timeout=2))
+        conn = until(lambda: pymysql.connect(unix_socket=str(sock), user="root", connect_timeout=2), tolerate=True)
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE app")
             cur.execute("CREATE USER 'app'@'%%' IDENTIFIED BY %s", (PASSWORD,))
@@ -113,7 +99,7 @@ class Bare:
         self.spawn(["redis-server", "--bind", self.host, "--port", "6379", "--dir", str(self.dir),
                     "--requirepass", PASSWORD, "--appendonly", "yes", "--save", ""])
         client = until(lambda: redis.Redis(host=self.host, password=PASSWORD, socket_timeout=2))
-        until(client.ping)
+        until(client.ping, tolerate=True)
         client.acl_setuser("app", enabled=True, passwords=[f"+{PASSWORD}"], keys=["*"], commands=["+@all"])
 
     def remove(self):
@@ -132,7 +118,7 @@ def ours(client, datastore):
     started = time.monotonic()
     instance = client.create_instance(**body)
     active = client.wait_status(instance["id"])
-    until(lambda: connect_as_user(datastore, active["ip"][0]))
+    until(lambda: connect_as_user(datastore, active["ip"][0]), tolerate=True)
     elapsed = time.monotonic() - started
     client.delete_and_wait(instance["id"])
     return elapsed
