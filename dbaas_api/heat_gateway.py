@@ -24,8 +24,15 @@ _SECRET_KEY_WORDS = ("password", "secret", "token")
 
 
 class HeatGateway:
+    # Stack names by id. Heat answers GET /stacks/{id} with a redirect to its canonical
+    # /stacks/{name}/{id} (a second request); knowing the name, a stack read is one request.
+    # A stack's name and id never change, so this is never stale; it is only forgotten
+    # when it grows past NAMES_KEPT.
+    NAMES_KEPT = 10000
+
     def __init__(self, settings, client=None):
         self._client = client or _client(settings)
+        self._names = {}
 
     def create_stack(self, name, rendered, tags):
         """Create the stack and return its id (the instance id)."""
@@ -33,6 +40,7 @@ class HeatGateway:
             body = self._client.stacks.create(
                 stack_name=name, disable_rollback=True, tags=",".join(tags),
                 **_stack_fields(rendered))
+        self._remember(body["stack"]["id"], name)
         return body["stack"]["id"]
 
     def update_stack(self, stack_id, rendered, tags):
@@ -45,11 +53,21 @@ class HeatGateway:
 
     def get_stack(self, stack_id, resolve_outputs=True):
         """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""
+        name = self._names.get(stack_id)
         try:
             with _heat_errors():
-                return self._client.stacks.get(stack_id, resolve_outputs=resolve_outputs).to_dict()
+                stack = self._client.stacks.get(f"{name}/{stack_id}" if name else stack_id,
+                                                resolve_outputs=resolve_outputs).to_dict()
         except errors.NotFound:
             return None
+        self._remember(stack_id, stack.get("stack_name"))
+        return stack
+
+    def _remember(self, stack_id, name):
+        if name:
+            if len(self._names) >= self.NAMES_KEPT:
+                self._names.clear()
+            self._names[stack_id] = name
 
     def list_stacks(self, tags, limit, marker=None):
         """One page of stacks having all ``tags``, newest first, in exactly one Heat call.

@@ -132,6 +132,21 @@ def test_get_returns_the_stack_with_outputs_or_none(heat, gateway):
     assert gateway.get_stack("nope") is None
 
 
+def test_a_stack_read_again_goes_to_its_canonical_url(heat, gateway):
+    """Heat redirects /stacks/{id} to /stacks/{name}/{id}; once the name is known (from a
+    read, or from the create), a read is that one request."""
+    stack = {"id": "s2", "stack_name": "dbaas-abc", "stack_status": "CREATE_COMPLETE"}
+    fake = heat(heat_response(200, {"stack": stack}), heat_response(200, {"stack": stack}),
+                heat_response(201, {"stack": {"id": "s3"}}), heat_response(200, {"stack": stack}))
+    gateway.get_stack("s2")
+    gateway.get_stack("s2")
+    gateway.create_stack("dbaas-new", RenderedStack("t", {}), ["dbaas"])
+    gateway.get_stack("s3")
+    paths = [urlparse(url).path for _method, url, _kw in fake.requests]
+    assert paths == ["/v1/svc/stacks/s2", "/v1/svc/stacks/dbaas-abc/s2", "/v1/svc/stacks",
+                     "/v1/svc/stacks/dbaas-new/s3"]
+
+
 def heat_error(code, message):
     return heat_response(code, {"code": code, "title": "x", "explanation": "x", "error": {
         "message": message, "traceback": "Traceback (most recent call last):\n  File engine.py", "type": "X"}})
