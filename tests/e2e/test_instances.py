@@ -1,5 +1,6 @@
 """Instances end to end: HTTP -> API -> real Heat -> plugins -> real datastore processes."""
 import os
+import time
 import uuid
 
 import pymysql
@@ -109,6 +110,24 @@ def test_other_project_sees_nothing(stack):
         assert [i["id"] for i in owner.get("/instances").json()["instances"]] == [created["id"]]
     finally:
         owner.delete_and_wait(created["id"])
+
+
+def test_deleting_an_instance_still_being_built_never_shows_it_failed(stack):
+    """Heat cancels the create first, and the stack reads CREATE_FAILED until its delete
+    begins: the DELETE answers once it has, so the instance goes from BUILD to gone."""
+    client = stack.client(f"early-{uuid.uuid4().hex[:8]}")
+    created = client.create_instance(name="short-lived", flavorRef="1", volume={"size": 1},
+                                     datastore={"type": "postgresql"})
+    assert client.get(f"/instances/{created['id']}").json()["instance"]["status"] == "BUILD"
+    response = client.delete(f"/instances/{created['id']}")
+    assert response.status_code == 202, response.text
+    seen = set()
+    while (shown := client.get(f"/instances/{created['id']}")).status_code == 200:
+        seen.add(shown.json()["instance"]["status"])
+        assert "ERROR" not in seen, shown.json()
+        time.sleep(0.01)
+    assert shown.status_code == 404 and seen <= {"BUILD", "SHUTDOWN"}
+    assert not any(i.owner.get("stack_id") == created["id"] for i in stack.embedded.driver.list())
 
 
 def test_names_round_trip_and_paging(stack):
