@@ -54,7 +54,10 @@ def use_autoincrement_ids(db_path):
             "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%id INTEGER NOT NULL,%'"
         ).fetchall()
         for name, sql in tables:
-            if "AUTOINCREMENT" in sql or not _SEPARATE_PK.search(sql):
+            # The LIKE also matches a table whose own id is a string but which has an integer
+            # column ending in "id" (stack: "raw_template_id INTEGER NOT NULL,"): such a
+            # table keeps its primary key as it is.
+            if "AUTOINCREMENT" in sql or not _PLAIN_INTEGER_ID.search(sql) or not _SEPARATE_PK.search(sql):
                 continue
             new_sql = _SEPARATE_PK.sub("", _PLAIN_INTEGER_ID.sub("id INTEGER PRIMARY KEY AUTOINCREMENT,", sql, 1), 1)
             new_sql = re.sub(r'^CREATE TABLE\s+"?' + re.escape(name) + '"?', f'CREATE TABLE "{name}__new"', new_sql)

@@ -8,7 +8,7 @@ def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
     db = tmp_path / "heat.sqlite"
     con = sqlite3.connect(db)
     con.executescript("""
-        CREATE TABLE stack (id VARCHAR(36) NOT NULL, PRIMARY KEY (id));
+        CREATE TABLE stack (id VARCHAR(36) NOT NULL, raw_template_id INTEGER NOT NULL, PRIMARY KEY (id));
         CREATE TABLE resource (
             id INTEGER NOT NULL,
             stack_id VARCHAR(36) NOT NULL,
@@ -19,7 +19,7 @@ def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
         CREATE INDEX ix_resource_name ON resource (name);
         CREATE TABLE child (id INTEGER NOT NULL, resource_id INTEGER,
             PRIMARY KEY (id), FOREIGN KEY(resource_id) REFERENCES resource (id));
-        INSERT INTO stack VALUES ('s1');
+        INSERT INTO stack VALUES ('s1', 1);
         INSERT INTO resource VALUES (1, 's1', 'a'), (2, 's1', 'b');
         INSERT INTO child VALUES (1, 2);
     """)
@@ -33,6 +33,7 @@ def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
     sql = dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type='table'"))
     assert "AUTOINCREMENT" in sql["resource"] and "AUTOINCREMENT" in sql["child"]
     assert "AUTOINCREMENT" not in sql["stack"]  # not an integer id
+    assert "PRIMARY KEY (id)" in sql["stack"]  # kept, though an integer column's name ends in "id"
     assert "REFERENCES resource" in sql["child"]  # not pointing at a temporary name
     assert con.execute("SELECT name FROM sqlite_master WHERE name='ix_resource_name'").fetchone()
     assert con.execute("SELECT id, name FROM resource ORDER BY id").fetchall() == [(1, "a"), (2, "b")]
