@@ -292,7 +292,8 @@ def test_a_worker_started_ahead_answers_the_next_request(monkeypatch, tmp_path):
         first_ahead = worker._ahead
         assert first_ahead.process.poll() is None   # started, waiting
         assert worker.call(request, ahead=True) == {"size": 5000}
-        assert first_ahead.process.returncode == 0 and worker._ahead is not first_ahead
+        # it answered and ended (0, or 3 when it saw its stdin close before its own exit)
+        assert first_ahead.process.returncode in (0, 3) and worker._ahead is not first_ahead
     finally:
         spare = worker._ahead
         spare.process.stdin.close()   # as when the engine dies
