@@ -33,6 +33,17 @@ class Source:
     workdir: Path | None = None   # a private scratch directory for the tool, removed afterwards
 
 
+# The tools running in this process. A tool writing into a file gets no SIGPIPE when the
+# process that started it dies, so the backup worker stops them itself (stop_running_tools).
+RUNNING = set()
+
+
+def stop_running_tools():
+    for process in list(RUNNING):
+        with contextlib.suppress(OSError):
+            process.kill()
+
+
 class ToolStream:
     """Iterate to run ``argv`` and get its stdout in chunks: memoryviews of one buffer, each
     valid until the next is asked for (see Datastore.backup_stream). A non-zero exit raises
@@ -55,28 +66,35 @@ class ToolStream:
             yield from output.chunks()
 
     @contextlib.contextmanager
-    def output(self):
-        """Run the tool for the block: a ToolOutput, its stdout pipe, which a storage may
-        move into a file without copying it through this process (LocalStorage). A tool
-        still running when the block ends (the consumer gave up) is stopped."""
+    def output(self, into=None):
+        """Run the tool for the block: a ToolOutput, its stdout pipe, or with ``into`` (a
+        file's descriptor) the tool writing into that file itself, as ``tool > file`` does
+        (LocalStorage). A tool still running when the block ends (the consumer gave up) is
+        stopped."""
         with tempfile.TemporaryFile() as stderr:
-            process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE if into is None else into,
                                        stderr=stderr, env=self.env, close_fds=True, bufsize=0)
+            RUNNING.add(process)
             try:
-                with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
-                    fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+                if process.stdout is not None:
+                    with contextlib.suppress(OSError):   # a bigger pipe is only faster, not needed
+                        fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
                 yield ToolOutput(self, process, stderr)
             finally:
                 if process.poll() is None:   # the consumer gave up: stop the tool
                     process.kill()
                     process.wait()
-                process.stdout.close()
+                if process.stdout is not None:
+                    process.stdout.close()
+                RUNNING.discard(process)
 
 
 class ToolOutput:
-    """A running tool's stdout, ``pipe`` (raw, unbuffered). Whoever reads it to its end
-    calls ``finish()``, which waits for the tool and raises errors.DBaaSError when it
-    failed (before the backup counts as stored); ``chunks()`` does both."""
+    """A running tool and its stdout, ``pipe`` (raw, unbuffered; None when it writes into a
+    file). Whoever reads it to its end calls ``finish()``, which waits for the tool and
+    raises errors.DBaaSError when it failed (before the backup counts as stored);
+    ``chunks()`` does both."""
 
     def __init__(self, stream, process, stderr):
         self.stream, self.pipe = stream, process.stdout
@@ -137,9 +155,8 @@ def take(storage, prefix, datastore, source, parent_position=None):
     deleted (delete of the backup removes it too, should this process die first)."""
     stream = datastore.backup_stream(source, parent_position)
     try:
-        if hasattr(stream, "output"):   # a tool's pipe: the storage may move it without copying
-            with stream.output() as output:
-                stored = storage.write_output(prefix, output)
+        if hasattr(stream, "output"):   # a tool: the storage may have it write into its file itself
+            stored = storage.write_tool(prefix, stream)
         else:
             with closing(stream) as chunks:
                 stored = storage.write(prefix, chunks)

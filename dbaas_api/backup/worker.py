@@ -140,6 +140,8 @@ def run(line):
 
 def _stop_with_parent():
     sys.stdin.read()
+    from dbaas_api.backup.streams import stop_running_tools
+    stop_running_tools()   # its tool too: one writing into a file would not notice
     os._exit(3)
 
 

@@ -411,9 +411,9 @@ class _WalKept:
             yield from self.stream
 
     @contextlib.contextmanager
-    def output(self):
-        """The tool's pipe (streams.ToolOutput), the slot kept meanwhile."""
-        with self._slot(), self.stream.output() as output:
+    def output(self, into=None):
+        """The running tool (streams.ToolOutput), the slot kept meanwhile."""
+        with self._slot(), self.stream.output(into) as output:
             yield output
 
     @contextlib.contextmanager

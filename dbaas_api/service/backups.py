@@ -83,7 +83,7 @@ class BackupService:
 
     def create(self, project_id, body):
         """Start a backup of ``body["instance"]`` (the shape-validated ``backup`` object)."""
-        instance = self.instances.get(project_id, body["instance"])
+        instance = self.instances.get_status(project_id, body["instance"])
         if instance.status == status.BACKUP:
             raise errors.Conflict(f"A backup of instance {instance.id} is already running.")
         if instance.status != status.ACTIVE:
@@ -116,7 +116,7 @@ class BackupService:
     def list_of_instance(self, project_id, instance_id, limit, marker=None):
         """GET /instances/{id}/backups: the instance must exist (its backups may outlive it:
         GET /backups?instance_id=... lists them after)."""
-        self.instances.get(project_id, instance_id)
+        owned_stack(self.gateway, project_id, instance_id)
         return self.list(project_id, limit, marker, instance_id=instance_id)
 
     def get(self, project_id, backup_id):

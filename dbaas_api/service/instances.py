@@ -145,6 +145,14 @@ class InstanceService:
                 pass
         return shown(self.backups, project_id, instance)
 
+    def get_status(self, project_id, instance_id):
+        """The instance with its status as show has it (its live health; BACKUP while a
+        backup runs) but none of show's other reads: one stack read without outputs and one
+        list, for deciding whether it can be backed up now."""
+        stack = owned_stack(self.gateway, project_id, instance_id)
+        (instance,) = self._live((_from_stack(stack),))
+        return shown(self.backups, project_id, instance)
+
     def update(self, project_id, instance_id, body):
         """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or
         link) or detach (null, or an empty body), new ``access`` (service/access.py), or

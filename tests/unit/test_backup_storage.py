@@ -219,18 +219,17 @@ def test_prefixes_cannot_escape(local):
 
 def _tool_backup(storage, prefix, argv):
     """A backup of a tool's stdout, as the worker takes it (streams.take's pipe path)."""
-    stream = ToolStream(argv)
-    with stream.output() as output:
-        return storage.write_output(prefix, output)
+    return storage.write_tool(prefix, ToolStream(argv))
 
 
-def test_a_tools_pipe_becomes_one_local_file_hashed_as_it_is_written(tmp_path):
-    """The default local backend: the kernel moves the tool's pipe into one file (splice)
-    and a thread hashes it behind the writer; the manifest is the same as ever."""
+def test_a_tool_writes_one_local_file_hashed_as_it_is_written(tmp_path):
+    """The default local backend: the tool's stdout is the file itself, and a thread hashes
+    it behind the writer (here a writer that pauses, so the hash catches up and waits);
+    the manifest is the same as ever."""
     source = tmp_path / "source"
     source.write_bytes(bytes(range(256)) * ((3 << 20) // 256) + b"tail")   # several pipefuls
     storage = backup_storage.LocalStorage(tmp_path / "backups")
-    stored = _tool_backup(storage, "p1", ["cat", str(source)])
+    stored = _tool_backup(storage, "p1", ["sh", "-c", f"head -c 1000000 {source}; sleep 0.2; tail -c +1000001 {source}"])
     data = source.read_bytes()
     [segment] = storage.manifest("p1")["segments"]
     assert segment == {"name": backup_storage.segment_name(0), "size": len(data),
@@ -300,3 +299,20 @@ def test_a_worker_started_ahead_answers_the_next_request(monkeypatch, tmp_path):
         assert spare.process.wait(timeout=30) == 0
         spare.process.stdout.close()
         spare.stderr.close()
+
+
+def test_a_tool_writing_into_a_file_is_stopped_with_its_worker(tmp_path):
+    """A tool whose stdout is a file gets no SIGPIPE when the worker dies: the worker's
+    parent-watch stops the tools still running (streams.stop_running_tools)."""
+    import os
+    from dbaas_api.backup import streams
+    fd = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(errors.DBaaSError, match="exit code -9"):
+            with ToolStream(["sleep", "60"]).output(into=fd) as output:
+                assert len(streams.RUNNING) == 1
+                streams.stop_running_tools()
+                output.finish()
+    finally:
+        os.close(fd)
+    assert not streams.RUNNING
