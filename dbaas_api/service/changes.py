@@ -254,6 +254,19 @@ def wait_until_free(wait, attempt):
             time.sleep(POLL_INTERVAL)
 
 
+def until_stack(gateway, stack_id, reached, wait):
+    """Read the stack (None once gone) until ``reached(stack)``, for at most ``wait``
+    seconds; whether it was reached. For a DELETE that answers once Heat's delete has got
+    far enough that nobody reads the record as it was."""
+    deadline = time.monotonic() + wait
+    while True:
+        if reached(gateway.get_stack(stack_id, resolve_outputs=False)):
+            return True
+        if time.monotonic() + POLL_INTERVAL > deadline:
+            return False
+        time.sleep(POLL_INTERVAL)
+
+
 def busy(message):
     """For callers of wait_until_free: the exception that means "wait and try again"."""
     return _Busy(message)

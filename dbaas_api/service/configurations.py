@@ -25,9 +25,11 @@ from dbaas_api import errors, status, tags
 from dbaas_api.model import ConfigurationSpec
 from dbaas_api.service import catalog
 from dbaas_api.service.changes import (
-    CHANGEABLE, STACK_ID, Change, InstanceChanges, busy, changed_parameters, owned_stack, wait_until_free)
+    CHANGEABLE, STACK_ID, Change, InstanceChanges, busy, changed_parameters, owned_stack, until_stack,
+    wait_until_free)
 
 ALL_PAGE = 100  # stacks per Heat call when every instance using a group is needed
+DELETE_WAIT = 5  # seconds a DELETE waits for the group's stack to be gone
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,11 @@ class ConfigurationService:
                 f"Configuration group '{configuration_id}' is attached to instances; detach it from "
                 f"them first (GET .../configurations/{configuration_id}/instances lists them).")
         self.gateway.delete_stack(configuration_id)
+        # A group is a stack with nothing in it: Heat deletes it in moments. The answer
+        # waits for that, so the group is gone (404, out of the list) once it comes, as
+        # Trove's is.
+        until_stack(self.gateway, configuration_id, lambda stack: stack is None or status.is_gone(
+            stack.get("stack_status")), DELETE_WAIT)
 
     def _reapply(self, project_id, configuration, users):
         missed = []

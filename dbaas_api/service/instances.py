@@ -6,7 +6,6 @@ renderer or Heat, so a bad request never leaves a half-made stack behind. Anothe
 instance and a deleted one are both simply not found. Changes to an existing instance go
 through service/changes.py.
 """
-import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -18,14 +17,14 @@ from dbaas_api.service import catalog
 from dbaas_api.service import health as live_health
 from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
-from dbaas_api.service.changes import (POLL_INTERVAL, STACK_ID, Change, InstanceChanges, access_from_parameters,
-                                      owned_stack)
+from dbaas_api.service.changes import (STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack,
+                                      until_stack)
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
 from dbaas_api.service.replication import Replication
 
 _STACK_ID = STACK_ID  # service/management.py checks its markers with it
 # Seconds a DELETE of an instance Heat is still working on waits for the delete to begin
-# (see InstanceService._until_deleting); past it, the answer goes anyway.
+# (see InstanceService.delete); past it, the answer goes anyway.
 DELETE_START_WAIT = 5
 # A server that is down while Heat builds the instance or restarts it for a change: what the
 # operating_status says instead of SHUTDOWN.
@@ -198,19 +197,11 @@ class InstanceService:
         self.replication.refuse_delete_with_replicas(project_id, instance_id)
         self.gateway.delete_stack(instance_id)
         if (stack.get("stack_status") or "").endswith("_IN_PROGRESS"):
-            self._until_deleting(instance_id)
-
-    def _until_deleting(self, instance_id):
-        """Heat deletes a stack it is still creating or updating by cancelling that first;
-        until its delete begins, the stack reads *_FAILED ("Operation cancelled"), which
-        shows as ERROR. So the answer waits (a moment, at most DELETE_START_WAIT) for the
-        delete to begin: an instance being deleted is never shown as failed."""
-        deadline = time.monotonic() + DELETE_START_WAIT
-        while time.monotonic() < deadline:
-            stack = self.gateway.get_stack(instance_id, resolve_outputs=False)
-            if stack is None or (stack.get("stack_status") or "").startswith("DELETE_"):
-                return
-            time.sleep(POLL_INTERVAL)
+            # Heat deletes a stack it is still creating or updating by cancelling that
+            # first; until its delete begins the stack reads *_FAILED ("Operation
+            # cancelled"), which shows as ERROR. The answer waits for the delete to begin,
+            # so an instance being deleted is never shown as failed.
+            until_stack(self.gateway, instance_id, _deleting, DELETE_START_WAIT)
 
     def _live(self, instances):
         """The instances with their operating_status from the live signal: HEALTHY while the
@@ -364,6 +355,10 @@ def _refuse_duplicates(what, names):
         if name in seen:
             raise errors.BadRequest(f"{what} '{name}' is listed more than once.")
         seen.add(name)
+
+
+def _deleting(stack):
+    return stack is None or (stack.get("stack_status") or "").startswith("DELETE_")
 
 
 def _from_stack(stack):
