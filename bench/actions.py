@@ -6,7 +6,6 @@ same run.
 
     .venv/bin/python bench/actions.py [--runs 3] [--datastores postgresql,mariadb,redis]
 """
-import argparse
 import statistics
 import sys
 import time
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dbaas_api import datastores  # noqa: E402
 from tests.e2e.support import admin_password, settled  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import arguments, embedded_stack  # noqa: E402
 
 
 def timed(operation):
@@ -57,13 +56,9 @@ def run(stack, client, name, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--datastores", default="postgresql,mariadb,redis")
+    parser = arguments(__doc__, runs=3)
     args = parser.parse_args()
-    stack = Stack()
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         client = stack.client("bench")
         print(f"{'datastore':<12}{'action':<10}{'bare driver median s':>22}{'through API+Heat median s':>28}"
               f"{'overhead s':>12}")
@@ -71,8 +66,6 @@ def main():
             for action, (ours, bare) in run(stack, client, name, args.runs).items():
                 o, b = statistics.median(ours), statistics.median(bare)
                 print(f"{name:<12}{action:<10}{b:>22.3f}{o:>28.3f}{o - b:>12.3f}")
-    finally:
-        stack.destroy()
 
 
 if __name__ == "__main__":

@@ -39,8 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg2  # noqa: E402
 
-from bench.common import until  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import embedded_stack, until  # noqa: E402
 from tests.swift_harness import KEY, USER, SwiftAIO  # noqa: E402
 
 PASSWORD = "bench-Passw0rd"
@@ -278,6 +277,36 @@ def _admin_password(stack, instance_id):
     return heat.resources.get(instance_id, "admin_password").attributes["value"]
 
 
+def run(stack, args, swift):
+    client = stack.client(f"bench-{uuid.uuid4().hex[:6]}")
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(f"PostgreSQL, {size} MB, storage {args.storage}, polled every {args.poll} s:", flush=True)
+        row = measure(stack, client, size, args.repeat, swift, args.poll)
+        rows.append(row)
+        raw = "pg_basebackup | swift upload" if swift else "pg_basebackup > file"
+        print(f"  backup  {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_backup_mbs']:.0f} MB/s, ours "
+              f"{row['ours_backup_mbs']:.0f} MB/s, ratio {row['ours_backup_mbs'] / row['raw_backup_mbs']:.2f}x; "
+              f"backup worker peak RSS {row['worker_peak_mb']:.0f} MB, engine RSS +{row['backup_rss_mb']:.0f} MB")
+        if swift:
+            print(f"  backup  against pg_basebackup > file ({row['raw_file_mbs']:.0f} MB/s): ratio "
+                  f"{row['ours_backup_mbs'] / row['raw_file_mbs']:.2f}x")
+        raw = "swift download | tar -x, start" if swift else "tar -x < file, start"
+        print(f"  restore {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_restore_mbs']:.0f} MB/s, ours "
+              f"{row['ours_restore_mbs']:.0f} MB/s, ratio {row['ours_restore_mbs'] / row['raw_restore_mbs']:.2f}x; "
+              f"restore worker peak RSS {row['restore_worker_peak_mb']:.0f} MB, "
+              f"engine RSS +{row['restore_rss_mb']:.0f} MB (peak {row['engine_peak_mb']:.0f} MB)", flush=True)
+        if swift:
+            print(f"  restore against tar -x < file ({row['raw_file_restore_mbs']:.0f} MB/s): ratio "
+                  f"{row['ours_restore_mbs'] / row['raw_file_restore_mbs']:.2f}x", flush=True)
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        print(f"memory growth from {first['backup_mb']:.0f} MB to {last['backup_mb']:.0f} MB of backup: "
+              f"backup worker peak {first['worker_peak_mb']:.0f} -> {last['worker_peak_mb']:.0f} MB, "
+              f"engine during backup +{first['backup_rss_mb']:.0f} -> +{last['backup_rss_mb']:.0f} MB, "
+              f"restore {first['restore_rss_mb']:.0f} -> {last['restore_rss_mb']:.0f} MB")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="256,1024", help="database sizes in MB (comma-separated)")
@@ -286,39 +315,12 @@ def main():
     parser.add_argument("--poll", type=float, default=POLL, help="seconds between status polls of ours")
     args = parser.parse_args()
     swift = SwiftAIO().start() if args.storage == "swift" else None
-    stack = Stack(**({"backup_storage": "swift", "swift_auth_url": swift.auth_url, "swift_user": USER,
-                      "swift_key": KEY} if swift else {}))
+    settings = ({"backup_storage": "swift", "swift_auth_url": swift.auth_url, "swift_user": USER,
+                 "swift_key": KEY} if swift else {})
     try:
-        stack.up()
-        client = stack.client(f"bench-{uuid.uuid4().hex[:6]}")
-        rows = []
-        for size in (int(s) for s in args.sizes.split(",")):
-            print(f"PostgreSQL, {size} MB, storage {args.storage}, polled every {args.poll} s:", flush=True)
-            row = measure(stack, client, size, args.repeat, swift, args.poll)
-            rows.append(row)
-            raw = "pg_basebackup | swift upload" if swift else "pg_basebackup > file"
-            print(f"  backup  {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_backup_mbs']:.0f} MB/s, ours "
-                  f"{row['ours_backup_mbs']:.0f} MB/s, ratio {row['ours_backup_mbs'] / row['raw_backup_mbs']:.2f}x; "
-                  f"backup worker peak RSS {row['worker_peak_mb']:.0f} MB, engine RSS +{row['backup_rss_mb']:.0f} MB")
-            if swift:
-                print(f"  backup  against pg_basebackup > file ({row['raw_file_mbs']:.0f} MB/s): ratio "
-                      f"{row['ours_backup_mbs'] / row['raw_file_mbs']:.2f}x")
-            raw = "swift download | tar -x, start" if swift else "tar -x < file, start"
-            print(f"  restore {row['backup_mb']:.0f} MB: raw ({raw}) {row['raw_restore_mbs']:.0f} MB/s, ours "
-                  f"{row['ours_restore_mbs']:.0f} MB/s, ratio {row['ours_restore_mbs'] / row['raw_restore_mbs']:.2f}x; "
-                  f"restore worker peak RSS {row['restore_worker_peak_mb']:.0f} MB, "
-                  f"engine RSS +{row['restore_rss_mb']:.0f} MB (peak {row['engine_peak_mb']:.0f} MB)", flush=True)
-            if swift:
-                print(f"  restore against tar -x < file ({row['raw_file_restore_mbs']:.0f} MB/s): ratio "
-                      f"{row['ours_restore_mbs'] / row['raw_file_restore_mbs']:.2f}x", flush=True)
-        if len(rows) > 1:
-            first, last = rows[0], rows[-1]
-            print(f"memory growth from {first['backup_mb']:.0f} MB to {last['backup_mb']:.0f} MB of backup: "
-                  f"backup worker peak {first['worker_peak_mb']:.0f} -> {last['worker_peak_mb']:.0f} MB, "
-                  f"engine during backup +{first['backup_rss_mb']:.0f} -> +{last['backup_rss_mb']:.0f} MB, "
-                  f"restore {first['restore_rss_mb']:.0f} -> {last['restore_rss_mb']:.0f} MB")
+        with embedded_stack(**settings) as stack:
+            run(stack, args, swift)
     finally:
-        stack.destroy()
         if swift:
             swift.stop()
 

@@ -6,7 +6,6 @@ Heat, no API) in the same run.
 
     .venv/bin/python bench/changes.py [--runs 5] [--datastores postgresql,mariadb,redis]
 """
-import argparse
 import statistics
 import sys
 import time
@@ -17,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dbaas_api import datastores  # noqa: E402
 from dbaas_api.model import UserSpec  # noqa: E402
 from tests.e2e.support import admin_password, can_login, setting, settled  # noqa: E402
-from bench.common import until  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import arguments, embedded_stack, until  # noqa: E402
 
 PASSWORD = "bench-Passw0rd"
 # A value the server takes at once, and a second one, per datastore.
@@ -85,21 +83,15 @@ def run(stack, client, name, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--datastores", default="postgresql,mariadb,redis")
+    parser = arguments(__doc__, runs=5)
     args = parser.parse_args()
-    stack = Stack()
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         client = stack.client("bench")
         print(f"{'datastore':<12}{'change':<15}{'direct median s':>17}{'heat-dbaas median s':>22}{'ratio':>8}")
         for name in args.datastores.split(","):
             for change, (ours, direct) in run(stack, client, name, args.runs).items():
                 o, d = statistics.median(ours), statistics.median(direct)
                 print(f"{name:<12}{change:<15}{d:>17.3f}{o:>22.3f}{o / d:>7.1f}x")
-    finally:
-        stack.destroy()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ Both sides make the same cluster on loopback addresses at the standard ports:
 
     .venv/bin/python bench/cluster.py [--runs 1] [--datastores mariadb,redis]
 """
-import argparse
 import os
-import signal
 import shutil
 import statistics
 import subprocess
@@ -29,8 +27,7 @@ import pymysql  # noqa: E402
 import redis  # noqa: E402
 
 from tests.e2e.support import settled  # noqa: E402
-from bench.common import until  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import arguments, embedded_stack, until  # noqa: E402
 
 MEMBER = {"flavorRef": "1", "volume": {"size": 1}}
 SIZES = {"mariadb": 3, "redis": 4}
@@ -143,15 +140,10 @@ def through_api(stack, datastore):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--datastores", default="mariadb,redis")
+    parser = arguments(__doc__, runs=1, datastores="mariadb,redis")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))   # clean up on a timeout's SIGTERM too
-    stack = Stack()
     rows = []
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         for datastore in args.datastores.split(","):
             api, bare = [], []
             for _ in range(args.runs):
@@ -164,8 +156,6 @@ def main():
                 finally:
                     by_hand.cleanup()
             rows.append((datastore, SIZES[datastore], statistics.median(api), statistics.median(bare)))
-    finally:
-        stack.destroy()
     print(f"{'cluster':<28}{'API -> ACTIVE':>15}{'by hand':>10}{'overhead':>10}")
     names = {"mariadb": "MariaDB Galera", "redis": "Redis Cluster"}
     for datastore, size, api, bare in rows:

@@ -1,5 +1,36 @@
-"""What the benchmarks share: waiting for a condition, polled as a client would."""
+"""What the benchmarks share: their embedded stack, their common arguments, and waiting for
+a condition, polled as a client would."""
+import argparse
+import contextlib
+import signal
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.harness import Stack  # noqa: E402
+
+
+@contextlib.contextmanager
+def embedded_stack(**settings):
+    """An embedded stack (tests/harness.py) up for the block and destroyed after it, also
+    when the bench is ended by a SIGTERM (a timeout's): every process and file it made goes."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    stack = Stack(**settings)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.destroy()
+
+
+def arguments(doc, runs, datastores="postgresql,mariadb,redis"):
+    """A parser with the arguments of a benchmark run per datastore: --runs, --datastores."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--datastores", default=datastores)
+    return parser
 
 
 def until(check, timeout=60, pause=0.01, tolerate=False):

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from dbaas_api import tags  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import embedded_stack  # noqa: E402
 
 
 def median_ms(call, repeat):
@@ -39,9 +39,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
 
-    stack = Stack()
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         project = "bench-list"
         client = stack.client(project)
         body = {"name": "", "flavorRef": "1", "volume": {"size": 1}, "datastore": {"type": "redis"}}
@@ -76,8 +74,6 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(client.delete_and_wait, ids))
         print(f"deleted {len(ids)} instances in {time.monotonic() - started:.1f} s")
-    finally:
-        stack.destroy()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ address at the standard port, create one database and one user, and connect as t
 
     .venv/bin/python bench/provision.py [--runs 5] [--datastores postgresql,mariadb,redis]
 """
-import argparse
 import os
 import shutil
 import statistics
@@ -23,8 +22,7 @@ import psycopg2  # noqa: E402
 import pymysql  # noqa: E402
 import redis  # noqa: E402
 
-from bench.common import until  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import arguments, embedded_stack, until  # noqa: E402
 
 PASSWORD = "bench-Passw0rd"
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -135,14 +133,10 @@ def bare(datastore, run):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--datastores", default="postgresql,mariadb,redis")
+    parser = arguments(__doc__, runs=5)
     args = parser.parse_args()
 
-    stack = Stack()
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         client = stack.client("bench")
         print(f"{'datastore':<12}{'bare median s':>15}{'heat-dbaas median s':>22}{'ratio':>8}")
         for datastore in args.datastores.split(","):
@@ -152,8 +146,6 @@ def main():
                 our_times.append(ours(client, datastore))
             b, o = statistics.median(bare_times), statistics.median(our_times)
             print(f"{datastore:<12}{b:>15.3f}{o:>22.3f}{o / b:>7.2f}x")
-    finally:
-        stack.destroy()
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.support import admin_password, settled  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from bench.common import embedded_stack  # noqa: E402
 
 import psycopg2  # noqa: E402
 import pymysql  # noqa: E402
@@ -292,13 +292,9 @@ def main():
     parser.add_argument("--datastores", default=",".join(CLIENTS))
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of write load for the lag")
     args = parser.parse_args()
-    stack = Stack()
-    try:
-        stack.up()
+    with embedded_stack() as stack:
         for name in args.datastores.split(","):
             run(stack, name, args.seconds)
-    finally:
-        stack.destroy()
 
 
 if __name__ == "__main__":
