@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run down status test unit e2e bench clean
+.PHONY: setup run down status test unit e2e tempest tempest-venv bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,7 +25,21 @@ status:
 	$(BIN)/dbaas status
 
 test: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/tempest
+	$(MAKE) tempest
+
+# Trove's own suite (trove-tempest-plugin, unmodified) against the keystone profile, serially:
+# tests/tempest/. tempest and the plugin get a venv of their own, pinned.
+TEMPEST_VENV ?= .venv-tempest
+tempest-venv: $(TEMPEST_VENV)/.installed
+
+$(TEMPEST_VENV)/.installed: tests/tempest/requirements.txt tests/tempest/constraints.txt
+	$(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/pip install -q -c tests/tempest/constraints.txt -r tests/tempest/requirements.txt
+	touch $@
+
+tempest: setup tempest-venv
+	DBAAS_TEMPEST_VENV=$(TEMPEST_VENV) $(BIN)/python -m pytest -q -rxXs tests/tempest
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
@@ -43,4 +57,4 @@ bench: setup
 
 clean:
 	-$(BIN)/dbaas down
-	rm -rf $(VENV) .state
+	rm -rf $(VENV) $(TEMPEST_VENV) .state
