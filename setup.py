@@ -20,9 +20,9 @@ setup(
     packages=find_packages(include=["dbaas_api", "dbaas_api.*", "heat_plugins"]),
     include_package_data=True,
     data_files=[
-        ("share/heat-dbaas/templates", [str(p) for p in Path("templates").glob("*.j2")]),
-        ("share/heat-dbaas/templates/environments",
-         [str(p) for p in Path("templates/environments").glob("*.yaml")]),
+        # templates/ and every directory under it (environments, drivers, examples), as they are
+        *((f"share/heat-dbaas/{d}", [str(p) for p in sorted(d.glob("*")) if p.is_file()])
+          for d in [Path("templates"), *sorted(p for p in Path("templates").rglob("*") if p.is_dir())]),
         ("share/heat-dbaas/etc", [str(p) for p in Path("etc").glob("*") if p.is_file()]),
     ],
     install_requires=requirements("requirements.txt"),

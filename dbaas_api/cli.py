@@ -4,6 +4,7 @@
     dbaas down     stop the API, Heat and every local datastore process
     dbaas status   what runs, where, and where the logs are
     dbaas wait ID  a progress bar until the instance is ACTIVE (exit 0) or ERROR (exit 1)
+    dbaas template DATASTORE --out DIR   a plain HOT template for `openstack stack create`
 """
 import argparse
 import os
@@ -100,6 +101,46 @@ def cmd_wait(args):
         time.sleep(args.interval)
 
 
+def cmd_template(args):
+    """Write a plain template, its environment and parameter file (docs/templates.md)."""
+    from dataclasses import replace
+    from dbaas_api import raw_templates
+    from dbaas_api.errors import DBaaSError
+    from dbaas_api.rendering import Renderer
+    settings = Settings.from_env()
+    common = dict(version=args.version, flavor=args.flavor, volume_size=args.volume_size)
+    try:
+        renderer = Renderer(settings)
+        if args.topology == "cluster":
+            bundle = raw_templates.cluster(renderer, args.datastore, members=args.members, **common)
+        else:
+            make = raw_templates.single if args.topology == "single" else raw_templates.replica_pair
+            bundle = make(renderer, args.datastore, databases=args.database,
+                          users=[raw_templates.parse_user(u) for u in args.user], **common)
+    except DBaaSError as exc:
+        print(f"dbaas template: {exc.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"dbaas template: {exc}", file=sys.stderr)
+        return 1
+    bundle = replace(bundle, command=_template_command(args))
+    for path in raw_templates.write(bundle, args.out):
+        print(f"wrote {path}")
+    print("create the stack with:\n  " + raw_templates.create_command(bundle, args.out))
+    return 0
+
+
+def _template_command(args):
+    """The arguments a bundle was made with, for its header (without --out)."""
+    words = [args.datastore] + ([f"--topology {args.topology}"] if args.topology != "single" else [])
+    words += [f"--version {args.version}"] if args.version else []
+    words += [f"--database {name}" for name in args.database] + [f"--user {user}" for user in args.user]
+    words += [f"--members {args.members}"] if args.topology == "cluster" else []
+    words += [f"--flavor {args.flavor}"] if args.flavor != "2" else []
+    words += [f"--volume-size {args.volume_size}"] if args.volume_size != 1 else []
+    return " ".join(words)
+
+
 def _progress_line(instance):
     """``[##########----------] 4/6 BUILD``; a full bar once settled."""
     progress = instance.get("progress")
@@ -135,6 +176,18 @@ def main(argv=None):
     wait.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     wait.add_argument("--interval", type=float, default=0.5, help="seconds between looks (default 0.5)")
     wait.set_defaults(func=cmd_wait)
+    template = sub.add_parser("template", help="write a plain HOT template for `openstack stack create`")
+    template.add_argument("datastore", help="postgresql, mariadb or redis")
+    template.add_argument("--out", required=True, help="the directory to write into")
+    template.add_argument("--version", help="the datastore version (default: the datastore's default)")
+    template.add_argument("--topology", choices=("single", "replica-pair", "cluster"), default="single")
+    template.add_argument("--database", action="append", default=[], metavar="NAME", help="a database (repeat)")
+    template.add_argument("--user", action="append", default=[], metavar="NAME[:DB,...]",
+                          help="a user and the databases it may use (repeat); its password is a parameter")
+    template.add_argument("--flavor", default="2", help="flavor id (default 2)")
+    template.add_argument("--volume-size", type=int, default=1, help="GB (default 1)")
+    template.add_argument("--members", type=int, default=3, help="cluster members (default 3)")
+    template.set_defaults(func=cmd_template)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -26,7 +26,7 @@ _SECRET_NAME = re.compile(r"^(?:user_[0-9a-f]{16}|root)_password$")  # the only 
 BACKUP = "backup"
 CONFIGURATION = "configuration"
 CLUSTER = "cluster"
-_MEMBER_KEY = re.compile(r"^m[0-9a-f]{12}$")
+_MEMBER_KEY = re.compile(r"^(?:m[0-9a-f]{12}|member_[1-9][0-9]?)$")  # the service's, or dbaas template's
 
 
 def resource_key(kind, *parts):
@@ -53,12 +53,14 @@ class Renderer:
         self.environment = yaml.safe_load(settings.environment_file.read_text())
         self.files = nested_templates(self.environment, settings.search_path)
 
-    def render_instance(self, spec):
-        databases = [{"key": resource_key("database", name), "name": name} for name in spec.databases]
+    def render_instance(self, spec, key=resource_key):
+        """``key(kind, *parts)`` names each database's and user's resources and parameters:
+        the service's hashes, or ``dbaas template``'s readable names (raw_templates.py)."""
+        databases = [{"key": key("database", name), "name": name} for name in spec.databases]
         database_keys = {d["name"]: d["key"] for d in databases}
         users = [
             {
-                "key": resource_key("user", user.name, user.host),
+                "key": key("user", user.name, user.host),
                 "spec": user,
                 "depends_on": [database_keys[name] for name in user.databases if name in database_keys],
             }
