@@ -1,6 +1,7 @@
-"""The ``dbaas`` command: run the embedded profile on one machine.
+"""The ``dbaas`` command: run the service on one machine.
 
     dbaas up       start Heat and the API in the background, wait until both answer
+                   (--profile production: Heat's own services over RabbitMQ and MariaDB)
     dbaas down     stop the API, Heat and every local datastore process
     dbaas status   what runs, where, and where the logs are
     dbaas wait ID  a progress bar until the instance is ACTIVE (exit 0) or ERROR (exit 1)
@@ -16,16 +17,16 @@ from dbaas_api.config import Settings
 
 
 def _embedded(args):
-    from dbaas_api.embedded.lifecycle import Embedded
+    from dbaas_api.profiles import control_plane
     overrides = {"state_dir": Path(args.state_dir)} if args.state_dir else {}
-    return Embedded(Settings.from_env(**overrides))
+    return control_plane(Settings.from_env(**overrides), getattr(args, "profile", None))
 
 
 def cmd_up(args):
     embedded = _embedded(args)
     embedded.up()
     settings = embedded.settings
-    print(f"heat-dbaas is up (state in {settings.state_dir})")
+    print(f"heat-dbaas is up, {settings.profile} profile (state in {settings.state_dir})")
     print(f"  API (Trove v1.0): http://{settings.api_host}:{settings.api_port}/v1.0/<project_id>/")
     print(f"  Heat (v1):        {settings.heat_endpoint}")
     print(f"  logs:             {settings.state_dir / 'logs'}")
@@ -45,11 +46,11 @@ def cmd_status(args):
     for name, pid, url, log in embedded.status():
         state = f"running (pid {pid}) {url}" if pid else "stopped"
         running += bool(pid)
-        print(f"{name:5} {state}\n      log: {log}")
+        print(f"{name:13} {state}\n              log: {log}")
     instances = embedded.driver.list()
     alive = sum(1 for i in instances if embedded.driver.is_running(i.key))
     print(f"local datastore processes: {alive} running of {len(instances)} instances")
-    return 0 if running == 2 else 3
+    return 0 if running == len(embedded.status()) else 3
 
 
 SETTLED = {"ACTIVE": 0, "RESTART_REQUIRED": 0, "ERROR": 1}
@@ -164,7 +165,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="dbaas", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", help="state directory (default $DBAAS_STATE_DIR or ./.state)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start Heat and the API").set_defaults(func=cmd_up)
+    up = sub.add_parser("up", help="start Heat and the API")
+    up.add_argument("--profile", choices=("embedded", "production"),
+                    help="the control plane (default $DBAAS_PROFILE, else the state dir's last, else embedded)")
+    up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
     wait = sub.add_parser("wait", help="a progress bar until an instance is ACTIVE or ERROR")
@@ -191,7 +195,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"dbaas: {exc}", file=sys.stderr)
         return 1
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 AUTH_STRATEGIES = ("noauth", "keystone")
+PROFILES = ("embedded", "production")
 SOURCE_ROOT = PACKAGE_DIR.parent
 
 
@@ -28,6 +29,10 @@ BACKUP_ENV = (
     ("swift_key", "DBAAS_SWIFT_KEY", str), ("swift_auth_version", "DBAAS_SWIFT_AUTH_VERSION", str),
     ("swift_project", "DBAAS_SWIFT_PROJECT", str), ("swift_container", "DBAAS_SWIFT_CONTAINER", str),
 )
+
+
+def _flag(value):
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _paths(value):
@@ -67,11 +72,27 @@ class Settings:
     auth_strategy: str = "noauth"
     config_file: Path | None = None
     policy_file: Path = field(default_factory=lambda: _packaged("etc") / "policy.yaml")
+    # The control plane: "embedded" (Heat engine + API in one process, SQLite, the default)
+    # or "production" (Heat's own services: heat-engine processes and its WSGI API over
+    # RabbitMQ, its database on MariaDB; dbaas_api/profiles/production.py).
+    profile: str = "embedded"
+    heat_engines: int = 2                   # heat-engine processes (production)
+    heat_api_workers: int = 2               # gunicorn workers of Heat's API (production)
+    heat_convergence: bool = True           # Heat's convergence engine (production; docs/operators.md)
+    # Heat's database and message bus (production). Empty: a private MariaDB and RabbitMQ
+    # under the state dir, on these loopback ports (RabbitMQ uses rabbit_port + 1 and + 2 for
+    # its node distribution and its port mapper).
+    heat_database_url: str = ""
+    heat_transport_url: str = ""
+    heat_db_port: int = 23306
+    rabbit_port: int = 25680
 
     def __post_init__(self):
         if self.auth_strategy not in AUTH_STRATEGIES:
             raise ValueError(f"DBAAS_AUTH_STRATEGY must be one of {', '.join(AUTH_STRATEGIES)}, "
                              f"not {self.auth_strategy!r}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"The profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         if self.auth_strategy == "keystone" and not self.config_file:
             raise ValueError("The keystone auth strategy needs a config file (DBAAS_CONFIG_FILE).")
 
@@ -114,7 +135,12 @@ class Settings:
             ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
             ("change_wait", "DBAAS_CHANGE_WAIT", float),
-            ("auth_strategy", "DBAAS_AUTH_STRATEGY", str),
+            ("auth_strategy", "DBAAS_AUTH_STRATEGY", str), ("profile", "DBAAS_PROFILE", str),
+            ("heat_engines", "DBAAS_HEAT_ENGINES", int), ("heat_api_workers", "DBAAS_HEAT_API_WORKERS", int),
+            ("heat_convergence", "DBAAS_HEAT_CONVERGENCE", _flag),
+            ("heat_database_url", "DBAAS_HEAT_DATABASE_URL", str),
+            ("heat_transport_url", "DBAAS_HEAT_TRANSPORT_URL", str),
+            ("heat_db_port", "DBAAS_HEAT_DB_PORT", int), ("rabbit_port", "DBAAS_RABBIT_PORT", int),
         ):
             if name in env:
                 values[key] = cast(env[name])

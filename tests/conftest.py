@@ -1,11 +1,17 @@
+import os
+
 import pytest
+
+# The control plane the e2e tests run on: the embedded default, or "production" (Heat's own
+# services over RabbitMQ and MariaDB; `make e2e-production`).
+PROFILE = os.environ.get("DBAAS_TEST_PROFILE", "embedded")
 
 
 @pytest.fixture(scope="session")
 def stack():
-    """The real embedded stack (Heat engine + API + local datastores), shared by e2e tests."""
+    """The real stack (Heat engine(s) + API + local datastores), shared by e2e tests."""
     from tests.harness import Stack
-    embedded = Stack()
+    embedded = Stack(profile=PROFILE)
     try:
         embedded.up()
         yield embedded

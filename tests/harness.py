@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from dbaas_api.config import Settings
-from dbaas_api.embedded.lifecycle import Embedded
+from dbaas_api.profiles import control_plane
 
 
 def free_port(low=20000, high=32000):
@@ -19,24 +19,42 @@ def free_port(low=20000, high=32000):
     connection could take it between this check and the server's bind."""
     for _ in range(200):
         port = random.randrange(low, high)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if _bindable(port):
             return port
     raise RuntimeError(f"no free port in {low}-{high}")
 
 
+def _bindable(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_ports(count):
+    """The first of ``count`` consecutive free loopback ports (RabbitMQ's node uses three)."""
+    for _ in range(200):
+        first = free_port(high=32000 - count)
+        if all(_bindable(port) for port in range(first + 1, first + count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 class Stack:
-    """One embedded profile with its own state dir and ports."""
+    """One control plane (the embedded profile, or ``profile="production"``) with its own
+    state dir and ports."""
 
     def __init__(self, **settings):
         self.state_dir = Path(tempfile.mkdtemp(prefix="dbaas-test-", dir="/tmp"))
         os.chmod(self.state_dir, 0o711)
+        if settings.get("profile") == "production":
+            settings.setdefault("heat_db_port", free_port())
+            settings.setdefault("rabbit_port", free_ports(3))
         self.settings = Settings.from_env(
             env={}, state_dir=self.state_dir, api_port=free_port(), heat_port=free_port(), **settings)
-        self.embedded = Embedded(self.settings)
+        self.embedded = control_plane(self.settings)
 
     @property
     def url(self):
