@@ -19,6 +19,12 @@ class DBaaSError(Exception):
         return {self.key: {"code": self.code, "message": self.message}}
 
 
+class TemplateFault(DBaaSError):
+    """A template of the operator's (or ours) would do harm or cannot be used: the service's
+    fault, never the caller's 400."""
+    default_message = "The service's templates cannot carry out that request."
+
+
 class BadRequest(DBaaSError):
     code, key, default_message = 400, "badRequest", "The request is not valid."
 

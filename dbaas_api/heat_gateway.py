@@ -10,7 +10,7 @@ from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as keystone_exc
 
-from dbaas_api import errors
+from dbaas_api import errors, status
 
 LOG = logging.getLogger(__name__)
 # heatclient logs every request body at DEBUG, stack parameters (passwords) included;
@@ -31,6 +31,7 @@ class HeatGateway:
     NAMES_KEPT = 10000
 
     def __init__(self, settings, client=None):
+        self._settings = settings
         self._client = client or _client(settings)
         self._names = {}
 
@@ -47,9 +48,36 @@ class HeatGateway:
         """Update the stack to a new rendering with PATCH semantics (heatclient's
         ``existing=True``): the template is replaced, ``rendered.parameters`` are merged over
         the stack's own, so a parameter not sent (a hidden password) keeps its value.
-        Heat answers 409 (errors.Conflict) while another action holds the stack."""
-        with _heat_errors(secrets=_secrets(rendered.parameters)):
-            self._client.stacks.update(stack_id, existing=True, tags=",".join(tags), **_stack_fields(rendered))
+        Heat answers 409 (errors.Conflict) while another action holds the stack.
+
+        Heat's update preview is asked first: an update that would replace a resource (a
+        property that is not update_allowed changed, in an operator's template say) makes a
+        new, empty one and throws the old one's data away, so it is refused before it runs
+        (errors.TemplateFault, naming the template and the resources) and the stack is left
+        as it was. Our own templates never replace anything."""
+        fields = dict(_stack_fields(rendered), tags=",".join(tags))
+        secrets = _secrets(rendered.parameters)
+        with _heat_errors(secrets=secrets):
+            preview = self._client.http_client.patch(
+                f"/stacks/{self._qualified(stack_id)}/preview?show_nested=True", data=fields).json()
+        replaced = (preview.get("resource_changes") or {}).get("replaced") or []
+        if replaced:
+            resources = ", ".join(sorted(f"{r.get('resource_name')} ({r.get('resource_type')})" for r in replaced))
+            LOG.error("Refused the update of stack %s from template %s: Heat would replace %s",
+                      stack_id, rendered.template_name or "?", resources)
+            raise errors.TemplateFault(
+                f"The change was refused and nothing was changed: with template "
+                f"'{rendered.template_name or 'unknown'}' Heat would replace {resources}, losing "
+                "its data. The service's operator must fix the template.")
+        with _heat_errors(secrets=secrets):
+            self._client.stacks.update(stack_id, existing=True, **fields)
+
+    def _qualified(self, stack_id):
+        """``name/id``, Heat's canonical path of a stack (one request, no redirect)."""
+        if stack_id not in self._names:
+            self.get_stack(stack_id, resolve_outputs=False)
+        name = self._names.get(stack_id)
+        return f"{name}/{stack_id}" if name else stack_id
 
     def get_stack(self, stack_id, resolve_outputs=True):
         """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""
@@ -62,6 +90,29 @@ class HeatGateway:
             return None
         self._remember(stack_id, stack.get("stack_name"))
         return stack
+
+    def stack_exists(self, stack_id, project):
+        """Whether Heat holds stack ``stack_id`` of ``project`` (any project: a person may run
+        the templates in their own): True, False only when Heat says it has no such stack,
+        None when this cannot be told (Heat unreachable; in the keystone profile a project
+        the service user cannot read). Nothing is ever destroyed on a None."""
+        if not stack_id or not project:
+            return None
+        if project == self._settings.service_project:
+            client = self._client
+        elif self._settings.keystone:
+            return None
+        else:
+            client = _client(self._settings, project)
+        try:
+            with _heat_errors():
+                stack = client.stacks.get(stack_id, resolve_outputs=False).to_dict()
+        except errors.NotFound:
+            return False
+        except errors.DBaaSError as exc:
+            LOG.warning("Cannot tell whether stack %s of project %s exists: %s", stack_id, project, exc.message)
+            return None
+        return not status.is_gone(stack.get("stack_status"))
 
     def _remember(self, stack_id, name):
         if name:
@@ -106,10 +157,10 @@ class HeatGateway:
             return [resource.to_dict() for resource in self._client.resources.list(stack_id)]
 
 
-def _client(settings):
+def _client(settings, project=None):
     if not settings.keystone:
         return heat_client.Client(
-            "1", endpoint=f"{settings.heat_endpoint}/{settings.service_project}", token=NO_AUTH_TOKEN)
+            "1", endpoint=f"{settings.heat_endpoint}/{project or settings.service_project}", token=NO_AUTH_TOKEN)
     from dbaas_api import identity
     # keystoneauth1 fills in the session's project (the service project's id) on first use.
     return heat_client.Client("1", session=identity.service_session(settings),

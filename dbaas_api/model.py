@@ -90,6 +90,7 @@ class RenderedStack:
     parameters: dict = field(default_factory=dict)
     environment: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    template_name: str = ""   # which template it came from (``postgresql/single.yaml.j2``), for errors
 
 
 @dataclass(frozen=True)

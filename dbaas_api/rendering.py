@@ -52,6 +52,12 @@ class Renderer:
         )
         self.environment = yaml.safe_load(settings.environment_file.read_text())
         self.files = nested_templates(self.environment, settings.search_path)
+        self.packaged = Path(settings.packaged_templates).resolve()
+
+    def _origin(self, template):
+        """How an error names a template: its name, and whose it is (no server path)."""
+        packaged = Path(template.filename).resolve().is_relative_to(self.packaged)
+        return f"{template.name} ({'packaged' if packaged else 'operator override'})"
 
     def render_instance(self, spec, key=resource_key):
         """``key(kind, *parts)`` names each database's and user's resources and parameters:
@@ -109,7 +115,8 @@ class Renderer:
             parameters["configuration_id"] = spec.configuration.id
         if spec.restore:
             parameters["restore_from"] = json.dumps(list(spec.restore), sort_keys=True)
-        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files=self.files)
+        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files=self.files,
+                             template_name=self._origin(template))
 
     def render_backup(self, datastore, version, instance_id, parent=None):
         """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
@@ -117,6 +124,7 @@ class Renderer:
         template = self.jinja.select_template(template_names(datastore, version, BACKUP))
         return RenderedStack(
             template=template.render(datastore=datastore), environment=self.environment, files=self.files,
+            template_name=self._origin(template),
             parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
                         "parent": json.dumps(parent or {}, sort_keys=True)})
 
@@ -124,7 +132,7 @@ class Renderer:
         """A configuration group's stack: a record with its values as a json parameter."""
         template = self.jinja.select_template(template_names(datastore, version, CONFIGURATION))
         return RenderedStack(
-            template=template.render(datastore=datastore),
+            template=template.render(datastore=datastore), template_name=self._origin(template),
             parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
 
     def render_cluster(self, spec):
@@ -150,7 +158,8 @@ class Renderer:
                                              "number": member.number, "share": list(member.share)}
                                 for index, member in enumerate(spec.members)}),
         }
-        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={})
+        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={},
+                             template_name=self._origin(template))
 
 
 def nested_templates(environment, search_path):

@@ -131,6 +131,8 @@ class Embedded:
             "DBAAS_HEAT_HOST": self.settings.heat_host, "DBAAS_HEAT_PORT": str(self.settings.heat_port),
             "DBAAS_AUTH_STRATEGY": self.settings.auth_strategy,
             "DBAAS_POLICY_FILE": str(self.settings.policy_file),
+            "DBAAS_TEMPLATE_DIRS": os.pathsep.join(str(d) for d in self.settings.template_dirs),
+            "DBAAS_ENVIRONMENT_FILE": str(self.settings.environment_file),
         })
         if self.settings.config_file:
             env["DBAAS_CONFIG_FILE"] = str(self.settings.config_file)
@@ -154,24 +156,30 @@ class Embedded:
             self.driver.stop(instance.key)
 
     def reconcile(self):
-        """Start the datastore of every instance whose stack exists; destroy the rest, so
-        that no process or data directory outlives the stack that owns it. A server a crash
-        left half made stays for its stack's delete (the stack is FAILED by then)."""
+        """Start the datastore of every server whose stack exists; destroy only those whose
+        stack Heat says is gone, so that no process or data directory outlives the stack that
+        owns it and none is lost while its stack lives. The stack may be in any project (a
+        person running the templates in their own); a server whose owner cannot be proven
+        gone (Heat unreachable, a project the service cannot read, no owner recorded) is
+        kept and started. A server a crash left half made stays for its stack's delete."""
         from dbaas_api.heat_gateway import HeatGateway
         gateway = HeatGateway(self.settings)
         started, removed, broken = [], [], []
         for key in self.driver.keys():
-            stack_id = (self.driver.owner(key) or {}).get("stack_id")
-            stack = gateway.get_stack(stack_id) if stack_id else None
-            if stack is None or stack.get("stack_status") == "DELETE_COMPLETE":
+            owner = self.driver.owner(key) or {}
+            exists = gateway.stack_exists(owner.get("stack_id"), owner.get("project"))
+            if exists is False:
                 self.driver.destroy(key)
                 removed.append(key)
                 continue
+            if exists is None:
+                LOG.warning("Keeping server %s: cannot tell whether its stack %s (project %s) still exists",
+                            key, owner.get("stack_id"), owner.get("project"))
             try:
                 self.driver.start(key)
                 started.append(key)
             except DBaaSError as exc:
-                LOG.warning("Server %s of stack %s did not start: %s", key, stack_id, exc.message)
+                LOG.warning("Server %s of stack %s did not start: %s", key, owner.get("stack_id"), exc.message)
                 broken.append(key)
         return started, removed, broken
 

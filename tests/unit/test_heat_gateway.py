@@ -97,20 +97,49 @@ def test_create_sends_template_parameters_and_tags_and_returns_the_id(heat, gate
     assert body["environment"] == rendered.environment and body["files"] == rendered.files
 
 
-def test_update_is_a_patch_that_sends_only_what_it_is_given(heat, gateway):
-    fake = heat(heat_response(202, {}))
+def known_stack(stack_id="s1", name="dbaas-abc"):
+    return heat_response(200, {"stack": {"id": stack_id, "stack_name": name, "stack_status": "CREATE_COMPLETE"}})
+
+
+def preview(replaced=()):
+    return heat_response(200, {"resource_changes": {
+        "added": [], "deleted": [], "unchanged": [], "updated": [],
+        "replaced": [{"resource_name": name, "resource_type": kind} for name, kind in replaced]}})
+
+
+def test_update_is_a_patch_that_sends_only_what_it_is_given_after_heat_previewed_it(heat, gateway):
+    fake = heat(known_stack(), preview(), heat_response(202, {}))
     rendered = RenderedStack(template="heat_template_version: 2021-04-16\n", parameters={"database_1_name": "d"},
                              environment={"resource_registry": {"DBaaS::Server": "DBaaS::Local::Server"}})
     gateway.update_stack("s1", rendered, ["dbaas", "op:ACTIVE"])
-    [(method, url, kwargs)] = fake.requests
+    _read, (preview_method, preview_url, preview_kwargs), (method, url, kwargs) = fake.requests
+    assert preview_method == "PATCH"
+    assert preview_url == "http://heat.test:8004/v1/svc/stacks/dbaas-abc/s1/preview?show_nested=True"
+    assert json.loads(preview_kwargs["data"]) == json.loads(kwargs["data"])
     body = json.loads(kwargs["data"])
     assert method == "PATCH" and url == "http://heat.test:8004/v1/svc/stacks/s1"
     assert body["parameters"] == {"database_1_name": "d"} and body["tags"] == "dbaas,op:ACTIVE"
     assert body["template"] == rendered.template and "existing" not in body
 
 
+def test_an_update_heat_would_replace_a_resource_with_is_refused_before_it_runs(heat, gateway):
+    """Heat replaces a resource whose changed property is not update_allowed: a new, empty
+    server. The preview says so, and the update is never sent."""
+    fake = heat(known_stack(), preview(replaced=[("admin_password", "OS::Heat::RandomString"),
+                                                 ("server", "DBaaS::Server")]))
+    rendered = RenderedStack("t", {"user_1_password": PASSWORD}, template_name="single.yaml.j2 (operator override)")
+    with pytest.raises(errors.TemplateFault) as raised:
+        gateway.update_stack("s1", rendered, ["dbaas"])
+    assert raised.value.code == 500
+    message = raised.value.message
+    assert "single.yaml.j2 (operator override)" in message and "admin_password (OS::Heat::RandomString)" in message
+    assert "server (DBaaS::Server)" in message and PASSWORD not in message
+    assert [method for method, _url, _kw in fake.requests] == ["GET", "PATCH"]
+
+
 def test_an_update_refused_while_another_runs_is_a_conflict_without_secrets(heat, gateway):
-    heat(heat_error(409, f"Stack dbaas-abc already has an action (UPDATE) in progress. {PASSWORD}"))
+    heat(known_stack(), preview(),
+         heat_error(409, f"Stack dbaas-abc already has an action (UPDATE) in progress. {PASSWORD}"))
     with pytest.raises(errors.Conflict) as raised:
         gateway.update_stack("s1", RenderedStack("t", {"user_1_password": PASSWORD}), ["dbaas"])
     assert "in progress" in raised.value.message and PASSWORD not in raised.value.message
