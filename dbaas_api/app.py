@@ -17,6 +17,7 @@ from dbaas_api.service.backups import BackupService
 from dbaas_api.service.clusters import ClusterService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.management import ManagementService
+from dbaas_api.service.quotas import QuotaService
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Services:
     configurations: ConfigurationService
     policy: Policy
     management: ManagementService
+    quotas: QuotaService
     clusters: ClusterService = None
 
 
@@ -50,12 +52,13 @@ def create_app(config=None, gateway=None, renderer=None):
         ERROR_INCLUDE_MESSAGE=False,    # no flask-restx "message" beside Trove's error key
         RESTX_MASK_SWAGGER=False,
     )
-    instances = InstanceService(settings, gateway, renderer)
+    quotas = QuotaService(settings, gateway, renderer)
+    instances = InstanceService(settings, gateway, renderer, quotas)
     app.extensions[SERVICES] = Services(
         settings=settings, instances=instances, backups=instances.backups,
         accounts=AccountService(settings, gateway, renderer),
         configurations=ConfigurationService(settings, gateway, renderer),
-        policy=Policy(settings.policy_file), management=ManagementService(gateway),
+        policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
         clusters=ClusterService(settings, gateway, renderer, instances))
     api.init_app(app)
     if settings.keystone:

@@ -31,6 +31,13 @@ BACKUP_ENV = (
 )
 
 
+QUOTA_ENV = (
+    ("quota_instances", "DBAAS_QUOTA_INSTANCES", int), ("quota_volumes", "DBAAS_QUOTA_VOLUMES", int),
+    ("quota_backups", "DBAAS_QUOTA_BACKUPS", int), ("quota_ram", "DBAAS_QUOTA_RAM", int),
+    ("quota_settle", "DBAAS_QUOTA_SETTLE", float),
+)
+
+
 def _flag(value):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
@@ -55,6 +62,14 @@ class Settings:
     # Seconds a change to an instance waits for another change to it to finish before it
     # answers 409 Conflict (0: answer at once). See service/changes.py.
     change_wait: float = 10.0
+    # Quota defaults per project (Trove's: -1 is unlimited); an admin sets a project's own
+    # with PUT /mgmt/quotas/{project}. quota_settle: seconds past the second its claim was
+    # made that a quota-checked request waits before it counts (service/quotas.py).
+    quota_instances: int = 10
+    quota_volumes: int = 40
+    quota_backups: int = 50
+    quota_ram: int = -1
+    quota_settle: float = 0.3
     # Where backups go: "local" (a directory, the embedded default) or "swift". The engine's
     # DBaaS::Backup plugin reads these; the embedded launcher exports them (backup_env()).
     backup_storage: str = "local"
@@ -111,6 +126,10 @@ class Settings:
         env["DBAAS_BACKUP_DIR"] = str(self.backup_root)
         return env
 
+    def quota_env(self):
+        """The quota settings as the environment variables from_env reads (for the API)."""
+        return {name: str(getattr(self, key)) for key, name, _ in QUOTA_ENV}
+
     @property
     def heat_endpoint(self):
         return self.heat_url or f"http://{self.heat_host}:{self.heat_port}/v1"
@@ -135,6 +154,7 @@ class Settings:
             ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
             ("change_wait", "DBAAS_CHANGE_WAIT", float),
+            *QUOTA_ENV,
             ("auth_strategy", "DBAAS_AUTH_STRATEGY", str), ("profile", "DBAAS_PROFILE", str),
             ("heat_engines", "DBAAS_HEAT_ENGINES", int), ("heat_api_workers", "DBAAS_HEAT_API_WORKERS", int),
             ("heat_convergence", "DBAAS_HEAT_CONVERGENCE", _flag),

@@ -53,6 +53,11 @@ class UnsupportedMediaType(DBaaSError):
     code, key, default_message = 415, "badMediaType", "The body must be application/json."
 
 
+class OverLimit(DBaaSError):
+    """A quota would be exceeded (Trove's QuotaExceeded: 413 ``overLimit``)."""
+    code, key, default_message = 413, "overLimit", "Quota exceeded."
+
+
 class UnprocessableEntity(DBaaSError):
     code, key, default_message = 422, "unprocessableEntity", "The request cannot be processed."
 

@@ -43,6 +43,10 @@ RULES = BASE_RULES + (
           "Delete an instance."),
     _rule("dbaas:mgmt:instance:list", "rule:admin", "GET", "/mgmt/instances",
           "List every project's instances, with their owners."),
+    _rule("dbaas:limits:list", "rule:project_reader", "GET", "/limits", "Show the project's limits."),
+    _rule("dbaas:mgmt:quota:show", "rule:admin", "GET", "/mgmt/quotas/{project}",
+          "Show a project's quota usage and limits."),
+    _rule("dbaas:mgmt:quota:update", "rule:admin", "PUT", "/mgmt/quotas/{project}", "Set a project's limits."),
 )
 
 

@@ -135,6 +135,11 @@ class Renderer:
             template=template.render(datastore=datastore), template_name=self._origin(template),
             parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
 
+    def render_record(self):
+        """A record that is only its tags (a project's quota limits, a quota claim)."""
+        template = self.jinja.get_template("record.yaml.j2")
+        return RenderedStack(template=template.render(), template_name=self._origin(template))
+
     def render_cluster(self, spec):
         """A cluster's stack: one DBaaS::ClusterMember per member, in creation order; each
         joins through the members before it (its peers) and a replica follows its master."""

@@ -49,6 +49,10 @@ class Stack:
     def __init__(self, **settings):
         self.state_dir = Path(tempfile.mkdtemp(prefix="dbaas-test-", dir="/tmp"))
         os.chmod(self.state_dir, 0o711)
+        for resource in ("instances", "volumes", "backups", "ram"):
+            # Unlimited unless a test sets limits (an admin's PUT /mgmt/quotas/{project}):
+            # a quota claim waits for the end of its second, and tests create a lot.
+            settings.setdefault(f"quota_{resource}", -1)
         if settings.get("profile") == "production":
             settings.setdefault("heat_db_port", free_port())
             settings.setdefault("rabbit_port", free_ports(3))

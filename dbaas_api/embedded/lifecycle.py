@@ -137,6 +137,7 @@ class Embedded:
         if self.settings.config_file:
             env["DBAAS_CONFIG_FILE"] = str(self.settings.config_file)
         env.update(self.settings.backup_env())   # the engine's DBaaS::Backup plugin reads them
+        env.update(self.settings.quota_env())
         return env
 
     def up(self):

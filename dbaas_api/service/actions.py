@@ -37,9 +37,10 @@ changes wait for each other instead; see changes.py.)
 """
 from dataclasses import replace
 
-from dbaas_api import errors, status
+from dbaas_api import errors, status, tags
 from dbaas_api.service import catalog
 from dbaas_api.service.changes import Change, owned_stack
+from dbaas_api.service.quotas import flavor_ram
 
 ACTIONS_WAIT = 0   # seconds an action waits for a change under way: none, 409 at once
 
@@ -82,11 +83,18 @@ class InstanceActions:
         if not isinstance(arguments, dict) or len(arguments) != 1 or set(arguments) - {"flavorRef", "volume"}:
             raise errors.BadRequest("resize takes exactly one of 'flavorRef' (a flavor) or "
                                     "'volume' ({\"size\": GB}).")
+        current = tags.decode(owned_stack(self.instances.gateway, project_id, instance_id).get("tags"))
         if "flavorRef" in arguments:
             change = self._flavor_change(arguments["flavorRef"])
+            more = {"ram": catalog.find_flavor_ref(arguments["flavorRef"]).ram_mb - flavor_ram(current.flavor_id)}
         else:
-            change = self._volume_change(_volume_size(arguments["volume"], self.instances.settings.max_volume_size))
-        self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+            size = _volume_size(arguments["volume"], self.instances.settings.max_volume_size)
+            change = self._volume_change(size)
+            more = {"volumes": size - (current.volume_size or 0)}
+        # Only growth is claimed. With Heat's convergence engine (both profiles) the stack's new
+        # tags are stored before the update call returns, so the claim can go then.
+        with self.instances.quotas.claim(project_id, **more):
+            self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
 
     @staticmethod
     def _flavor_change(flavor_ref):

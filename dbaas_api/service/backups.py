@@ -96,8 +96,9 @@ class BackupService:
             project_id=project_id, instance_id=instance.id, datastore=instance.datastore,
             version=instance.version, name=body["name"], description=body.get("description"),
             parent_id=parent.id if parent else None)
-        stack_id = self.gateway.create_stack(
-            name=f"dbaas-backup-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode_backup(record))
+        with self.instances.quotas.claim(project_id, backups=1) as claim:
+            stack_id = self.gateway.create_stack(name=f"dbaas-backup-{uuid.uuid4().hex[:12]}", rendered=rendered,
+                                                 tags=tags.encode_backup(record) + claim.tags)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _backup(stack_id, record, NEW, created=now, updated=now)
 

@@ -20,6 +20,7 @@ Grow and shrink re-render the whole template with the new member list and PATCH 
 """
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -27,6 +28,7 @@ from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import ClusterSpec, MemberSpec
 from dbaas_api.service.changes import CHANGEABLE, STACK_ID, changed_parameters, owned_stack
 from dbaas_api.service import catalog
+from dbaas_api.service.quotas import Claim
 from dbaas_api.service.instances import _datastore_and_version, _flavor_ref
 
 _MEMBER_NAMESPACE = uuid.UUID("0d6c3c52-7a53-5bb8-9d0e-6b8f0c7b1e11")
@@ -114,9 +116,10 @@ class ClusterService:
                            version=version, members=tuple(members))
         cluster_tags = tags.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
                                         name=spec.name, members=tuple(member.key for member in members))
-        stack_id = self.gateway.create_stack(name=f"dbaas-c-{uuid.uuid4().hex[:12]}",
-                                             rendered=self.renderer.render_cluster(spec),
-                                             tags=tags.encode_cluster(cluster_tags))
+        with self.instances.quotas.claim(project_id, **held_by(members)) as claim:
+            stack_id = self.gateway.create_stack(name=f"dbaas-c-{uuid.uuid4().hex[:12]}",
+                                                 rendered=self.renderer.render_cluster(spec),
+                                                 tags=tags.encode_cluster(cluster_tags) + claim.tags)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Cluster(id=stack_id, name=spec.name, datastore=spec.datastore, version=version, task=BUILDING,
                        created=now, updated=now,
@@ -176,11 +179,15 @@ class ClusterService:
         if not requested:
             raise errors.BadRequest("grow: list at least one instance to add.")
 
+        added = []
+
         def change(spec, datastore):
             plan = datastore.plan_growth([member.role for member in spec.members],
                                          [item.get("type") for item in requested])
-            return replace(spec, members=spec.members + tuple(self._members(requested, plan, spec.members)))
-        self._change(project_id, cluster_id, GROWING, change)
+            added.extend(self._members(requested, plan, spec.members))
+            return replace(spec, members=spec.members + tuple(added))
+        self._change(project_id, cluster_id, GROWING, change,
+                     claim=lambda: self.instances.quotas.claim(project_id, **held_by(added)))
 
     def shrink(self, project_id, cluster_id, requested):
         """Remove members by id: Heat deletes them, each leaving the cluster cleanly first."""
@@ -211,7 +218,9 @@ class ClusterService:
         return owned_stack(self.gateway, project_id, cluster_id, resolve_outputs=resolve_outputs,
                            decode=tags.decode_cluster, what="Cluster")
 
-    def _change(self, project_id, cluster_id, task, change):
+    def _change(self, project_id, cluster_id, task, change, claim=None):
+        """``claim``: what the change takes of the project's quota (service/quotas.py), asked
+        once the new members are known and held until Heat has the new stack."""
         stack = self._stack(project_id, cluster_id)
         if stack.get("stack_status") not in CHANGEABLE:
             raise errors.Conflict(f"Cluster '{cluster_id}' is busy ({_task(stack).name}) or cannot be changed "
@@ -222,11 +231,12 @@ class ClusterService:
         rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
         cluster_tags = replace(tags.decode_cluster(stack.get("tags")), operation=task.name,
                                members=tuple(member.key for member in new.members))
-        again = self.gateway.get_stack(stack["id"], resolve_outputs=False) or {}
-        if (again.get("stack_status"), again.get("updated_time")) != (stack.get("stack_status"),
-                                                                       stack.get("updated_time")):
-            raise errors.Conflict(f"Cluster '{cluster_id}' changed meanwhile; try again.")
-        self.gateway.update_stack(stack["id"], rendered, tags.encode_cluster(cluster_tags))
+        with claim() if claim else nullcontext(Claim(None)) as granted:
+            again = self.gateway.get_stack(stack["id"], resolve_outputs=False) or {}
+            if (again.get("stack_status"), again.get("updated_time")) != (stack.get("stack_status"),
+                                                                           stack.get("updated_time")):
+                raise errors.Conflict(f"Cluster '{cluster_id}' changed meanwhile; try again.")
+            self.gateway.update_stack(stack["id"], rendered, tags.encode_cluster(cluster_tags) + granted.tags)
 
     def _members(self, requested, plan, existing):
         """MemberSpecs for the requested instances as the datastore planned them."""
@@ -245,6 +255,12 @@ class ClusterService:
                 role=role, follows=all_keys[follows] if follows is not None else None,
                 number=first_number + index))
         return members
+
+
+def held_by(members):
+    """What cluster members hold of a project's quota."""
+    return {"instances": len(members), "volumes": sum(member.volume_size for member in members),
+            "ram": sum(member.flavor.ram_mb for member in members)}
 
 
 def spec_from_stack(stack):

@@ -20,6 +20,7 @@ from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import (STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack,
                                       until_stack)
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
+from dbaas_api.service.quotas import QuotaService
 from dbaas_api.service.replication import Replication
 
 _STACK_ID = STACK_ID  # service/management.py checks its markers with it
@@ -76,8 +77,9 @@ class Page:
 
 
 class InstanceService:
-    def __init__(self, settings, gateway, renderer):
+    def __init__(self, settings, gateway, renderer, quotas=None):
         self.settings = settings
+        self.quotas = quotas or QuotaService(settings, gateway, renderer)
         self.gateway = gateway
         self.renderer = renderer
         self.backups = BackupService(settings, gateway, renderer, self)
@@ -92,14 +94,15 @@ class InstanceService:
         ``replica_of``, ``replica_count`` replicas of that instance, answering with the first."""
         if body.get("replica_of") is not None:
             specs = self.replication.specs(project_id, body)
-            return [self._create(spec) for spec in specs][0]
-        body, restore_point = self.backups.restore_point(project_id, body)
-        spec = self.spec_for_create(project_id, body)
-        if restore_point is not None:
-            spec = restore_point.apply(spec)
-        return self._create(spec)
+        else:
+            body, restore_point = self.backups.restore_point(project_id, body)
+            specs = [self.spec_for_create(project_id, body)]
+            if restore_point is not None:
+                specs = [restore_point.apply(specs[0])]
+        with self.quotas.claim(project_id, **held_by(specs)) as claim:
+            return [self._create(spec, claim.tags) for spec in specs][0]
 
-    def _create(self, spec):
+    def _create(self, spec, extra_tags=()):
         project_id = spec.project_id
         rendered = self.renderer.render_instance(spec)
         # A configuration attached now is in the server's config from its first start: no
@@ -110,7 +113,8 @@ class InstanceService:
             configuration_id=spec.configuration.id if spec.configuration else None,
             replica_of=spec.replica_of, is_public=spec.access.is_public, allowed_cidrs=spec.access.allowed_cidrs)
         stack_id = self.gateway.create_stack(
-            name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered, tags=tags.encode(instance_tags))
+            name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered,
+            tags=tags.encode(instance_tags) + list(extra_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now, access=spec.access)
@@ -276,6 +280,12 @@ class InstanceService:
         if volume.get("type") is not None:
             raise errors.NotImplementedYet("Volume types are not supported yet.")
         return size
+
+
+def held_by(specs):
+    """What instances made from ``specs`` hold of a project's quota."""
+    return {"instances": len(specs), "volumes": sum(spec.volume_size for spec in specs),
+            "ram": sum(spec.flavor.ram_mb for spec in specs)}
 
 
 def _refuse_unsupported(body):
