@@ -41,6 +41,8 @@ RULES = BASE_RULES + (
     _rule("dbaas:instance:create", "rule:project_member", "POST", "/instances", "Create an instance."),
     _rule("dbaas:instance:delete", "rule:project_member", "DELETE", "/instances/{instance_id}",
           "Delete an instance."),
+    _rule("dbaas:instance:configuration", "rule:project_reader", "GET", "/instances/{instance_id}/configuration",
+          "Show the settings an instance's configuration starts from."),
     _rule("dbaas:mgmt:instance:list", "rule:admin", "GET", "/mgmt/instances",
           "List every project's instances, with their owners."),
     _rule("dbaas:limits:list", "rule:project_reader", "GET", "/limits", "Show the project's limits."),

@@ -134,6 +134,16 @@ class Instance(Resource):
         return self.put(project_id, instance_id)
 
 
+@ns.route("/<instance_id>/configuration")
+class InstanceDefaultConfiguration(Resource):
+    @ns.response(200, "The settings the instance's config file starts from (its flavor's)")
+    @ns.response(404, "No such instance in this project")
+    def get(self, project_id, instance_id):
+        """``openstack database configuration default``: Trove's default configuration."""
+        project = authorize(project_id, "dbaas:instance:configuration")
+        return {"instance": {"configuration": services().configurations.defaults_of(project, instance_id)}}
+
+
 @ns.route("/<instance_id>/action")
 class InstanceAction(Resource):
     @ns.expect(action_request)

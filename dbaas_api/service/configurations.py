@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from dbaas_api import errors, status, tags
+from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import ConfigurationSpec
 from dbaas_api.service import catalog
 from dbaas_api.service.changes import (
@@ -110,6 +110,15 @@ class ConfigurationService:
                                           limit=limit + 1, marker=marker)
         refs = tuple(InstanceRef(stack["id"], tags.decode(stack.get("tags")).name) for stack in stacks[:limit])
         return Page(refs, refs[-1].id if len(stacks) > limit and refs else None)
+
+    def defaults_of(self, project_id, instance_id):
+        """GET /instances/{id}/configuration: what Trove calls the instance's default
+        configuration, the settings its config file starts from for its flavor (no group's
+        values; ``None`` is a bare flag), and its port. One stack read."""
+        instance = tags.decode(owned_stack(self.gateway, project_id, instance_id).get("tags"))
+        datastore = datastores.get(instance.datastore)
+        settings = datastore.base_settings(datastores.find_flavor(instance.flavor_id))
+        return {"port": datastore.port, **{name: "" if value is None else value for name, value in settings.items()}}
 
     def spec_for(self, project_id, reference, datastore, version):
         """The ConfigurationSpec attaching group ``reference`` (an id or a link) gives an

@@ -254,6 +254,13 @@ def test_database_root_enable_and_show(accounts, keystone_stack, http, pg_instan
     assert "No instance or cluster with a name or ID" in cli_fails(accounts["bob"], "database", "root", "show", created["id"])
 
 
+def test_database_configuration_default(accounts, pg_instance):
+    created, _ = pg_instance
+    shown = cli_json(accounts["alice"], "database", "configuration", "default", created["id"])
+    assert shown["port"] == 5432 and shown["max_connections"] == 100   # db.small's
+    assert shown["shared_buffers"] == "128MB" and shown["password_encryption"] == "scram-sha-256"
+
+
 def test_database_configuration_create_attach_list(accounts, keystone_stack, http, pg_instance):
     created, _ = pg_instance
     alice, bob = accounts["alice"], accounts["bob"]

@@ -243,3 +243,12 @@ def test_parameters_of_a_version_by_name_and_by_id(api):
     assert api.get("/datastores/mysql/versions/10.11/parameters/max_connections").get_json()["min"] == 10
     assert_trove_error(api.get("/datastores/postgresql/versions/15/parameters/port"), 404, "itemNotFound")
     assert_trove_error(api.get("/datastores/postgresql/versions/9/parameters"), 404, "itemNotFound")
+
+
+def test_an_instances_default_configuration_is_its_flavors_settings_as_trove_shows_them(api):
+    created = api.create(datastore={"type": "postgresql", "version": "15"}, flavorRef="3")
+    body = api.get(f"/instances/{created['id']}/configuration").get_json()
+    configuration = body["instance"]["configuration"]
+    assert configuration["port"] == 5432 and configuration["max_connections"] == 200
+    assert configuration["shared_buffers"] == "256MB"
+    assert api.get(f"/instances/{created['id']}/configuration", project="proj-b").status_code == 404
