@@ -101,6 +101,8 @@ class Settings:
     heat_transport_url: str = ""
     heat_db_port: int = 23306
     rabbit_port: int = 25680
+    # The networks and volume types instances may be created with (service/networks.py).
+    networks_file: Path = field(default_factory=lambda: _packaged("etc") / "networks.yaml")
 
     def __post_init__(self):
         if self.auth_strategy not in AUTH_STRATEGIES:
@@ -167,7 +169,8 @@ class Settings:
         if env.get("DBAAS_TEMPLATE_DIRS"):
             values["template_dirs"] = _paths(env["DBAAS_TEMPLATE_DIRS"])
         for key, name in (("environment_file", "DBAAS_ENVIRONMENT_FILE"),
-                          ("config_file", "DBAAS_CONFIG_FILE"), ("policy_file", "DBAAS_POLICY_FILE")):
+                          ("config_file", "DBAAS_CONFIG_FILE"), ("policy_file", "DBAAS_POLICY_FILE"),
+                          ("networks_file", "DBAAS_NETWORKS_FILE")):
             if env.get(name):
                 values[key] = Path(env[name]).resolve()
         for key, name, cast in BACKUP_ENV:

@@ -49,6 +49,20 @@ class AccessSpec:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an instance's server lives (Trove's ``nics`` and ``volume.type``), as the
+    operator's offer names it (service/networks.py): its network and subnet ids, the
+    subnet's CIDR its address comes from (on the local driver a loopback band), the address
+    asked for ("" for any free one), and the volume type. All "" on a stack made before
+    networks existed: the driver's default band and storage."""
+    network_id: str = ""
+    subnet_id: str = ""
+    cidr: str = ""
+    fixed_ip: str = ""
+    volume_type: str = ""
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     """What a user asked for: everything the renderer needs to build a stack. Built from a
     request at create time, and rebuilt from the stack's parameters for every later change."""
@@ -64,6 +78,7 @@ class InstanceSpec:
     root: RootSpec | None = None
     configuration: ConfigurationSpec | None = None
     access: AccessSpec = field(default_factory=AccessSpec)
+    placement: Placement = field(default_factory=Placement)
     # The configuration values the server last started with (at create; the restart action
     # sets them again): a value that needs a restart is pending while it differs from these.
     started_with: dict = field(default_factory=dict)

@@ -95,6 +95,7 @@ class Renderer:
             "allowed_cidrs": to_json(list(spec.access.allowed_cidrs)),
             "replica_of": spec.replica_of or "",
             "replica_fence": spec.replica_fence or "",
+            **placement_parameters(spec.placement),
         }
         if spec.replica_seed:
             parameters["replica_seed"] = spec.replica_seed
@@ -183,6 +184,15 @@ def nested_templates(environment, search_path):
         else:
             raise ValueError(f"The environment maps a type to {target}, which is in no template directory.")
     return files
+
+
+PLACEMENT_PARAMETERS = {"network_id": "network_id", "subnet_id": "subnet_id", "subnet_cidr": "cidr",
+                        "fixed_ip": "fixed_ip", "volume_type": "volume_type"}
+
+
+def placement_parameters(placement):
+    """The stack parameters of a Placement (service/changes.py reads them back)."""
+    return {parameter: getattr(placement, field) for parameter, field in PLACEMENT_PARAMETERS.items()}
 
 
 def to_json(value):

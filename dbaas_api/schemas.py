@@ -122,6 +122,18 @@ ACCESS = {
     "description": "an object with 'is_public' and/or 'allowed_cidrs'",
 }
 
+# Trove's nics (at most one); what the ids and the address mean is service/networks.py's.
+_NIC_REF = {"type": "string", "minLength": 1, "maxLength": 255, "description": "a network's id or name"}
+NICS = {
+    "type": "array", "maxItems": 1,
+    "items": {"type": "object", "additionalProperties": False,
+              "properties": {"net-id": _NIC_REF, "network_id": _NIC_REF,
+                             "subnet_id": {**_NIC_REF, "description": "a subnet's id"},
+                             "ip_address": {"type": "string", "maxLength": 64, "description": "an IPv4 address"}},
+              "description": "an object with 'network_id' (or 'net-id'), 'subnet_id' and/or 'ip_address'"},
+    "description": "a list of at most one network interface",
+}
+
 INSTANCE_UPDATE = _envelope("instance", {
     "type": "object",
     "properties": {"name": NAME, "configuration": CONFIGURATION_REF, "access": ACCESS,
@@ -173,6 +185,7 @@ INSTANCE_CREATE = {
                                   "description": "an integer from 1 to 100 (with replica_of)"},
                 "region_name": NAME,
                 "access": ACCESS,
+                "nics": NICS,
             },
             "description": "an object",
         },

@@ -20,6 +20,7 @@ from heat.engine import attributes, constraints, properties, resource, support
 from dbaas_api import datastores
 from dbaas_api.backup import streams
 from dbaas_api.config import Settings
+from dbaas_api.drivers import local as local_driver
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
 from dbaas_api.service import access as access_rules
@@ -51,6 +52,7 @@ class LocalServer(resource.Resource):
     RESTORE_FROM = "restore_from"
     IS_PUBLIC, ALLOWED_CIDRS = "is_public", "allowed_cidrs"
     REPLICA_OF, REPLICA_FENCE = "replica_of", "replica_fence"
+    NETWORK, SUBNET, SUBNET_CIDR, FIXED_IP, VOLUME_TYPE = "network", "subnet", "subnet_cidr", "fixed_ip", "volume_type"
 
     properties_schema = {
         DATASTORE: properties.Schema(
@@ -106,7 +108,7 @@ class LocalServer(resource.Resource):
         ),
         IS_PUBLIC: properties.Schema(
             properties.Schema.BOOLEAN,
-            _("An address on a public network too. The local driver has none: true is refused."),
+            _("Reachable from every address the host has: what a loopback address is (recorded)."),
             default=False,
             update_allowed=True,
         ),
@@ -131,6 +133,23 @@ class LocalServer(resource.Resource):
             default="",
             update_allowed=True,
         ),
+        # Where the server lives (service/networks.py). Used at create only; update_allowed
+        # so that nothing a later re-rendering sends can replace the server (and lose its data).
+        NETWORK: properties.Schema(
+            properties.Schema.STRING, _("The network's id (recorded)."), default="", update_allowed=True),
+        SUBNET: properties.Schema(
+            properties.Schema.STRING, _("The subnet's id (recorded)."), default="", update_allowed=True),
+        SUBNET_CIDR: properties.Schema(
+            properties.Schema.STRING,
+            _("The band of loopback addresses the server's address comes from ('': 127.0.0.0/16)."),
+            default="", update_allowed=True),
+        FIXED_IP: properties.Schema(
+            properties.Schema.STRING, _("The address to listen on, inside subnet_cidr ('': any free one)."),
+            default="", update_allowed=True),
+        VOLUME_TYPE: properties.Schema(
+            properties.Schema.STRING,
+            _("The volume type (recorded: the local driver has one storage, the state directory's disk)."),
+            default="", update_allowed=True),
     }
 
     attributes_schema = {
@@ -158,6 +177,8 @@ class LocalServer(resource.Resource):
             except DBaaSError as exc:
                 raise exception.StackValidationFailed(message=exc.message)
         try:
+            local_driver.check_placement(self.properties[self.SUBNET_CIDR] or None,
+                                         self.properties[self.FIXED_IP] or None)
             access = access_rules.requested({"is_public": self.properties[self.IS_PUBLIC],
                                              "allowed_cidrs": list(self.properties[self.ALLOWED_CIDRS])})
             access_rules.check_local(access, datastore)
@@ -181,6 +202,8 @@ class LocalServer(resource.Resource):
                 overrides=self.properties[self.CONFIGURATION],
                 allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
                 replica_of=self._seed_source(),
+                band=self.properties[self.SUBNET_CIDR] or None,
+                fixed_ip=self.properties[self.FIXED_IP] or None,
             )
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)

@@ -31,7 +31,7 @@ class TroveApi(Api):
 
 def init_app(app):
     """Register every namespace and the error handler on ``app``."""
-    from dbaas_api.api import datastores, flavors, instances, mgmt, versions, views
+    from dbaas_api.api import datastores, flavors, instances, mgmt, networks, versions, views, volume_types
     from dbaas_api.api import backups
     from dbaas_api.api import clusters
     from dbaas_api.api import configurations, databases, limits, root, users
@@ -45,6 +45,8 @@ def init_app(app):
     project = "/v1.0/<project_id>"
     api.add_namespace(datastores.ns, path=f"{project}/datastores")
     api.add_namespace(flavors.ns, path=f"{project}/flavors")
+    api.add_namespace(volume_types.ns, path=f"{project}/volume-types")
+    api.add_namespace(networks.ns, path=f"{project}/networks")
     api.add_namespace(instances.ns, path=f"{project}/instances")
     api.add_namespace(backups.ns, path=f"{project}/backups")
     api.add_namespace(backups.instance_ns, path=f"{project}/instances/<instance_id>/backups")

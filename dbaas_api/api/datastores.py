@@ -3,7 +3,7 @@ accepted by name or id, as Trove accepts them."""
 from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import datastores as registry
-from dbaas_api.api import views
+from dbaas_api.api import views, volume_types
 from dbaas_api.api.common import authorize
 from dbaas_api.service import catalog
 
@@ -61,6 +61,17 @@ class DatastoreVersion(Resource):
         authorize(project_id, "dbaas:datastore:show")
         found = catalog.find_datastore(datastore)
         return {"version": views.datastore_version(found, catalog.find_version(found, version))}
+
+
+@ns.route("/<datastore>/versions/<version>/volume-types")
+class DatastoreVersionVolumeTypes(Resource):
+    @ns.response(200, "The volume types this version may use (every one offered)")
+    @ns.response(404, "No such datastore or version")
+    def get(self, project_id, datastore, version):
+        authorize(project_id, "dbaas:datastore:show")
+        found = catalog.find_datastore(datastore)
+        catalog.find_version(found, version)
+        return {"volume_types": [volume_types.view(volume_type) for volume_type in volume_types.offered()]}
 
 
 @ns.route("/versions/<version_id>")

@@ -74,8 +74,11 @@ def instance(record, detail=False):
         view["volume"] = {"size": record.volume_size}
         if record.volume_used is not None:
             view["volume"]["used"] = record.volume_used
+    placement = record.placement
+    if placement is not None and placement.volume_type and "volume" in view:
+        view["volume"]["type"] = placement.volume_type
     if record.address:
-        view.update(_address(record.address))
+        view.update(_address(record.address, placement.network_id if placement is not None else None))
     if record.port:
         view["port"] = record.port
     if record.progress is not None:
@@ -94,13 +97,13 @@ def instance(record, detail=False):
     return view
 
 
-def _address(address):
-    """Trove shows an IP as ``addresses``/``ip`` and a host name as ``hostname``."""
+def _address(address, network=None):
+    """Trove shows an IP as ``addresses``/``ip`` (with the network's id) and a host name as ``hostname``."""
     try:
         ipaddress.ip_address(address)
     except ValueError:
         return {"hostname": address}
-    return {"addresses": [{"address": address, "type": "private", "network": None}], "ip": [address]}
+    return {"addresses": [{"address": address, "type": "private", "network": network or None}], "ip": [address]}
 
 
 def flavor(record):

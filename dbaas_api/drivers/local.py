@@ -25,6 +25,7 @@ put in an error message.
 import contextlib
 import dataclasses
 import fcntl
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +42,9 @@ from pathlib import Path
 from dbaas_api import datastores, errors
 from dbaas_api.datastores.base import Paths
 from dbaas_api.model import Flavor
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+DEFAULT_BAND = "127.0.0.0/16"   # where instances go on a stack that names no subnet
 
 LOG = logging.getLogger(__name__)
 
@@ -84,13 +88,15 @@ class LocalDriver:
     # ---- public API ----------------------------------------------------------------------
 
     def create(self, key, owner, datastore, version, flavor, admin_password, overrides=None, restore=None,
-               allowed_cidrs=(), replica_of=None, membership=None):
+               allowed_cidrs=(), replica_of=None, membership=None, band=None, fixed_ip=None):
         """Make and start a new server; return once its admin accepts an authenticated
         connection. ``overrides``: configuration values it starts with (see set_overrides);
         ``allowed_cidrs``: the networks clients may connect from (see set_access);
         ``replica_of``: a running source (host, port, password) it is seeded from and
         follows (see the replication section); ``membership``: it is a cluster member (see
-        the clusters section). On any failure nothing is left behind (process or directory)."""
+        the clusters section); ``band``: the CIDR (inside 127.0.0.0/8) its address comes from
+        (default 127.0.0.0/16), ``fixed_ip``: that address exactly (a Conflict when taken).
+        On any failure nothing is left behind (process or directory)."""
         ds = _datastore(datastore)
         if version not in ds.versions:
             raise errors.BadRequest(f"field 'version': {ds.title} {version} is not offered.")
@@ -99,7 +105,7 @@ class LocalDriver:
         self._prepare_state_dir(ds, user)
         paths = Paths(self._home(key))
         first = self.MEMBER_BAND if membership is not None else 1
-        with self._claim(paths, ds, version, flavor, owner, first) as address:
+        with self._claim(paths, ds, version, flavor, owner, first, band, fixed_ip) as address:
             try:
                 started = time.monotonic()
                 self._write_overrides(ds, paths, version, overrides or {})
@@ -364,7 +370,7 @@ class LocalDriver:
     # ---- processes -----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _claim(self, paths, ds, version, flavor, owner, first=1):
+    def _claim(self, paths, ds, version, flavor, owner, first=1, band=None, fixed_ip=None):
         """Under the state dir's lock: make the instance directory, write owner.json (before
         anything is spawned) and instance.json with the lowest free address. Yields that
         address, holding the instance's own lock until the caller is done with it."""
@@ -379,10 +385,11 @@ class LocalDriver:
                     os.chmod(home, 0o711)  # whatever the umask: the server's user must traverse it
                     held.enter_context(_flock(home / ".lock"))
                     _write_json(home / "owner.json", dict(owner or {}))
-                    address = self._free_address(ds.port, first)
+                    address = self._free_address(ds.port, first, band, fixed_ip)
                     _write_json(home / "instance.json", {
                         "datastore": ds.name, "version": version, "address": address, "port": ds.port,
-                        "flavor": dataclasses.asdict(flavor), "created_at": time.time()})
+                        "flavor": dataclasses.asdict(flavor), "created_at": time.time(),
+                        **({"band": band} if band else {}), **({"fixed_ip": fixed_ip} if fixed_ip else {})})
                 except BaseException:
                     shutil.rmtree(home, ignore_errors=True)
                     raise
@@ -549,23 +556,33 @@ class LocalDriver:
                     f"'{user.pw_name}' user that runs {ds.title}; make it so (chmod o+x {directory}, "
                     "e.g. mode 0711) or choose another DBAAS_STATE_DIR.")
 
-    def _free_address(self, port, first=1):
-        """The lowest 127.0.X.Y (X >= first) that no instance here has claimed and where nothing
-        else listens on this port (another state dir's instance, say). Caller holds the lock."""
+    def _free_address(self, port, first=1, band=None, fixed_ip=None):
+        """The lowest address of ``band`` (default 127.0.0.0/16) past its first ``first`` x 256
+        (127.0.0.x is the host's own) that no instance here has claimed and where nothing else
+        listens on this port (another state dir's instance, say); ``fixed_ip`` instead when it
+        is free. Caller holds the lock."""
         claimed = {record["address"] for record in map(self._record, map(self._home, self.keys()))
                    if record}
-        for x in range(first, 256):
-            for y in range(1, 255):
-                address = f"127.0.{x}.{y}"
-                if address not in claimed and _bindable(address, port):
-                    return address
-        raise errors.ServiceUnavailable("No free loopback address is left for a new local instance.")
+        if fixed_ip:
+            if fixed_ip in claimed or not _bindable(fixed_ip, port):
+                raise errors.Conflict(f"nics[0].ip_address: {fixed_ip} is in use.")
+            return fixed_ip
+        network = check_placement(band)
+        skip = first * 256 if network.num_addresses > (first + 1) * 256 else 1
+        for offset in range(skip, network.num_addresses - 1):
+            address = str(network.network_address + offset)
+            if address.endswith((".0", ".255")) or address in claimed:
+                continue
+            if _bindable(address, port):
+                return address
+        raise errors.ServiceUnavailable(f"No free loopback address is left in {network} for a new local instance.")
 
     def _move(self, ds, paths, flavor, membership=None):
         """Give a not yet started instance a new address (config and record)."""
         with _flock(self.instances_dir / ".lock"):
-            address = self._free_address(ds.port, self.MEMBER_BAND if membership is not None else 1)
             record = self._record(paths.home)
+            address = self._free_address(ds.port, self.MEMBER_BAND if membership is not None else 1,
+                                         record.get("band"), record.get("fixed_ip"))
             record["address"] = address
             if membership is not None:   # what it learnt of the cluster under its old address
                 ds.forget_member_state(paths)
@@ -639,6 +656,25 @@ class _Waiter:
         if self.process.poll() is not None:
             raise errors.DBaaSError(f"{self.ds.title} exited with code {self.process.returncode} "
                                     f"while starting; see {self.paths.home / 'server.log'}.")
+
+
+def check_placement(band, fixed_ip=None):
+    """The band (an ip_network inside 127.0.0.0/8; default DEFAULT_BAND), with ``fixed_ip``
+    inside it; else errors.BadRequest naming the property."""
+    try:
+        network = ipaddress.ip_network(band or DEFAULT_BAND)
+    except ValueError:
+        raise errors.BadRequest(f"subnet_cidr: {band!r} is not a CIDR.") from None
+    if network.version != 4 or not network.subnet_of(LOOPBACK):
+        raise errors.BadRequest(f"subnet_cidr: {network} is not a loopback band (inside {LOOPBACK}).")
+    if fixed_ip:
+        try:
+            inside = ipaddress.ip_address(fixed_ip) in network
+        except ValueError:
+            inside = False
+        if not inside:
+            raise errors.BadRequest(f"fixed_ip: {fixed_ip!r} is not an address in {network}.")
+    return network
 
 
 class _Runner:

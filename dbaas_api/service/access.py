@@ -6,9 +6,10 @@ What a request means is checked here, before the renderer or Heat see anything:
   instance must show exactly what was asked, and the message names the network meant. A
   bare address is one host (``/32``). IPv6 is refused: instances have IPv4 addresses only,
   on both drivers. An empty list means every address (Trove's default, 0.0.0.0/0).
-- ``is_public``: on the cloud driver, a floating IP on the public network as well. The
-  local driver has no network but the loopback (every local instance is reachable from this
-  host only), so it refuses ``true`` rather than pretend.
+- ``is_public``: on the cloud driver, a floating IP on the public network as well. On the
+  local driver the host is the whole world: an instance's loopback address is reachable
+  from every address the host has (and from nowhere else), which is what ``true`` asks for
+  there; the instance shows the value it was given.
 - On the local driver the datastore itself refuses clients from other addresses; a
   datastore that cannot (Redis: no per-address access control) refuses a restriction.
 
@@ -80,10 +81,6 @@ def check_driver(access, datastore, environment_file):
 
 def check_local(access, datastore):
     """What the local driver cannot do (also checked by its Heat plugin, for raw templates)."""
-    if access.is_public:
-        raise errors.BadRequest("access.is_public: the local driver has no public network; every local "
-                                "instance is reachable from this host only. Use allowed_cidrs to choose "
-                                "which local addresses may connect.")
     if restricts(access) and not datastore.filters_clients:
         raise errors.BadRequest(f"access.allowed_cidrs is not supported by {datastore.name} on this driver: "
                                 f"{datastore.title} has no access control by client address.")

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass, replace
 
 from dbaas_api import datastores, errors, status, tags
-from dbaas_api.model import AccessSpec, ConfigurationSpec, InstanceSpec, RootSpec, UserSpec
-from dbaas_api.rendering import resource_key
+from dbaas_api.model import AccessSpec, ConfigurationSpec, InstanceSpec, Placement, RootSpec, UserSpec
+from dbaas_api.rendering import PLACEMENT_PARAMETERS, resource_key
 
 STACK_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 HIDDEN = "******"   # how Heat shows a hidden parameter
@@ -122,8 +122,14 @@ def spec_from_stack(stack):
         started_with=_json(parameters.get("configuration_started_with"), {}),
         restarts=_int(parameters.get("restart_generation")),
         access=access_from_parameters(parameters),
+        placement=placement_from_parameters(parameters),
         replica_of=parameters.get("replica_of") or None, replica_seed=parameters.get("replica_seed") or None,
         replica_fence=parameters.get("replica_fence") or None)
+
+
+def placement_from_parameters(parameters):
+    """The instance's network and volume type (a stack made before they existed: all "")."""
+    return Placement(**{field: parameters.get(parameter) or "" for parameter, field in PLACEMENT_PARAMETERS.items()})
 
 
 def access_from_parameters(parameters):

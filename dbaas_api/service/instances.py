@@ -11,14 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, status, tags
-from dbaas_api.model import AccessSpec, InstanceSpec, UserSpec
+from dbaas_api.model import AccessSpec, InstanceSpec, Placement, UserSpec
 from dbaas_api.service import access as access_rules
-from dbaas_api.service import catalog
+from dbaas_api.service import catalog, networks
 from dbaas_api.service import health as live_health
 from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
 from dbaas_api.service.changes import (STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack,
-                                      until_stack)
+                                      placement_from_parameters, until_stack)
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
 from dbaas_api.service.quotas import QuotaService
 from dbaas_api.service.replication import Replication
@@ -34,7 +34,6 @@ REGION = "RegionOne"
 
 # Trove create fields whose meaning we cannot honour yet: refuse rather than ignore them.
 NOT_IMPLEMENTED_FIELDS = {
-    "nics": "Choosing networks",
     "modules": "Modules",
     "locality": "Server-group locality",
     "availability_zone": "Availability zones",
@@ -68,6 +67,7 @@ class Instance:
     operating_status: str = ""  # the database's own health, from a live signal (service/health.py)
     volume_used: float | None = None  # GB under the data dir (show only)
     progress: tuple | None = None  # (done, total) resources while Heat works (show only)
+    placement: Placement | None = None  # its network and volume type (show only)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ class InstanceService:
             tags=tags.encode(instance_tags) + list(extra_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now, access=spec.access)
+        return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now, access=spec.access,
+                         placement=spec.placement)
 
     def list(self, project_id, limit, marker=None):
         """One page, newest first, from the stack list alone (no call per instance)."""
@@ -137,6 +138,7 @@ class InstanceService:
         (instance,) = self._live((_from_stack(stack),))
         used = self.health.used_bytes(instance.id)
         instance = replace(instance, access=access_from_parameters(stack.get("parameters") or {}),
+                           placement=placement_from_parameters(stack.get("parameters") or {}),
                            replicas=self.replication.replica_ids(project_id, instance_id),
                            volume_used=None if used is None else round(used / 1024 ** 3, 2),
                            progress=self._progress(stack))
@@ -266,6 +268,8 @@ class InstanceService:
             configuration=configuration,
             started_with=dict(configuration.values) if configuration else {},
             access=access,
+            placement=networks.load(self.settings.networks_file).placement(
+                body.get("nics"), (body.get("volume") or {}).get("type")),
         )
 
     def _volume_size(self, volume):
@@ -277,8 +281,6 @@ class InstanceService:
         if size > self.settings.max_volume_size:
             raise errors.BadRequest(
                 f"volume.size {size} GB exceeds the maximum of {self.settings.max_volume_size} GB.")
-        if volume.get("type") is not None:
-            raise errors.NotImplementedYet("Volume types are not supported yet.")
         return size
 
 

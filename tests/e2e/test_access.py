@@ -86,7 +86,6 @@ BAD_ACCESS = [
     ({"allowed_cidrs": [f"10.0.{i}.0/24" for i in range(21)]}, "at most 20"),
     ({"allowed_cidrs": ["10.0.0.0/8", "10.0.0.0/8"]}, "more than once"),
     ({"is_public": "yes"}, "is_public"),
-    ({"is_public": True}, "public network"),
     ({"allowed": ["10.0.0.0/8"]}, "access"),
 ]
 

@@ -53,16 +53,14 @@ def service_lists(api_url, keystone):
     token, project_id = keystone.token("admin"), keystone.project_ids["admin"]
     datastores = listed(api_url, token, project_id, "/datastores", "datastores")
     flavors = sorted(listed(api_url, token, project_id, "/flavors", "flavors"), key=lambda f: f["ram"])
-    try:
-        volume_types = listed(api_url, token, project_id, "/volume-types", "volume_types")
-    except requests.HTTPError:
-        volume_types = []
+    volume_types = listed(api_url, token, project_id, "/volume-types", "volume_types")
+    networks = listed(api_url, token, project_id, "/networks", "networks")
     versions = {d["name"]: d.get("default_version") or d["versions"][0]["name"] for d in datastores}
     # The version's name, not its id, as default_datastore_versions wants it.
     names = {v["id"]: v["name"] for d in datastores for v in d["versions"]}
     return {"admin": admin, "versions": {ds: names.get(v, v) for ds, v in versions.items()},
             "flavors": flavors, "volume_types": volume_types,
-            "network": os.environ.get("DBAAS_TEMPEST_NETWORK", "")}
+            "network": networks[0]["id"]}
 
 
 def tempest_conf(keystone, lists, log_file):
@@ -71,9 +69,9 @@ def tempest_conf(keystone, lists, log_file):
     # The smallest flavor to create, the next one up to resize to.
     flavor, resize = flavors[0]["id"], flavors[min(1, len(flavors) - 1)]["id"]
     enabled = [ds for ds in DATASTORES if ds in lists["versions"]]
-    volume_type = lists["volume_types"][0]["name"] if lists["volume_types"] else "default"
-    # shared_network a UUID: the plugin then makes no Neutron call (it still sends it as nics).
-    network = lists["network"] or "00000000-0000-4000-8000-000000000000"
+    volume_type = lists["volume_types"][0]["name"]
+    # shared_network a UUID: the plugin then makes no Neutron call (it sends it as nics).
+    network = lists["network"]
     return textwrap.dedent(f"""\
         [DEFAULT]
         log_file = {log_file}

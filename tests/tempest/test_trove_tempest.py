@@ -6,7 +6,10 @@ test here, asserting that tempest's own outcome was a pass. A test this service 
 yet is an expected failure naming the gap (issue 12's item); it is strict, so a gap that
 closes shows as XPASS and fails until its line here is removed.
 """
+import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -37,9 +40,34 @@ TESTS = [
     "test_instance_update_access.TestInstanceUpdateAccessMariaDB.test_instance_update_access",
     "test_instance_update_access.TestInstanceUpdateAccessPostgreSQL.test_instance_update_access",
 ]
-CREATE = "issue 12 item 1: create refuses nics, volume.type and access.is_public"
-# test -> why it cannot pass yet. Keep the reason true: it is what the report prints.
-EXPECTED_FAILURES = {test: CREATE for test in TESTS}
+# test -> why it cannot pass yet (issue 12's items). Keep each reason true: the report prints it.
+ADMIN = "item 2: the clean-up's admin reset_status/DELETE of the tenant's instance is 404"
+ANSWERED = "item 3: the change is answered before it is applied; the test reads it at once"
+ROOT_AT_SETUP = "item 3: setUpClass enables root and logs in as root at once"
+EXPECTED_FAILURES = {
+    "test_instance_basic.TestInstanceBasicMariaDB.test_user_database": f"{ANSWERED}; item 4: user rename",
+    "test_instance_basic.TestInstanceBasicMariaDB.test_configuration": ANSWERED,
+    "test_instance_basic.TestInstanceBasicMariaDB.test_root_disable": ANSWERED,
+    "test_instance_basic.TestInstanceBasicPostgreSQL.test_user_database": f"{ANSWERED}; item 4: user rename",
+    "test_instance_basic.TestInstanceBasicPostgreSQL.test_configuration": ANSWERED,
+    "test_instance_basic.TestInstanceBasicPostgreSQL.test_root_disable": ANSWERED,
+    # Fails only at its check of the Nova server's flavor: there is no Nova on this machine.
+    "test_instance_actions.TestInstanceActionsMariaDB.test_resize": "needs Nova (checks the Nova server's flavor)",
+    "test_instance_actions.TestInstanceActionsPostgreSQL.test_instance_upgrade": ROOT_AT_SETUP,
+    "test_instance_actions.TestInstanceActionsPostgreSQL.test_resize": ROOT_AT_SETUP,
+    "test_instance_actions.TestInstanceActionsPostgreSQL.test_rebuild": ROOT_AT_SETUP,
+    "test_backup.TestBackupMariaDB.test_backup_full": f"{ADMIN} (mid-test); item 5",
+    "test_backup.TestBackupMariaDB.test_backup_incremental": f"{ADMIN} (mid-test); item 5",
+    "test_backup.TestBackupPostgreSQL.test_backup_full": ROOT_AT_SETUP,
+    "test_backup.TestBackupPostgreSQL.test_backup_incremental": f"{ROOT_AT_SETUP}; item 6",
+    "test_replication.TestReplicationMariaDB.test_replication": "items 2, 3, 7, 9, 10",
+    "test_replication.TestReplicationPostgreSQL.test_replication": "items 2, 3, 7, 9, 10",
+}
+# Skipped by the plugin's own options, each for a service this machine cannot run (README):
+# test_instance_upgrade (pre_upgrade_datastore_versions: one version per datastore here) and
+# test_rebuild (rebuild_image_id: a Glance image). Every class's tearDownClass fails too (item
+# 2); tempest counts that apart from the tests.
+RESULTS = Path(os.environ.get("DBAAS_TEMPEST_RESULTS", Path(__file__).resolve().parents[2] / ".tempest-results.json"))
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +77,8 @@ def suite_results(request, keystone, keystone_stack):
         suite.prepare(keystone, keystone_stack.url)
         started = time.monotonic()
         results = suite.run()
+        RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))   # each test's details, to read after
+        RESULTS.chmod(0o600)
         passed = sum(outcome(results, SCENARIO + test)["status"] == "success" for test in TESTS)
         request.config.pluginmanager.get_plugin("terminalreporter").write_line(
             f"\ntrove-tempest-plugin 2.8.0: {passed} of {len(TESTS)} tests pass, "
@@ -64,4 +94,6 @@ def suite_results(request, keystone, keystone_stack):
 def test_trove_tempest(suite_results, test):
     results, _ = suite_results
     result = outcome(results, SCENARIO + test)
+    if result["status"] == "skip":
+        pytest.skip(f"tempest skipped it: {result['details'][-300:]}")
     assert result["status"] == "success", f"{result['status']}: {result['details']}"

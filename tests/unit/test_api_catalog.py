@@ -72,3 +72,19 @@ def test_one_flavor(api):
 def test_unknown_flavor_is_404_not_400(api, flavor):
     """The OSC client resolves --flavor with GET /flavors/X and only falls back on 404."""
     assert_trove_error(api.get(f"/flavors/{flavor}"), 404, "itemNotFound")
+
+
+def test_volume_types_are_the_operators_offer_as_troveclient_lists_them(api):
+    listed = api.get("/volume-types").get_json()["volume_types"]
+    assert [(v["name"], v["is_public"]) for v in listed] == [("local", True)]
+    assert api.get(f"/volume-types/{listed[0]['id']}").get_json()["volume_type"] == listed[0]
+    assert api.get("/volume-types/local").get_json()["volume_type"] == listed[0]
+    assert_trove_error(api.get("/volume-types/ssd"), 404, "itemNotFound")
+    assert api.get("/datastores/mariadb/versions/10.11/volume-types").get_json()["volume_types"] == listed
+    assert_trove_error(api.get("/datastores/mariadb/versions/9/volume-types"), 404, "itemNotFound")
+
+
+def test_networks_list_each_with_its_subnets(api):
+    listed = api.get("/networks").get_json()["networks"]
+    assert [(n["name"], [s["cidr"] for s in n["subnets"]]) for n in listed] == [
+        ("private", ["127.0.0.0/16"]), ("private-2", ["127.42.0.0/16"])]

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from dbaas_api.model import Placement
+
 from dbaas_api import errors
 from dbaas_api.datastores.postgresql import PostgreSQL
 from tests.unit.api_fakes import Harness, assert_trove_error
@@ -35,7 +37,7 @@ def test_create_returns_200_with_the_instance_building(api):
     assert instance["name"] == "db1"
     assert instance["datastore"] == {"type": "mariadb", "version": "10.11", "version_number": "10.11"}
     assert instance["flavor"]["id"] == "2"
-    assert instance["volume"] == {"size": 5}
+    assert instance["volume"] == {"size": 5, "type": "local"}
     assert instance["region"] == "RegionOne"
     assert instance["access"] == {"is_public": False, "allowed_cidrs": []}
     assert instance["operating_status"] == ""
@@ -44,6 +46,34 @@ def test_create_returns_200_with_the_instance_building(api):
         {"href": f"http://localhost/instances/{instance['id']}", "rel": "bookmark"}]
     assert instance["created"] and instance["updated"]
     assert instance["id"] in api.gateway.stacks
+
+
+def test_nics_and_volume_type_choose_the_placement_and_a_change_keeps_it():
+    """Trove's clients send nics, volume.type and is_public with every create: each is honoured
+    (as stack parameters) or refused, and later changes re-render with the same placement."""
+    api = Harness(real_renderer=True)
+    response = create(api, nics=[{"net-id": "private-2", "ip_address": "127.42.7.9"}],
+                      volume={"size": 1, "type": "local"}, access={"is_public": True})
+    assert response.status_code == 200, response.get_json()
+    instance = response.get_json()["instance"]
+    assert instance["access"]["is_public"] is True and instance["volume"]["type"] == "local"
+    placed = {"network_id": "5a0c3d27-8f1e-4b6a-9c55-0d3e7a1b2c02", "subnet_id": "9e4b2f10-6d3a-4c8e-b7a1-3f5d8c2e1a02",
+              "subnet_cidr": "127.42.0.0/16", "fixed_ip": "127.42.7.9", "volume_type": "local"}
+    parameters = api.gateway.stacks[instance["id"]]["parameters"]
+    assert {key: parameters[key] for key in placed} == placed
+    api.gateway.finish(instance["id"], address="127.42.7.9")
+    shown = api.get(f"/instances/{instance['id']}").get_json()["instance"]
+    assert shown["addresses"] == [{"address": "127.42.7.9", "type": "private", "network": placed["network_id"]}]
+    assert api.post(f"/instances/{instance['id']}/databases", {"databases": [{"name": "more"}]}).status_code == 202
+    sent = api.gateway.updates[-1]["parameters"]   # only what changed: Heat keeps the rest
+    assert all(sent.get(key, value) == value for key, value in placed.items())
+    parameters = api.gateway.stacks[instance["id"]]["parameters"]
+    assert {key: parameters[key] for key in placed} == placed   # the same placement: the server stays
+    # No nics: the first network, any free address, the first volume type.
+    other = create(api, name="db2").get_json()["instance"]
+    parameters = api.gateway.stacks[other["id"]]["parameters"]
+    assert (parameters["network_id"], parameters["subnet_cidr"], parameters["fixed_ip"]) == (
+        "5a0c3d27-8f1e-4b6a-9c55-0d3e7a1b2c01", "127.0.0.0/16", "")
 
 
 def test_create_passes_the_meaning_to_the_renderer(api):
@@ -138,12 +168,17 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"restorePoint": {}}, 400),
     ({"configuration": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, 400),  # no such group
     ({"configuration": "not-an-id"}, 400),
-    ({"nics": [{"net-id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),
+    ({"nics": [{"net-id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 400),   # not offered
+    ({"nics": [{"network_id": "private", "subnet_id": "9e4b2f10-6d3a-4c8e-b7a1-3f5d8c2e1a02"}]}, 400),  # another's
+    ({"nics": [{"subnet_id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 400),
+    ({"nics": [{"net-id": "private", "ip_address": "10.0.0.5"}]}, 400),     # outside its subnet
+    ({"nics": [{"net-id": "private", "ip_address": "not-an-ip"}]}, 400),
+    ({"nics": [{"net-id": "private"}, {"net-id": "private-2"}]}, 400),      # at most one, as Trove
+    ({"nics": [{"net-id": "private", "port-id": "x"}]}, 400),
     ({"availability_zone": "nova"}, 501),
     ({"modules": [{"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),
     ({"locality": "affinity"}, 501),
-    ({"access": {"is_public": True}}, 400),
-    ({"volume": {"size": 1, "type": "ssd"}}, 501),
+    ({"volume": {"size": 1, "type": "ssd"}}, 400),
     ({"databases": [{"name": "a", "character_set": "latin1"}]}, 501),
 ])
 def test_invalid_create_is_refused_before_heat(api, fields, code):
@@ -160,6 +195,10 @@ def test_invalid_create_is_refused_before_heat(api, fields, code):
     ({"datastore": {"type": "redis"}, "databases": [{"name": "orders"}]}, ["redis", "no databases"]),
     ({"users": [{"name": "u", "password": PASSWORD, "databases": [{"name": "missing"}]}]}, ["u", "missing"]),
     ({"replica_of": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}, ["replica_of", "could not be found"]),
+    ({"nics": [{"net-id": "nowhere"}]}, ["nics[0].net-id", "nowhere", "GET /networks"]),
+    ({"nics": [{"network_id": "private", "ip_address": "10.0.0.5"}]}, ["nics[0].ip_address", "127.0.0.0/16"]),
+    ({"nics": [{"subnet_id": "nope"}]}, ["nics[0].subnet_id", "nope"]),
+    ({"volume": {"size": 1, "type": "ssd"}}, ["volume.type", "ssd", "GET /volume-types"]),
 ])
 def test_create_errors_say_what_to_fix(api, fields, words):
     message = create(api, **fields).get_json()

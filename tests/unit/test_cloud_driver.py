@@ -160,7 +160,7 @@ def test_a_nested_template_missing_a_property_fails_validation(heat):
 
 
 @pytest.mark.parametrize("properties,words", [
-    ({"is_public": True}, "no public network"),
+    ({"subnet_cidr": "10.0.0.0/24"}, "not a loopback band"),
     ({"allowed_cidrs": ["10.0.0.1/8"]}, "host bits"),
     ({"datastore": "redis", "datastore_version": "7", "allowed_cidrs": ["10.0.0.0/8"]}, "not supported by redis"),
 ])
