@@ -34,7 +34,7 @@ def init_app(app):
     from dbaas_api.api import datastores, flavors, instances, mgmt, networks, versions, views, volume_types
     from dbaas_api.api import backups
     from dbaas_api.api import clusters
-    from dbaas_api.api import configurations, databases, limits, root, users
+    from dbaas_api.api import configurations, databases, limits, not_built, root, users
 
     api = TroveApi(
         title="heat-dbaas", version="v1.0", doc=False,
@@ -57,6 +57,9 @@ def init_app(app):
     api.add_namespace(configurations.ns, path=f"{project}/configurations")
     api.add_namespace(mgmt.ns, path=f"{project}/mgmt")
     api.add_namespace(limits.ns, path=f"{project}/limits")
+    api.add_namespace(not_built.logs_ns, path=f"{instance}/log")
+    api.add_namespace(not_built.ssl_ns, path=f"{instance}/ssl")
+    api.add_namespace(not_built.mgmt_ns, path=f"{project}/mgmt")
     api.add_namespace(clusters.ns, path=f"{project}/clusters")
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).

@@ -3,8 +3,10 @@ accepted by name or id, as Trove accepts them."""
 from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import datastores as registry
+from dbaas_api import errors
 from dbaas_api.api import views, volume_types
 from dbaas_api.api.common import authorize
+from dbaas_api.api.not_built import DATASTORE_VERSIONS
 from dbaas_api.service import catalog
 
 ns = Namespace("datastores", description="Datastores and their versions")
@@ -41,6 +43,11 @@ class Datastore(Resource):
     def get(self, project_id, datastore):
         authorize(project_id, "dbaas:datastore:show")
         return {"datastore": views.datastore(catalog.find_datastore(datastore))}
+
+    @ns.response(501, "Datastores are the service's own data: not deleted through the API")
+    def delete(self, project_id, datastore):
+        authorize(project_id, "dbaas:mgmt:datastore_version")
+        raise errors.NotImplementedYet(DATASTORE_VERSIONS)
 
 
 @ns.route("/<datastore>/versions")

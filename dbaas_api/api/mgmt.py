@@ -1,6 +1,6 @@
 """``/v1.0/{project_id}/mgmt``: Trove's management API for cloud administrators. Admin only
 by default (policy ``dbaas:mgmt:*``); the URL's project is the admin's own."""
-from flask import request
+from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
 from dbaas_api.api import views
@@ -33,6 +33,57 @@ class MgmtInstances(Resource):
         items = [{**views.instance(owned.instance, detail=True), "tenant_id": owned.project_id}
                  for owned in page]
         return views.paged("instances", items, next_marker, limit)
+
+
+# Trove's management actions; the ones that move or rebuild a server have no meaning here.
+MGMT_ACTIONS = {"reboot": "restart", "reset-task-status": "reset_status"}
+MGMT_NOT_BUILT = {
+    "stop": "Stopping an instance's server without deleting it is not supported: it would be "
+            "restarted by the next change; delete the instance, or restart it.",
+    "migrate": "Migrating an instance to another host is the compute service's (Nova's) job, "
+               "not this API's.",
+    "rebuild": "Rebuilding an instance on another image does not apply: datastores run as "
+               "their upstream container images; change the datastore version instead.",
+}
+
+
+@ns.route("/instances/<instance_id>")
+class MgmtInstance(Resource):
+    @ns.response(200, "The instance as its owner sees it, with its owner and Trove's management fields")
+    @ns.response(403, "Not an administrator")
+    @ns.response(404, "No such instance in any project")
+    def get(self, project_id, instance_id):
+        authorize(project_id, "dbaas:mgmt:instance:show")
+        owner = services().management.owner_of(instance_id)
+        instance = services().instances.get(owner, instance_id)
+        view = views.instance(instance, detail=True)
+        return {"instance": {**view, "tenant_id": owner, "server": None,
+                             "service_status": instance.operating_status or None,
+                             "deleted": False, "deleted_at": None, "task_description": instance.status}}
+
+
+@ns.route("/instances/<instance_id>/action")
+class MgmtInstanceAction(Resource):
+    @ns.response(202, "The action is under way")
+    @ns.response(403, "Not an administrator")
+    @ns.response(501, "stop, migrate and rebuild: not supported, with the reason")
+    def post(self, project_id, instance_id):
+        """``reboot`` (the restart action) and ``reset-task-status`` (reset_status) on any
+        project's instance."""
+        authorize(project_id, "dbaas:mgmt:instance:action")
+        body = json_body()
+        if not isinstance(body, dict) or len(body) != 1:
+            raise errors.BadRequest("The body must name exactly one action: one of "
+                                    f"{', '.join(sorted({*MGMT_ACTIONS, *MGMT_NOT_BUILT}))}.")
+        (name, _arguments), = body.items()
+        if name in MGMT_NOT_BUILT:
+            raise errors.NotImplementedYet(MGMT_NOT_BUILT[name])
+        if name not in MGMT_ACTIONS:
+            raise errors.BadRequest(f"Unknown action '{name}': one of "
+                                    f"{', '.join(sorted({*MGMT_ACTIONS, *MGMT_NOT_BUILT}))}.")
+        owner = services().management.owner_of(instance_id)
+        services().instances.actions.run(owner, instance_id, {MGMT_ACTIONS[name]: {}})
+        return Response(status=202)
 
 
 quota_usage_model = ns.model("QuotaUsage", {

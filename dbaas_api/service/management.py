@@ -28,3 +28,14 @@ class ManagementService:
                      for stack in stacks[:limit])
         next_marker = page[-1].instance.id if len(stacks) > limit and page else None
         return page, next_marker
+
+    def owner_of(self, instance_id):
+        """The project that owns instance ``instance_id`` (any project's): 404 when there is no
+        such instance. One stack read."""
+        if not instances._STACK_ID.match(instance_id or ""):
+            raise errors.NotFound(f"Instance '{instance_id}' could not be found.")
+        stack = self.gateway.get_stack(instance_id, resolve_outputs=False)
+        record = tags.decode(stack.get("tags")) if stack else None
+        if record is None or (stack.get("stack_status") or "") == "DELETE_COMPLETE":
+            raise errors.NotFound(f"Instance '{instance_id}' could not be found.")
+        return record.project_id

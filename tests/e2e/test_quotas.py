@@ -122,3 +122,21 @@ def test_members_may_read_their_limits_but_not_manage_quotas(users):
     assert bob.get("/limits").json()["limits"][0]["verb"] == "ABSOLUTE"
     assert bob.get(f"/mgmt/quotas/{project_of(bob)}").status_code == 403
     assert bob.put(f"/mgmt/quotas/{project_of(bob)}", {"quotas": {"instances": 100}}).status_code == 403
+
+
+def test_management_calls_work_for_admins_and_are_refused_to_members(users):
+    bob, admin = users["bob"], users["admin"]
+    created = bob.create_instance(name="mgmt-cache", **REDIS)
+    try:
+        bob.wait_status(created["id"])
+        assert bob.get(f"/mgmt/instances/{created['id']}").status_code == 403
+        assert bob.post(f"/mgmt/instances/{created['id']}/action", {"reboot": {}}).status_code == 403
+        shown = admin.get(f"/mgmt/instances/{created['id']}").json()["instance"]
+        assert (shown["tenant_id"], shown["status"], shown["service_status"]) == (
+            project_of(bob), "ACTIVE", "HEALTHY")
+        assert admin.post(f"/mgmt/instances/{created['id']}/action", {"reboot": {}}).status_code == 202
+        assert bob.wait_status(created["id"])["status"] == "ACTIVE"
+        stop = admin.post(f"/mgmt/instances/{created['id']}/action", {"stop": {}})
+        assert stop.status_code == 501 and "restart" in stop.json()["notImplemented"]["message"]
+    finally:
+        bob.delete_and_wait(created["id"])

@@ -1,0 +1,39 @@
+"""Calls of Trove's API reference that are not built here: each answers 501 with the reason
+(rather than a bare 404 that says the URL is wrong), after the policy check every call has.
+docs/api.md has the table of every call and its state."""
+from flask_restx import Namespace, Resource
+
+from dbaas_api import errors
+from dbaas_api.api.common import authorize
+
+LOGS = ("Instance logs (GET/POST /instances/{id}/log) are not built yet: the servers' logs stay on "
+        "the host; there is no publishing into backup storage.")
+SSL = "Instance TLS certificates (/instances/{id}/ssl) are not built: there is no certificate service."
+DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/), changed by a "
+                      "release, not through the API: managing them is not built.")
+ROOT_HISTORY = "Root history is not kept: GET /instances/{id}/root says whether root is enabled now."
+
+
+def not_built(ns, url, reason, rule, *methods):
+    """Route ``url`` of ``ns``: its ``methods`` answer 501 ``reason`` once ``rule`` allows
+    the caller."""
+    def refuse(self, project_id, **ids):
+        authorize(project_id, rule)
+        raise errors.NotImplementedYet(reason)
+    resource = type("NotBuilt", (Resource,), {method: refuse for method in methods})
+    ns.add_resource(resource, url, endpoint=f"{ns.name}:{url}")
+
+
+logs_ns = Namespace("instance-logs", description="Instance logs (not built: 501)")
+not_built(logs_ns, "", LOGS, "dbaas:instance:log", "get", "post")
+ssl_ns = Namespace("instance-ssl", description="Instance TLS (not built: 501)")
+not_built(ssl_ns, "", SSL, "dbaas:instance:ssl", "get", "post")
+mgmt_ns = Namespace("mgmt-not-built", description="Management calls not built (501)")
+not_built(mgmt_ns, "/datastore-versions", DATASTORE_VERSIONS, "dbaas:mgmt:datastore_version", "get", "post")
+not_built(mgmt_ns, "/datastore-versions/<version_id>", DATASTORE_VERSIONS, "dbaas:mgmt:datastore_version",
+          "get", "patch", "delete")
+not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters", DATASTORE_VERSIONS,
+          "dbaas:mgmt:datastore_version", "post")
+not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters/<name>", DATASTORE_VERSIONS,
+          "dbaas:mgmt:datastore_version", "put", "delete")
+not_built(mgmt_ns, "/instances/<instance_id>/root", ROOT_HISTORY, "dbaas:mgmt:instance:show", "get")

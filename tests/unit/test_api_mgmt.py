@@ -1,0 +1,62 @@
+"""The management calls and the 501s of the calls not built, over the FAKE gateway of
+api_fakes (the keystone e2e tests run them as a real admin)."""
+import pytest
+
+from tests.unit.api_fakes import Harness, assert_trove_error
+
+
+@pytest.fixture
+def admin(tmp_path):
+    """No admin exists in the no-auth profile: a policy file lets the members of proj-x in."""
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("".join(f'"dbaas:mgmt:{rule}": "rule:project_member"\n'
+                                   for rule in ("instance:show", "instance:action", "datastore_version")))
+    return Harness(real_renderer=True, policy_file=policy_file, change_wait=0)
+
+
+def test_an_admin_shows_any_projects_instance_with_its_owner(admin):
+    created = admin.create(project="proj-a")
+    shown = admin.get(f"/mgmt/instances/{created['id']}", project="proj-x").get_json()["instance"]
+    assert shown["id"] == created["id"] and shown["tenant_id"] == "proj-a"
+    assert shown["task_description"] == "BUILD" and shown["deleted"] is False
+    missing = admin.get("/mgmt/instances/00000000-0000-0000-0000-000000000000", project="proj-x")
+    assert_trove_error(missing, 404, "itemNotFound")
+
+
+def test_mgmt_reboot_restarts_and_reset_task_status_resets_any_projects_instance(admin):
+    created = admin.create(project="proj-a")
+    admin.gateway.finish(created["id"])
+    response = admin.post(f"/mgmt/instances/{created['id']}/action", {"reboot": {}}, project="proj-x")
+    assert response.status_code == 202, response.get_data(as_text=True)
+    assert admin.gateway.updates, "the restart is a stack update"
+    admin.gateway.finish(created["id"])
+    assert admin.post(f"/mgmt/instances/{created['id']}/action", {"reset-task-status": {}},
+                      project="proj-x").status_code == 202
+    assert ("check", created["id"]) in admin.gateway.stack_actions
+
+
+@pytest.mark.parametrize("action", ["stop", "migrate", "rebuild"])
+def test_mgmt_actions_not_built_are_501_with_a_reason(admin, action):
+    created = admin.create(project="proj-a")
+    response = admin.post(f"/mgmt/instances/{created['id']}/action", {action: {}}, project="proj-x")
+    assert_trove_error(response, 501, "notImplemented")
+    assert len(response.get_json()["notImplemented"]["message"]) > 40
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/instances/{id}/log"), ("post", "/instances/{id}/log"), ("get", "/instances/{id}/ssl"),
+    ("get", "/mgmt/datastore-versions"), ("post", "/mgmt/datastore-versions"),
+    ("patch", "/mgmt/datastore-versions/v1"), ("delete", "/mgmt/datastore-versions/v1"),
+    ("post", "/mgmt/datastores/versions/v1/parameters"), ("put", "/mgmt/datastores/versions/v1/parameters/p"),
+    ("delete", "/datastores/postgresql"), ("get", "/mgmt/instances/{id}/root"),
+])
+def test_calls_of_troves_reference_not_built_are_501_not_404(admin, method, path):
+    response = getattr(admin.client, method)(admin.url(path.format(id="x"), project="proj-x"), json={})
+    assert_trove_error(response, 501, "notImplemented")
+
+
+def test_management_calls_are_refused_to_members_by_default():
+    api = Harness()
+    for method, path in (("get", "/mgmt/instances/x"), ("post", "/mgmt/instances/x/action"),
+                         ("get", "/mgmt/datastore-versions"), ("delete", "/datastores/redis")):
+        assert_trove_error(getattr(api.client, method)(api.url(path), json={}), 403, "forbidden")
