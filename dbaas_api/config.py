@@ -54,6 +54,7 @@ class Settings:
     heat_host: str = "127.0.0.1"
     heat_port: int = 8004
     heat_url: str = ""  # default: http://heat_host:heat_port/v1
+    heat_timeout: float = 0.0  # seconds the API waits for one Heat request (0: no limit)
     service_project: str = "dbaas"
     template_dirs: tuple = ()  # the operator's, searched before the packaged one
     environment_file: Path = field(default_factory=lambda: _packaged("templates") / "environments" / "local.yaml")
@@ -153,7 +154,7 @@ class Settings:
         for key, name, cast in (
             ("api_host", "DBAAS_API_HOST", str), ("api_port", "DBAAS_API_PORT", int),
             ("heat_host", "DBAAS_HEAT_HOST", str), ("heat_port", "DBAAS_HEAT_PORT", int),
-            ("heat_url", "DBAAS_HEAT_URL", str), ("service_project", "DBAAS_SERVICE_PROJECT", str),
+            ("heat_url", "DBAAS_HEAT_URL", str), ("heat_timeout", "DBAAS_HEAT_TIMEOUT", float), ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
             ("change_wait", "DBAAS_CHANGE_WAIT", float),
             *QUOTA_ENV,

@@ -3,6 +3,7 @@
 no other layer knows heatclient exists.
 """
 import logging
+import re
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
@@ -159,8 +160,12 @@ class HeatGateway:
 
 def _client(settings, project=None):
     if not settings.keystone:
+        # heatclient waits without a limit by default; Heat's API itself waits without one for
+        # a message bus that is away (production profile), hence heat_timeout there.
+        timeout = {"timeout": settings.heat_timeout} if settings.heat_timeout else {}
         return heat_client.Client(
-            "1", endpoint=f"{settings.heat_endpoint}/{project or settings.service_project}", token=NO_AUTH_TOKEN)
+            "1", endpoint=f"{settings.heat_endpoint}/{project or settings.service_project}", token=NO_AUTH_TOKEN,
+            **timeout)
     from dbaas_api import identity
     # keystoneauth1 fills in the session's project (the service project's id) on first use.
     return heat_client.Client("1", session=identity.service_session(settings),
@@ -189,13 +194,42 @@ def _heat_errors(secrets=()):
         if code == 404:
             raise errors.NotFound(message) from None
         if code == 400:
+            missing = _MISSING_PLUGIN.search(message)
+            if missing:   # the engine that took the request has no heat-dbaas plugins: not the user's fault
+                LOG.error("A Heat engine lacks the DBaaS plugins: %s", message)
+                raise errors.ServiceUnavailable(
+                    f"The orchestration service cannot make {missing.group(1)}: its engine has no "
+                    "heat-dbaas plugins on its plugin_dirs (docs/operators.md).") from None
             raise errors.BadRequest(message) from None
         if code == 409:
             raise errors.Conflict(message) from None
         LOG.error("Heat answered %s: %s", code, message)
         if code == 503:
             raise errors.ServiceUnavailable("The orchestration service is unavailable.") from None
+        backing = _BACKING_FAULTS.get(_error_type(exc))
+        if backing:   # Heat's own services lost their message bus or database (production profile)
+            raise errors.ServiceUnavailable(f"The orchestration service is unavailable: {backing}.") from None
         raise errors.DBaaSError() from None
+
+
+# What Heat answers (400) when the engine has no plugin for a type the templates use. User
+# input never names a resource type, so this is the operator's engine, never the request.
+_MISSING_PLUGIN = re.compile(r"The Resource Type \((DBaaS::[\w:]+)\) could not be found")
+# Heat's error types (its fault body's error.type) that say one of its backing services is away.
+_BACKING_FAULTS = {
+    "MessagingTimeout": "its engines do not answer (its message bus or its engines are down)",
+    "MessageDeliveryFailure": "its message bus is down",
+    "DBConnectionError": "its database does not answer",
+    # An engine's exception that is not Heat's own comes back over RPC as RemoteError, its
+    # message withheld: in practice its database (DBConnectionError) went away.
+    "RemoteError": "its engine failed on the request (its database may be down; the engine's log says why)",
+}
+
+
+def _error_type(exc):
+    error = getattr(exc, "error", None)
+    detail = error.get("error") if isinstance(error, dict) else None
+    return detail.get("type") if isinstance(detail, dict) else None
 
 
 def _code(exc):

@@ -29,6 +29,8 @@ with warnings.catch_warnings():   # oslo.service's import of eventlet warns that
 
 BIN = Path(sys.executable).parent
 API_WORKERS = "4"
+# Seconds the DBaaS API waits for Heat's API: it waits without a limit while RabbitMQ is away.
+HEAT_TIMEOUT = "20"
 
 
 class Production(Embedded):
@@ -67,7 +69,7 @@ class Production(Embedded):
             (str(BIN / "heat-engine"), "--config-file", str(self.files.conf), "--config-file", str(conf)),
             "", self.settings.state_dir)
 
-    def write_config(self, engines=()):
+    def write_config(self, engines=(), engine_options=""):
         """heat.conf for every Heat service, and one small file per engine and for the API."""
         files = embedded_heat.write_config(self.settings)   # the key, api-paste.ini, keystone parts
         settings = self.settings
@@ -89,7 +91,8 @@ class Production(Embedded):
         for engine in engines:
             number = engine.name.rsplit("-", 1)[1]
             _write_private(files.dir / f"engine-{number}.conf",
-                           f"[DEFAULT]\nhost = engine-{number}\nlog_file = {self._log(engine.name)}\n")
+                           f"[DEFAULT]\nhost = engine-{number}\nlog_file = {self._log(engine.name)}\n"
+                           + engine_options)
         _write_private(files.dir / "api.conf", f"[DEFAULT]\nlog_file = {self._log('heat-api')}\n")
         return files
 
@@ -101,6 +104,7 @@ class Production(Embedded):
         env["DBAAS_HEAT_CONFIG_FILES"] = f"{self.files.conf}:{self.files.dir / 'api.conf'}"
         env["DBAAS_PROFILE"] = "production"
         env.setdefault("DBAAS_API_WORKERS", API_WORKERS)
+        env.setdefault("DBAAS_HEAT_TIMEOUT", HEAT_TIMEOUT)
         return env
 
     # ---- lifecycle --------------------------------------------------------------------
@@ -129,9 +133,9 @@ class Production(Embedded):
         (naming which and where) instead of Heat services retrying forever."""
         if self.mariadb:
             self.mariadb.start(env)
+        servers.probe_database(self.database_url)
         if self.rabbit:
             self.rabbit.start(env)
-        servers.probe_database(self.database_url)
         servers.probe_rabbit(self.transport_url)
 
     def _db_sync(self, env):
@@ -141,11 +145,12 @@ class Production(Embedded):
         if result.returncode:
             raise RuntimeError(f"heat-manage db_sync failed:\n{result.stderr[-2000:]}")
 
-    def add_engine(self):
-        """One more heat-engine, started now (a new engine joining the running ones)."""
+    def add_engine(self, plugin_dirs=None):
+        """One more heat-engine, started now (a new engine joining the running ones);
+        ``plugin_dirs`` other than ours for one that lacks the plugins (tests)."""
         engine = self.engine(len(self.engines) + 1)
         self.engines.append(engine)
-        self.write_config([engine])
+        self.write_config([engine], "" if plugin_dirs is None else f"plugin_dirs = {plugin_dirs}\n")
         started = datetime.utcnow() - timedelta(seconds=2)
         engine.start(self._env())
         self.wait_engines([engine.name.removeprefix("heat-")], started)

@@ -206,3 +206,31 @@ def test_heat_unreachable_is_service_unavailable(heat, gateway, failure):
     heat(failure)
     with pytest.raises(errors.ServiceUnavailable):
         gateway.list_stacks(["dbaas"], limit=1)
+
+
+@pytest.mark.parametrize("heat_type, says", [
+    ("MessagingTimeout", "engines do not answer"), ("DBConnectionError", "database does not answer"),
+    ("RemoteError", "database may be down"),
+])
+def test_heat_losing_its_bus_or_database_is_service_unavailable_naming_it(heat, gateway, heat_type, says):
+    """Heat's own services (the production profile) answer 500 with the type of what failed."""
+    body = {"code": 500, "title": "Internal Server Error", "explanation": "x",
+            "error": {"type": heat_type, "traceback": None}}
+    heat(heat_response(500, body))
+    with pytest.raises(errors.ServiceUnavailable) as raised:
+        gateway.get_stack("s1")
+    assert says in raised.value.message
+
+
+def test_an_engine_without_the_plugins_is_the_operators_fault_not_the_users(heat, gateway):
+    heat(heat_error(400, "The Resource Type (DBaaS::Local::Server) could not be found."))
+    with pytest.raises(errors.ServiceUnavailable) as raised:
+        gateway.create_stack("dbaas-abc", RenderedStack("t", {}), ["dbaas"])
+    assert "DBaaS::Local::Server" in raised.value.message and "plugin_dirs" in raised.value.message
+
+
+def test_a_heat_timeout_is_sent_with_every_request_when_set(heat):
+    fake = heat(heat_response(200, {"stacks": []}))
+    gateway = HeatGateway(Settings(heat_url="http://heat.test:8004/v1", service_project="svc", heat_timeout=20))
+    gateway.list_stacks(["dbaas"], limit=1)
+    assert fake.requests[0][2]["timeout"] == 20.0
