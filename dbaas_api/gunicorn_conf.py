@@ -7,6 +7,7 @@ worker_class = "gthread"
 threads = int(os.environ.get("DBAAS_API_THREADS", "8"))
 timeout = 120
 accesslog = "-"
+umask = 0o077   # what gunicorn itself writes (its workers' heartbeat files)
 # The access log records method, path and status, never bodies (which carry passwords).
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss'
 proc_name = "dbaas-api"

@@ -373,7 +373,7 @@ class MariaDB(Datastore):
         runner.write(paths.conf(self.seed_position_file), (info[2] if len(info) > 2 else "") + "\n")
         for leftover in (*paths.data.glob("xtrabackup_*"), paths.data / "backup-my.cnf"):
             leftover.unlink(missing_ok=True)
-        _write_public(runner, paths.conf(self.replica_file), self.REPLICA_CNF)
+        runner.write(paths.conf(self.replica_file), self.REPLICA_CNF)
 
     def after_replica_start(self, paths, address, port, password, source):
         position = paths.conf(self.seed_position_file).read_text().strip()
@@ -403,7 +403,7 @@ class MariaDB(Datastore):
             cursor.execute("SET GLOBAL read_only = OFF")
 
     def follow(self, paths, runner, address, port, password, source, running, restart):
-        _write_public(runner, paths.conf(self.replica_file), self.REPLICA_CNF)
+        runner.write(paths.conf(self.replica_file), self.REPLICA_CNF)
         if not running:
             restart()
         with self._replication_cursor(address, port, password) as (connection, cursor):
@@ -415,7 +415,7 @@ class MariaDB(Datastore):
             cursor.execute("STOP SLAVE")
             cursor.execute("RESET SLAVE ALL")
             cursor.execute("SET GLOBAL read_only = OFF")
-        _write_public(runner, paths.conf(self.replica_file), self.PRIMARY_CNF)
+        runner.write(paths.conf(self.replica_file), self.PRIMARY_CNF)
 
     def _change_master(self, connection, cursor, source):
         """Follow ``source`` from where this server's GTID state is (current_pos: its own
@@ -802,12 +802,6 @@ def gtid_position(gtid):
     """A GTID list ('0-1-42,1-7-3') as one number that grows with every transaction: the sum
     of its sequence numbers (each domain's only grows; gtid-strict-mode)."""
     return sum(int(part.rsplit("-", 1)[1]) for part in (gtid or "").split(",") if part.strip())
-
-
-def _write_public(runner, path, text):
-    """A config file without secrets the server reads (the datastore user's, 0644)."""
-    runner.write(path, text)
-    os.chmod(path, 0o644)
 
 
 def _reason(exc):

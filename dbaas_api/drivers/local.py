@@ -252,7 +252,7 @@ class LocalDriver:
         if membership is None:
             return
         for name, text in ds.cluster_files(paths, address, membership).items():
-            _write_text(paths.conf(name), text, mode=0o644)
+            _write_server_file(ds, paths.conf(name), text)
         _write_json(paths.home / "membership.json", membership)
 
     def get(self, key):
@@ -602,10 +602,10 @@ class LocalDriver:
 
     @staticmethod
     def _write_config(ds, paths, address, port, flavor):
-        """Root-owned and world-readable inside the 0711 home: the server reads them by path;
-        they hold no secrets. The config includes the override file, so that must exist."""
+        """Root's, readable by the server's group inside the 0711 home (the server reads them
+        by path). The config includes the override file, so that must exist."""
         for name, text in ds.config_files(paths, address, port, flavor).items():
-            _write_text(paths.conf(name), text, mode=0o644)
+            _write_server_file(ds, paths.conf(name), text)
         if not paths.conf(ds.override_file).exists():
             LocalDriver._write_overrides(ds, paths, None, {})
         if ds.access_file and not paths.conf(ds.access_file).exists():
@@ -616,7 +616,7 @@ class LocalDriver:
         """Only values the datastore's rules accept reach a config file."""
         values = ds.validate_configuration(version, values) if values else {}
         for name, text in ds.override_files(values).items():
-            _write_text(paths.conf(name), text, mode=0o644)
+            _write_server_file(ds, paths.conf(name), text)
 
 
     @staticmethod
@@ -626,7 +626,7 @@ class LocalDriver:
                 raise errors.BadRequest(f"{ds.title} cannot refuse clients by address on this driver.")
             return
         for name, text in ds.access_files(list(allowed_cidrs)).items():
-            _write_text(paths.conf(name), text, mode=0o644)
+            _write_server_file(ds, paths.conf(name), text)
 
 
 class _Waiter:
@@ -812,14 +812,23 @@ def _flock(path):
         os.close(fd)
 
 
-def _write_text(path, text, mode=0o600):
+def _write_text(path, text, mode=0o600, group=None):
     """Write whole or not at all (a crash never leaves half a file)."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    if group is not None:
+        os.fchown(fd, -1, group)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+def _write_server_file(ds, path, text):
+    """A file the server reads by path (its config): root's, readable by the datastore's
+    group only (0640), or the driver's own user's (0600) when that user runs the server."""
+    user = LocalDriver._run_as(ds)
+    _write_text(path, text, mode=0o640 if user else 0o600, group=user.pw_gid if user else None)
 
 
 def _write_json(path, data):

@@ -20,6 +20,12 @@ from dbaas_api.errors import DBaaSError
 LOG = logging.getLogger(__name__)
 START_TIMEOUT = 90
 STOP_TIMEOUT = 30
+# What the processes we start create is theirs alone (0600 files, 0700 directories); the
+# few things a datastore's system user must reach are given their mode explicitly.
+UMASK = 0o077
+# Under the state dir only instances/ is for others (the datastores' users, see
+# drivers/local.py); these hold Heat's database and config, logs, pids and backups.
+PRIVATE_DIRS = ("heat", "logs", "run")
 
 
 @dataclass(frozen=True)
@@ -55,13 +61,16 @@ class Component:
     def start(self, env):
         if self.pid():
             return False
-        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-        self.logfile.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.logfile, "ab") as log:
+        for directory in (self.pidfile.parent, self.logfile.parent):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = os.open(self.logfile, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, env=env, close_fds=True)
-        self.pidfile.write_text(str(process.pid))
+                start_new_session=True, env=env, close_fds=True, umask=UMASK)
+        finally:
+            os.close(log)
+        _write_private(self.pidfile, str(process.pid))
         return True
 
     def wait_healthy(self, timeout=START_TIMEOUT):
@@ -85,6 +94,33 @@ class Component:
         if pid:
             _terminate(pid, timeout)
         self.pidfile.unlink(missing_ok=True)
+
+
+def _write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def make_private(settings):
+    """The state dir 0711 (the datastores' system users traverse it to their instance
+    directories, and see nothing else), everything of the service's under it 0700/0600;
+    also what an older version left readable. The backup dir too when it is the state
+    dir's (an operator's own DBAAS_BACKUP_DIR keeps the modes the operator gave it)."""
+    state = settings.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o711)
+    private = [state / name for name in PRIVATE_DIRS]
+    if settings.backup_root.resolve().is_relative_to(state):
+        private.append(settings.backup_root)
+    for directory in private:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+        for root, dirs, files in os.walk(directory):
+            for name, mode in [(name, 0o700) for name in dirs] + [(name, 0o600) for name in files]:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):   # a link's target is not ours to change
+                    os.chmod(path, mode)
 
 
 def _terminate(pid, timeout):
@@ -141,8 +177,7 @@ class Embedded:
         return env
 
     def up(self):
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.settings.state_dir, 0o711)  # datastore users must traverse it
+        make_private(self.settings)
         env = self._env()
         self.heat.start(env)
         self.heat.wait_healthy()

@@ -54,3 +54,37 @@ def test_noauth_takes_the_project_from_the_url_and_is_not_admin():
     middleware({"PATH_INFO": "/v1/project-a/stacks", "HTTP_X_PROJECT_ID": "forged"}, None)
     assert seen["HTTP_X_PROJECT_ID"] == "project-a"
     assert "admin" not in seen["HTTP_X_ROLES"].split(",")
+
+
+def test_make_private_leaves_only_the_instances_path_to_others(tmp_path):
+    """An older installation's world-readable Heat database, logs and pids become 0600 in
+    0700 directories; the state dir stays 0711 for the datastores' system users."""
+    import os
+    from dbaas_api.config import Settings
+    from dbaas_api.embedded.lifecycle import make_private
+
+    state = tmp_path / "state"
+    for name in ("heat/heat.sqlite", "heat/heat.sqlite-wal", "logs/heat.log", "run/api.pid", "backups/b/0"):
+        (state / name).parent.mkdir(parents=True, exist_ok=True)
+        (state / name).write_text("x")
+        os.chmod(state / name, 0o644)
+        os.chmod((state / name).parent, 0o755)
+    (state / "instances").mkdir(mode=0o711)
+    make_private(Settings.from_env(env={}, state_dir=state))
+    assert oct(state.stat().st_mode & 0o777) == "0o711"
+    assert oct((state / "instances").stat().st_mode & 0o777) == "0o711"
+    for directory in ("heat", "logs", "run", "backups", "backups/b"):
+        assert oct((state / directory).stat().st_mode & 0o777) == "0o700", directory
+    for name in ("heat/heat.sqlite", "heat/heat.sqlite-wal", "logs/heat.log", "run/api.pid", "backups/b/0"):
+        assert oct((state / name).stat().st_mode & 0o777) == "0o600", name
+
+
+def test_event_properties_are_masked_at_any_depth():
+    from dbaas_api.embedded.redaction import MASK, masked
+
+    properties = {"name": "app", "password": "pw", "admin_password": "apw", "databases": ["a"],
+                  "port": 5432, "networks": [{"user_data": "#!/bin/sh ADMIN=pw", "port": "p"}],
+                  "root_password": ""}
+    assert masked(properties) == {"name": "app", "password": MASK, "admin_password": MASK, "databases": ["a"],
+                                  "port": 5432, "networks": [{"user_data": MASK, "port": "p"}],
+                                  "root_password": ""}
