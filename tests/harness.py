@@ -115,7 +115,7 @@ class Client:
         return response.json()["instance"]
 
     def wait_status(self, instance_id, wanted=("ACTIVE",), timeout=180):
-        deadline = time.monotonic() + timeout
+        deadline, instance = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             response = self.get(f"/instances/{instance_id}")
             if response.status_code == 404 and "GONE" in wanted:
@@ -126,7 +126,7 @@ class Client:
                 return instance
             assert instance["status"] != "ERROR", instance
             time.sleep(0.05)
-        raise AssertionError(f"instance {instance_id} not {wanted} within {timeout}s")
+        raise AssertionError(f"instance {instance_id} not {wanted} within {timeout}s: {instance}")
 
     def delete_and_wait(self, instance_id, timeout=120):
         response = self.delete(f"/instances/{instance_id}")

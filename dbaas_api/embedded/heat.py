@@ -24,7 +24,7 @@ from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
 
 from dbaas_api.config import Settings  # noqa: E402
-from dbaas_api.embedded import sqlite  # noqa: E402
+from dbaas_api.embedded import redaction, sqlite  # noqa: E402
 
 LOG = logging.getLogger("dbaas.embedded.heat")
 
@@ -89,6 +89,14 @@ class HeatFiles:
         self.key = self.dir / "auth_encryption_key"
         self.log = Path(state_dir) / "logs" / "heat.log"
 
+    def private(self):
+        """Every file here that exists: all of them are the service's alone (0600); SQLite
+        gives its -wal and -shm files the database file's mode."""
+        return [path for path in (self.conf, self.paste, self.key, self.database, self.log,
+                                  *(self.database.with_name(self.database.name + suffix)
+                                    for suffix in ("-wal", "-shm", "-journal")))
+                if path.exists()]
+
 
 def plugin_dir():
     import heat_plugins
@@ -98,11 +106,11 @@ def plugin_dir():
 def write_config(settings):
     """Write heat.conf and api-paste.ini; keep the encryption key across restarts."""
     files = HeatFiles(settings.state_dir)
-    files.dir.mkdir(parents=True, exist_ok=True)
-    files.log.parent.mkdir(parents=True, exist_ok=True)
+    for directory in (files.dir, files.log.parent):
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
     if not files.key.exists():
         files.key.write_text(secrets.token_hex(16))
-        files.key.chmod(0o600)
     files.paste.write_text(PASTE_INI)
     conf = f"""\
 [DEFAULT]
@@ -141,7 +149,8 @@ enforce_new_defaults = true
 enforce_scope = false
 """ + (_keystone_sections(settings) if settings.keystone else "")
     files.conf.write_text(conf)
-    files.conf.chmod(0o600)
+    for path in files.private():
+        path.chmod(0o600)
     return files
 
 
@@ -167,6 +176,8 @@ def _prepare_database(files):
         db_api.get_engine().dispose()
         sqlite.use_autoincrement_ids(str(files.database))
     sqlite.harden_engine(db_api.get_engine())
+    if redaction.encrypt_stored_templates(db_api.get_engine()):
+        LOG.info("Encrypted the hidden parameters an older version stored in plain text")
 
 
 def _speed_up_polling():
@@ -225,6 +236,7 @@ class _TimeWithSleep:
 
 
 def serve(settings):
+    os.umask(0o077)   # Heat's database, its log, backups: the service's alone (0600)
     # The plugins run in this process and find the local driver's state here.
     os.environ["DBAAS_STATE_DIR"] = str(settings.state_dir)
     files = write_config(settings)
@@ -239,6 +251,7 @@ def serve(settings):
     config.set_config_defaults()
     messaging.setup()
     _prepare_database(files)
+    redaction.install()
     _speed_up_polling()
     _speed_up_delete_after_cancel()
     _wake_listeners_on_delivery()

@@ -30,6 +30,9 @@ def harden_engine(engine):
         dbapi_con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         dbapi_con.execute("PRAGMA journal_mode = WAL")
         dbapi_con.execute("PRAGMA synchronous = NORMAL")
+        # What Heat deletes (a previous template, a purged stack) is overwritten, not left
+        # readable in the file's free pages.
+        dbapi_con.execute("PRAGMA secure_delete = ON")
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn):

@@ -8,7 +8,7 @@ import psycopg2
 import pymysql
 import redis
 import requests
-from heatclient import client as heat_client
+from heatclient import client as heatclient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -47,11 +47,15 @@ def change(client, stack, method, path, body=None, expect=202):
     return response
 
 
+def heat_client(stack):
+    """heatclient on the embedded Heat's service project, as its operator."""
+    return heatclient.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{stack.settings.service_project}",
+                             token=NO_AUTH_TOKEN)
+
+
 def admin_password(stack, instance_id):
     """The instance's admin password, from its stack (the test is the operator here)."""
-    heat = heat_client.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{stack.settings.service_project}",
-                              token=NO_AUTH_TOKEN)
-    return heat.resources.get(instance_id, "admin_password").attributes["value"]
+    return heat_client(stack).resources.get(instance_id, "admin_password").attributes["value"]
 
 
 @contextlib.contextmanager
