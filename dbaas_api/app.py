@@ -13,6 +13,7 @@ from dbaas_api.config import Settings
 from dbaas_api.policy import Policy
 from dbaas_api.service.accounts import AccountService
 from dbaas_api.service.configurations import ConfigurationService
+from dbaas_api.service.backup_strategies import BackupStrategyService
 from dbaas_api.service.backups import BackupService
 from dbaas_api.service.clusters import ClusterService
 from dbaas_api.service.instances import InstanceService
@@ -31,6 +32,7 @@ class Services:
     policy: Policy
     management: ManagementService
     quotas: QuotaService
+    backup_strategies: BackupStrategyService
     clusters: ClusterService = None
 
 
@@ -59,6 +61,7 @@ def create_app(config=None, gateway=None, renderer=None):
         accounts=AccountService(settings, gateway, renderer),
         configurations=ConfigurationService(settings, gateway, renderer),
         policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
+        backup_strategies=instances.backups.strategies,
         clusters=ClusterService(settings, gateway, renderer, instances))
     api.init_app(app)
     if settings.keystone:

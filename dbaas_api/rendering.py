@@ -119,15 +119,16 @@ class Renderer:
         return RenderedStack(template=text, parameters=parameters, environment=self.environment, files=self.files,
                              template_name=self._origin(template))
 
-    def render_backup(self, datastore, version, instance_id, parent=None):
+    def render_backup(self, datastore, version, instance_id, parent=None, container=None):
         """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
-        backup's {location, checksum, position} for an incremental."""
+        backup's {location, checksum, position} for an incremental; ``container`` where it
+        goes (None: the operator's)."""
         template = self.jinja.select_template(template_names(datastore, version, BACKUP))
         return RenderedStack(
             template=template.render(datastore=datastore), environment=self.environment, files=self.files,
             template_name=self._origin(template),
             parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
-                        "parent": json.dumps(parent or {}, sort_keys=True)})
+                        "parent": json.dumps(parent or {}, sort_keys=True), "container": container or ""})
 
     def render_configuration(self, datastore, version, values):
         """A configuration group's stack: a record with its values as a json parameter."""

@@ -34,8 +34,8 @@ class Backup(resource.Resource):
 
     support_status = support.SupportStatus(version="27.0.0")
 
-    PROPERTIES = (INSTANCE_ID, DATASTORE, DATASTORE_VERSION, PARENT) = (
-        "instance_id", "datastore", "datastore_version", "parent")
+    PROPERTIES = (INSTANCE_ID, DATASTORE, DATASTORE_VERSION, PARENT, CONTAINER) = (
+        "instance_id", "datastore", "datastore_version", "parent", "container")
 
     ATTRIBUTES = (LOCATION, SIZE, CHECKSUM, POSITION) = ("location", "size", "checksum", "position")
 
@@ -50,6 +50,10 @@ class Backup(resource.Resource):
         PARENT: properties.Schema(
             properties.Schema.MAP,
             _("For an incremental backup: the parent's location, checksum and position."), default={}),
+        CONTAINER: properties.Schema(
+            properties.Schema.STRING,
+            _("The container (Swift) or directory under the backup dir (local) it goes to; "
+              "empty: the operator's."), default=""),
     }
 
     attributes_schema = {
@@ -65,13 +69,15 @@ class Backup(resource.Resource):
         settings = Settings.from_env()
         datastore = datastores.get(self.properties[self.DATASTORE])
         prefix = self.stack.id   # the backup's id
-        self.resource_id_set(backup_storage.from_settings(settings).location(prefix))
+        container = self.properties[self.CONTAINER] or None
+        self.resource_id_set(backup_storage.from_settings(settings, container).location(prefix))
         parent = self.properties[self.PARENT] or None
         workdir = self._workdir(settings)
         workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             source = self._source(workdir)
-            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position")),
+            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position"),
+                                                container),
                                  ahead=True)
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)

@@ -4,6 +4,8 @@ Each handler: check the project, validate the shape, call the service, wrap the 
 (Keystone's order). Views follow trove/backup/views.py: ``size`` is in GB as Trove has it;
 ``size_bytes`` and ``checksum`` (SHA-256 of the stored stream) are ours.
 """
+from pathlib import Path
+
 from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
@@ -32,7 +34,8 @@ BACKUP_CREATE = {
                 "parent_id": {"type": ["string", "null"], "maxLength": 64, "description": "the id of a backup"},
                 "incremental": {"type": ["integer", "boolean"], "enum": [0, 1, True, False],
                                 "description": "0 or 1"},
-                "swift_container": {"type": ["string", "null"], "description": "a container name"},
+                "swift_container": {"type": ["string", "null"],
+                                    "description": "a container name (local storage: a directory)"},
             },
             "description": "an object with 'name' and 'instance'",
         },
@@ -45,7 +48,7 @@ backup_model = ns.model("Backup", {
     "id": fields.String, "name": fields.String, "description": fields.String,
     "status": fields.String(description="NEW, BUILDING, COMPLETED, FAILED, DELETING, DELETE_FAILED"),
     "instance_id": fields.String, "parent_id": fields.String(description="set for an incremental"),
-    "locationRef": fields.String(description="swift://container/id or file:///dir/id"),
+    "locationRef": fields.String(description="swift://container/id, or local://[container/]id under the backup dir"),
     "size": fields.Float(description="GB, as Trove shows it"), "size_bytes": fields.Integer,
     "checksum": fields.String(description="SHA-256 over its segments' SHA-256 digests (manifest.json)"),
     "datastore": fields.Nested(ns.model("BackupDatastore", {
@@ -69,7 +72,7 @@ def view(record, project_id):
     body = {
         "id": record.id, "name": record.name, "description": record.description,
         "status": record.status, "instance_id": record.instance_id, "parent_id": record.parent_id,
-        "locationRef": record.location, "checksum": record.checksum, "size_bytes": record.size,
+        "locationRef": public_location(record.location), "checksum": record.checksum, "size_bytes": record.size,
         "size": round(record.size / 1024 ** 3, 6) if record.size is not None else None,
         "datastore": {"type": record.datastore, "version": record.version,
                       "version_id": _version_id(record.datastore, record.version)},
@@ -78,6 +81,18 @@ def view(record, project_id):
     if record.fault:
         body["fault"] = {"message": record.fault}
     return body
+
+
+def public_location(location):
+    """Where a backup is, as a user may see it: a Swift location as it is; a local one
+    relative to the backup dir (``local://<container>/<id>``), never a path on the server."""
+    if not location or not location.startswith("file://"):
+        return location
+    try:
+        relative = Path(location[len("file://"):]).relative_to(services().settings.backup_root)
+    except ValueError:
+        relative = Path(location).name
+    return f"local://{relative}"
 
 
 def _version_id(datastore, version):
@@ -113,9 +128,6 @@ class Backups(Resource):
         project = authorize(project_id)
         body = json_body()
         schemas.validate(BACKUP_CREATE, body)
-        if body["backup"].get("swift_container"):
-            raise errors.NotImplementedYet("Choosing the Swift container is not supported: backups go "
-                                           "to the operator's container.")
         record = services().backups.create(project, body["backup"])
         return {"backup": view(record, project)}, 202
 

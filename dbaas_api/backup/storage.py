@@ -31,6 +31,7 @@ import json
 import math
 import os
 import queue
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ from urllib.parse import urlparse
 from dbaas_api import errors
 
 MANIFEST = "manifest.json"
+# A container a user may name: safe as a Swift container and as a directory name, and short
+# enough for a Heat tag (``container:<name>``, at most 80 characters).
+CONTAINER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHUNK = 1 << 20           # bytes read and written at a time
 FORMAT_VERSION = 1
 
@@ -375,12 +379,15 @@ class SwiftStorage(Storage):
         return sorted(obj["name"].split("/", 1)[1] for obj in objects)
 
 
-def from_settings(settings):
-    """The storage new backups go to."""
+def from_settings(settings, container=None):
+    """The storage new backups go to: ``container`` (a user's, or a backup strategy's) or
+    the operator's; on local storage a container is a directory under the backup dir."""
+    if container is not None and not CONTAINER.match(container):
+        raise errors.BadRequest(f"Not a container name: {container!r}.")
     if settings.backup_storage == "local":
-        return LocalStorage(settings.backup_root)
+        return LocalStorage(settings.backup_root / container if container else settings.backup_root)
     if settings.backup_storage == "swift":
-        return SwiftStorage(lambda: _swift_connection(settings), settings.swift_container,
+        return SwiftStorage(lambda: _swift_connection(settings), container or settings.swift_container,
                             settings.backup_segment_mb << 20)
     raise errors.DBaaSError(f"DBAAS_BACKUP_STORAGE must be 'local' or 'swift', not {settings.backup_storage!r}.")
 

@@ -24,16 +24,16 @@ import tempfile
 import threading
 from pathlib import Path
 
-REQUEST_FIELDS = ("datastore", "prefix", "source", "parent_position")
+REQUEST_FIELDS = ("datastore", "prefix", "source", "parent_position", "container")
 
 
-def request(datastore, prefix, source, parent_position=None):
+def request(datastore, prefix, source, parent_position=None, container=None):
     """The line DBaaS::Backup sends (source: a streams.Source)."""
     fields = {"host": source.host, "port": source.port, "password": source.password, "version": source.version,
               "datadir": str(source.datadir) if source.datadir else None,
               "workdir": str(source.workdir) if source.workdir else None}
     return json.dumps({"datastore": datastore, "prefix": prefix, "source": fields,
-                       "parent_position": parent_position}) + "\n"
+                       "parent_position": parent_position, "container": container}) + "\n"
 
 
 def restore_request(location, checksum, fd):
@@ -130,7 +130,7 @@ def run(line):
     for key in ("datadir", "workdir"):
         fields[key] = Path(fields[key]) if fields[key] else None
     try:
-        storage = backup_storage.from_settings(settings)
+        storage = backup_storage.from_settings(settings, asked.get("container"))
         stored, position = take(storage, asked["prefix"], datastores.get(asked["datastore"]), Source(**fields),
                                 asked.get("parent_position"))
     except DBaaSError as exc:

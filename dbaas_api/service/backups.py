@@ -18,7 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, status, tags
+from dbaas_api.backup import storage as backup_storage
+from dbaas_api.service.backup_strategies import BackupStrategyService, checked_container
 from dbaas_api.service.changes import STACK_ID, owned_stack
+from dbaas_api.service.quotas import tag_fields
 
 NEW, BUILDING, COMPLETED, FAILED = "NEW", "BUILDING", "COMPLETED", "FAILED"
 DELETING, DELETE_FAILED = "DELETING", "DELETE_FAILED"
@@ -80,6 +83,7 @@ class BackupService:
         self.gateway = gateway
         self.renderer = renderer
         self.instances = instances   # the InstanceService: reads instances as users see them
+        self.strategies = BackupStrategyService(settings, gateway, renderer)
 
     def create(self, project_id, body):
         """Start a backup of ``body["instance"]`` (the shape-validated ``backup`` object)."""
@@ -90,15 +94,19 @@ class BackupService:
             raise errors.UnprocessableEntity(
                 f"Instance {instance.id} is {instance.status}: only an ACTIVE instance can be backed up.")
         parent = self._parent(project_id, instance, body)
+        container = body.get("swift_container")
+        container = (checked_container(container) if container is not None
+                     else self.strategies.container_for(project_id, instance.id))
         rendered = self.renderer.render_backup(instance.datastore, instance.version, instance.id,
-                                               parent.link() if parent else None)
+                                               parent.link() if parent else None, container)
         record = tags.BackupTags(
             project_id=project_id, instance_id=instance.id, datastore=instance.datastore,
             version=instance.version, name=body["name"], description=body.get("description"),
             parent_id=parent.id if parent else None)
         with self.instances.quotas.claim(project_id, backups=1) as claim:
             stack_id = self.gateway.create_stack(name=f"dbaas-backup-{uuid.uuid4().hex[:12]}", rendered=rendered,
-                                                 tags=tags.encode_backup(record) + claim.tags)
+                                                 tags=tags.encode_backup(record) + claim.tags
+                                                 + ([f"container:{container}"] if container else []))
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _backup(stack_id, record, NEW, created=now, updated=now)
 
@@ -111,8 +119,19 @@ class BackupService:
         stacks = self.gateway.list_stacks(
             tags=tags.backup_filter(project_id, instance_id=instance_id, datastore=datastore),
             limit=limit + 1, marker=marker)
-        backups = tuple(_from_stack(stack) for stack in stacks[:limit])
+        backups = tuple(self._with_location(_from_stack(stack), stack) for stack in stacks[:limit])
         return Page(backups, backups[-1].id if len(stacks) > limit and backups else None)
+
+    def _with_location(self, backup, stack):
+        """A list has no outputs, but a completed backup's location follows from its
+        ``container:`` tag and its id (Storage.location), as show reads it."""
+        if backup.status != COMPLETED or backup.location:
+            return backup
+        container = tag_fields(stack).get("container")
+        try:
+            return replace(backup, location=backup_storage.from_settings(self.settings, container).location(backup.id))
+        except errors.DBaaSError:
+            return backup
 
     def list_of_instance(self, project_id, instance_id, limit, marker=None):
         """GET /instances/{id}/backups: the instance must exist (its backups may outlive it:

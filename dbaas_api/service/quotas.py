@@ -202,13 +202,8 @@ class _Record:
 
     @classmethod
     def of(cls, stack, cluster_held):
-        tags = stack.get("tags") or ()
-        marker = next((tag for tag in tags if tag in MARKERS), None)
-        fields = {}
-        for tag in tags:
-            key, colon, value = tag.partition(":")
-            if colon:
-                fields.setdefault(key, value)
+        marker = next((tag for tag in stack.get("tags") or () if tag in MARKERS), None)
+        fields = tag_fields(stack)
         if marker == INSTANCE_MARKER:
             held = {"instances": 1, "volumes": _int(fields.get("volume")), "ram": flavor_ram(fields.get("flavor"))}
         elif marker == BACKUP_MARKER:
@@ -219,6 +214,16 @@ class _Record:
             held = {}
         return cls(stack["id"], (stack.get("creation_time") or "", stack["id"]),
                    str(stack.get("stack_status") or ""), marker, fields, held)
+
+
+def tag_fields(stack):
+    """{key: value} of a stack's ``key:value`` tags (the first of each key)."""
+    fields = {}
+    for tag in stack.get("tags") or ():
+        key, colon, value = tag.partition(":")
+        if colon:
+            fields.setdefault(key, value)
+    return fields
 
 
 def _live_claims(records, now, keep=None):

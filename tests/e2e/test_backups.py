@@ -105,11 +105,11 @@ class Session:
         self.wait_backup(backup_id, ("GONE",))
         self.backups.remove(backup_id)
 
-    def objects(self, backup_id):
+    def objects(self, backup_id, container=CONTAINER):
         """The Swift objects stored for a backup."""
         conn = self.swift.connection()
         try:
-            listing = conn.get_container(CONTAINER, prefix=f"{backup_id}/", full_listing=True)[1]
+            listing = conn.get_container(container, prefix=f"{backup_id}/", full_listing=True)[1]
             return [o["name"].split("/", 1)[1] for o in listing]
         except Exception as exc:   # no container yet
             if getattr(exc, "http_status", None) == 404:
@@ -296,7 +296,9 @@ def test_local_directory_is_the_embedded_default(stack, datastore):
         backup_id = current.backup(source)
         backup = current.wait_backup(backup_id)
         directory = stack.state_dir / "backups" / backup_id
-        assert backup["locationRef"] == f"file://{directory}"
+        assert backup["locationRef"] == f"local://{backup_id}"      # no path on the server
+        [listed] = current.client.get("/backups").json()["backups"]
+        assert (listed["locationRef"], listed["status"]) == (f"local://{backup_id}", "COMPLETED")
         assert sorted(p.name for p in directory.iterdir()) == ["manifest.json", "segment-000000"]
         restored = current.instance(datastore, restore=backup_id, users=datastore == "redis", name="restored")
         assert backup_content.fingerprint(datastore, *login(datastore, current.active(restored))) == expected
@@ -304,3 +306,36 @@ def test_local_directory_is_the_embedded_default(stack, datastore):
         assert not directory.exists()
     finally:
         current.cleanup()
+
+
+def test_backup_strategies_change_the_swift_container_backups_land_in(session, swift):
+    """A project's strategy, then one instance's, then the request's own swift_container."""
+    source = session.instance("redis")
+    session.active(source)
+    client = session.client
+    assert client.post("/backup_strategies", {"backup_strategy": {"swift_container": "project-box"}}).status_code == 202
+    by_project = session.wait_backup(session.backup(source))
+    assert by_project["locationRef"] == f"swift://project-box/{by_project['id']}"
+    assert "manifest.json" in session.objects(by_project["id"], "project-box")
+    assert session.objects(by_project["id"]) == []            # not in the operator's container
+    listed = {b["id"]: b["locationRef"] for b in client.get("/backups").json()["backups"]}
+    assert listed[by_project["id"]] == by_project["locationRef"]
+
+    assert client.post("/backup_strategies", {"backup_strategy": {
+        "instance_id": source, "swift_container": "instance-box"}}).status_code == 202
+    strategies = client.get("/backup_strategies").json()["backup_strategies"]
+    assert sorted((s["instance_id"], s["swift_container"], s["backend"]) for s in strategies) == [
+        ("", "project-box", "swift"), (source, "instance-box", "swift")]
+    by_instance = session.wait_backup(session.backup(source))
+    assert "manifest.json" in session.objects(by_instance["id"], "instance-box")
+    asked = session.wait_backup(session.backup(source, swift_container="asked-box"))
+    assert "manifest.json" in session.objects(asked["id"], "asked-box")
+
+    restored = session.instance("redis", restore=by_instance["id"], name="from-instance-box")
+    session.active(restored)
+    for backup in (asked, by_instance, by_project):
+        session.delete_backup(backup["id"])
+    assert session.objects(by_instance["id"], "instance-box") == []
+    assert client.delete(f"/backup_strategies?instance_id={source}").status_code == 202
+    assert client.delete("/backup_strategies").status_code == 202
+    assert client.get("/backup_strategies").json() == {"backup_strategies": []}

@@ -261,6 +261,20 @@ def test_database_configuration_default(accounts, pg_instance):
     assert shown["shared_buffers"] == "128MB" and shown["password_encryption"] == "scram-sha-256"
 
 
+def test_database_backup_strategy_create_list_delete(accounts, http, pg_instance):
+    created, _ = pg_instance
+    alice = accounts["alice"]
+    made = cli_json(alice, "database", "backup", "strategy", "create", "--instance-id", created["id"],
+                    "--swift-container", "cli-box")
+    assert (made["instance_id"], made["swift_container"], made["backend"]) == (created["id"], "cli-box", "local")
+    rows = cli_json(alice, "database", "backup", "strategy", "list", "--instance-id", created["id"])
+    assert [(row["Instance ID"], row["Swift Container"]) for row in rows] == [(created["id"], "cli-box")]
+    assert cli_json(accounts["bob"], "database", "backup", "strategy", "list") == []
+    done = cli(alice, "database", "backup", "strategy", "delete", "--instance-id", created["id"])
+    assert done.returncode == 0, done.stderr
+    assert http["alice"].get("/backup_strategies").json() == {"backup_strategies": []}
+
+
 def test_database_configuration_create_attach_list(accounts, keystone_stack, http, pg_instance):
     created, _ = pg_instance
     alice, bob = accounts["alice"], accounts["bob"]

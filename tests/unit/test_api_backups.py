@@ -13,9 +13,11 @@ class BackupRenderer(FakeRenderer):
     def __init__(self):
         super().__init__()
         self.backups = []
+        self.containers = []
 
-    def render_backup(self, datastore, version, instance_id, parent=None):
+    def render_backup(self, datastore, version, instance_id, parent=None, container=None):
         self.backups.append((datastore, version, instance_id, parent))
+        self.containers.append(container)
         return RenderedStack(template="heat_template_version: 2021-04-16\n", parameters={})
 
 
@@ -163,3 +165,45 @@ def test_lists_are_one_heat_call_per_page_and_filter(api):
     assert [b["id"] for b in api.get(f"/instances/{first}/backups").get_json()["backups"]] == [ids[0]]
     assert api.get("/backups", project="proj-b").get_json()["backups"] == []
     assert_trove_error(api.get(f"/instances/{first}/backups", project="proj-b"), 404, "itemNotFound")
+
+
+def strategy(api, project="proj-a", **body):
+    response = api.post("/backup_strategies", {"backup_strategy": body}, project=project)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()["backup_strategy"]
+
+
+def test_backup_strategies_choose_the_container_instance_first_then_project(api):
+    first, second = active_instance(api), active_instance(api)
+    assert strategy(api, swift_container="project-wide") == {
+        "project_id": "proj-a", "instance_id": "", "backend": "local", "swift_container": "project-wide"}
+    strategy(api, instance_id=second, swift_container="just-one")
+    strategy(api, instance_id=second, swift_container="just-two")   # replaces it
+    listed = api.get("/backup_strategies").get_json()["backup_strategies"]
+    assert sorted((s["instance_id"], s["swift_container"]) for s in listed) == [
+        ("", "project-wide"), (second, "just-two")]
+    for instance in (first, second):
+        complete(api, take(api, instance)["backup"]["id"])
+    take(api, first, swift_container="asked")
+    assert api.renderer.containers == ["project-wide", "just-two", "asked"]
+    assert api.delete(f"/backup_strategies?instance_id={second}").status_code == 202
+    assert [s["instance_id"] for s in api.get("/backup_strategies").get_json()["backup_strategies"]] == [""]
+    assert api.get("/backup_strategies", project="proj-b").get_json() == {"backup_strategies": []}
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"swift_container": "../etc"}, 400), ({"swift_container": "a" * 65}, 400), ({}, 400),
+    ({"swift_container": "ok", "other": 1}, 400),
+    ({"swift_container": "ok", "instance_id": "00000000-0000-0000-0000-000000000000"}, 404),
+])
+def test_bad_backup_strategies_are_refused(api, body, code):
+    response = api.post("/backup_strategies", {"backup_strategy": body})
+    assert response.status_code == code, response.get_data(as_text=True)
+
+
+def test_another_projects_strategies_are_for_admins(api):
+    response = api.get("/backup_strategies?project_id=proj-b")
+    assert response.status_code == 403
+    bad = api.post("/backups", {"backup": {"name": "b", "instance": active_instance(api),
+                                           "swift_container": "no/slash"}})
+    assert bad.status_code == 400 and "swift_container" in bad.get_json()["badRequest"]["message"]
