@@ -68,3 +68,4 @@ class NotImplementedYet(DBaaSError):
 
 class ServiceUnavailable(DBaaSError):
     code, key, default_message = 503, "serviceUnavailable", "A backing service is unavailable."
+

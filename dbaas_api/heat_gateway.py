@@ -80,6 +80,14 @@ class HeatGateway:
         name = self._names.get(stack_id)
         return f"{name}/{stack_id}" if name else stack_id
 
+    def validate_template(self, rendered):
+        """Heat's template validate: resource types, property names, references.
+        errors.BadRequest with Heat's message when it refuses."""
+        fields = _stack_fields(rendered)
+        fields.pop("parameters")
+        with _heat_errors():
+            self._client.stacks.validate(**fields)
+
     def get_stack(self, stack_id, resolve_outputs=True):
         """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""
         name = self._names.get(stack_id)

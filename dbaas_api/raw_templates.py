@@ -58,7 +58,7 @@ def single(renderer, datastore, version=None, flavor="2", volume_size=1, databas
     _check_keys(spec)
     template = _hand_use(yaml.safe_load(renderer.render_instance(spec, key=readable_key).template))
     return Bundle(command="", template=template, parameters=_values(renderer, spec),
-                  secrets=_secrets(template), environment=renderer.environment, files=dict(renderer.files))
+                  secrets=_secrets(template), **_driver(renderer))
 
 
 def replica_pair(renderer, datastore, version=None, flavor="2", volume_size=1, databases=(), users=()):
@@ -91,9 +91,10 @@ def replica_pair(renderer, datastore, version=None, flavor="2", volume_size=1, d
                      "value": {"get_attr": ["primary", "port"]}},
         },
     }
-    files = dict(renderer.files, **{"primary.yaml": _text(primary, ""), "replica.yaml": _text(replica, "")})
+    driver = _driver(renderer)
+    driver["files"].update({"primary.yaml": _text(primary, ""), "replica.yaml": _text(replica, "")})
     return Bundle(command="", template=template, parameters=_values(renderer, spec), secrets=_secrets(template),
-                  environment=renderer.environment, files=files)
+                  **driver)
 
 
 def cluster(renderer, datastore, version=None, flavor="2", volume_size=1, members=3):
@@ -111,7 +112,18 @@ def cluster(renderer, datastore, version=None, flavor="2", volume_size=1, member
     template = _tidy(yaml.safe_load(rendered.template))
     parameters = dict(rendered.parameters, members=yaml.safe_load(rendered.parameters["members"]))
     return Bundle(command="", template=template, parameters=parameters, secrets=(),
-                  environment=renderer.environment, files=dict(renderer.files))
+                  **_driver(renderer))
+
+
+def _driver(renderer):
+    """The environment and its nested templates, at their names on the template search path
+    (``drivers/openstack/server.yaml``), to be written beside the template."""
+    names = renderer.nested_names
+    environment = dict(renderer.environment)
+    if names:
+        environment["resource_registry"] = {kind: names.get(target, target) for kind, target
+                                            in environment["resource_registry"].items()}
+    return {"environment": environment, "files": {names[target]: text for target, text in renderer.files.items()}}
 
 
 def _instance(datastore, version, flavor, volume_size, databases, users):
@@ -180,7 +192,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_dict(dumper, data):
-    leaf = len(data) == 1 and all(not isinstance(v, dict) for v in data.values())
+    leaf = len(data) == 1 and all(not isinstance(v, dict) and "::" not in str(k) for k, v in data.items())
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=leaf)
 
 

@@ -12,13 +12,18 @@ instance without knowing (or ever reading back) its users' passwords.
 """
 import hashlib
 import json
+import logging
 import re
+import traceback
 from pathlib import Path
 
 import yaml
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 
+from dbaas_api.errors import TemplateFault
 from dbaas_api.model import RenderedStack
+
+LOG = logging.getLogger(__name__)
 
 TOPOLOGY_SINGLE = "single"
 TOPOLOGY_REPLICA = "replica"   # made as a replica: its admin secret is copied from the source
@@ -34,6 +39,9 @@ def resource_key(kind, *parts):
     return f"{kind}_{digest}"
 
 
+PACKAGED = "packaged"   # packaged/<name>: the packaged template, also where an override has that name
+
+
 def template_names(datastore, version, topology):
     """Most specific first: <datastore>/<version>/, then <datastore>/, then shared."""
     name = f"{topology}.yaml.j2"
@@ -42,8 +50,11 @@ def template_names(datastore, version, topology):
 
 class Renderer:
     def __init__(self, settings):
+        # The operator's directories first; ``packaged/single.yaml.j2`` is always the packaged
+        # one, so an override can extend the template it replaces.
         self.jinja = Environment(
-            loader=ChoiceLoader([FileSystemLoader(str(d)) for d in settings.search_path]),
+            loader=ChoiceLoader([FileSystemLoader(str(d)) for d in settings.search_path]
+                                + [PrefixLoader({PACKAGED: FileSystemLoader(str(settings.packaged_templates))})]),
             undefined=StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -51,7 +62,8 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.environment = yaml.safe_load(settings.environment_file.read_text())
-        self.files = nested_templates(self.environment, settings.search_path)
+        self.files = nested_templates(self.environment, settings.search_path, settings.environment_file.parent)
+        self.nested_names = registry_names(self.environment, settings.search_path, settings.environment_file.parent)
         self.packaged = Path(settings.packaged_templates).resolve()
 
     def _origin(self, template):
@@ -78,10 +90,11 @@ class Renderer:
             if not _SECRET_NAME.match(name):
                 raise ValueError(f"not a secret parameter of ours: {name!r}")
         topology = TOPOLOGY_REPLICA if spec.replica_seed else TOPOLOGY_SINGLE
-        template = self.jinja.select_template(template_names(spec.datastore, spec.version, topology))
-        text = template.render(datastore=spec.datastore, databases=databases, users=users, retired_secrets=retired,
-                               root=spec.root is not None, configuration=spec.configuration is not None,
-                               restore=bool(spec.restore))
+        # A replica extends its datastore's single template, overrides included.
+        single = self._select(spec.datastore, spec.version, TOPOLOGY_SINGLE).name
+        text = self.render(spec.datastore, spec.version, topology, datastore=spec.datastore, databases=databases,
+                           users=users, retired_secrets=retired, root=spec.root is not None,
+                           configuration=spec.configuration is not None, restore=bool(spec.restore), single=single)
 
         parameters = {
             "datastore": spec.datastore,
@@ -116,25 +129,22 @@ class Renderer:
             parameters["configuration_id"] = spec.configuration.id
         if spec.restore:
             parameters["restore_from"] = json.dumps(list(spec.restore), sort_keys=True)
-        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files=self.files,
-                             template_name=self._origin(template))
+        return RenderedStack(**text, parameters=parameters, environment=self.environment, files=self.files)
 
     def render_backup(self, datastore, version, instance_id, parent=None, container=None):
         """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
         backup's {location, checksum, position} for an incremental; ``container`` where it
         goes (None: the operator's)."""
-        template = self.jinja.select_template(template_names(datastore, version, BACKUP))
         return RenderedStack(
-            template=template.render(datastore=datastore), environment=self.environment, files=self.files,
-            template_name=self._origin(template),
+            **self.render(datastore, version, BACKUP, datastore=datastore), environment=self.environment,
+            files=self.files,
             parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
                         "parent": json.dumps(parent or {}, sort_keys=True), "container": container or ""})
 
     def render_configuration(self, datastore, version, values):
         """A configuration group's stack: a record with its values as a json parameter."""
-        template = self.jinja.select_template(template_names(datastore, version, CONFIGURATION))
         return RenderedStack(
-            template=template.render(datastore=datastore), template_name=self._origin(template),
+            **self.render(datastore, version, CONFIGURATION, datastore=datastore),
             parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
 
     def render_record(self):
@@ -155,8 +165,7 @@ class Renderer:
         members = [{"key": member.key, "role": member.role, "peers": keys[:index], "follows": member.follows,
                     "share": bool(member.share)}
                    for index, member in enumerate(spec.members)]
-        template = self.jinja.select_template(template_names(spec.datastore, spec.version, CLUSTER))
-        text = template.render(datastore=spec.datastore, members=members)
+        text = self.render(spec.datastore, spec.version, CLUSTER, datastore=spec.datastore, members=members)
         parameters = {
             "datastore": spec.datastore,
             "datastore_version": spec.version,
@@ -165,20 +174,62 @@ class Renderer:
                                              "number": member.number, "share": list(member.share)}
                                 for index, member in enumerate(spec.members)}),
         }
-        return RenderedStack(template=text, parameters=parameters, environment=self.environment, files={},
-                             template_name=self._origin(template))
+        return RenderedStack(**text, parameters=parameters, environment=self.environment, files={})
 
 
-def nested_templates(environment, search_path):
+    def _select(self, datastore, version, topology):
+        try:
+            return self.jinja.select_template(template_names(datastore, version, topology))
+        except (TemplateError, RecursionError) as exc:
+            raise _broken(template_names(datastore, version, topology)[-1], exc) from None
+
+    def template_file(self, datastore, version, topology):
+        """The file a topology of a datastore version is rendered from (the most specific)."""
+        return self._select(datastore, version, topology).filename
+
+    def render(self, store, version, topology, **context):
+        """{template: the most specific template's text, template_name: which it is}. The text
+        must parse as YAML; errors.TemplateFault (HTTP 500, logged) names the template when it
+        does not render: an operator's mistake, never the caller's, and Heat never sees it."""
+        template = self._select(store, version, topology)
+        try:
+            text = template.render(**context)
+            yaml.safe_load(text)
+        except (TemplateError, RecursionError, yaml.YAMLError) as exc:
+            raise _broken(template.name, exc, template.filename) from None
+        return {"template": text, "template_name": self._origin(template)}
+
+
+def _broken(name, exc, path=None):
+    """errors.TemplateFault naming the template and, where Jinja or YAML says, the line: the
+    caller sees the template's name; ``operator_message`` (logged, and ``dbaas up``'s) its file."""
+    line, reason = None, str(exc)
+    if isinstance(exc, TemplateError) and getattr(exc, "lineno", None):
+        name, path, line = getattr(exc, "name", None) or name, getattr(exc, "filename", None) or path, exc.lineno
+    elif isinstance(exc, yaml.YAMLError) and getattr(exc, "problem_mark", None):
+        name, path = f"{name} (as rendered)", f"{path or name} (as rendered)"
+        line, reason = exc.problem_mark.line + 1, f"not YAML: {exc.problem}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+    if frames and line is None:
+        path, line = frames[-1].filename, frames[-1].lineno
+    if isinstance(exc, RecursionError):
+        reason = f"it extends itself (an override extends the packaged template as {PACKAGED}/<name>)"
+    at = f", line {line}" if line else ""
+    error = TemplateFault(f"The template {name}{at} is broken: {reason}")
+    error.operator_message = f"The template {path or name}{at} is broken: {reason}"
+    LOG.error("%s", error.operator_message)
+    return error
+
+
+def nested_templates(environment, search_path, base=None):
     """{name: text} of the templates an environment maps logical types to (the cloud driver's
-    ``DBaaS::Server: drivers/openstack/server.yaml``), found on the template search path (the
-    operator's directories first): Heat takes them as the stack's ``files``."""
+    ``DBaaS::Server: ../drivers/openstack/server.yaml``), as Heat takes them: the stack's
+    ``files``, by the name the environment gives. A relative path is the environment file's
+    (``base``), as the Heat CLI reads it; where it lands in a template directory, the same
+    name in the operator's directories comes first."""
     files = {}
-    for target in ((environment or {}).get("resource_registry") or {}).values():
-        if not isinstance(target, str) or not target.endswith((".yaml", ".yml")):
-            continue  # a plugin type such as DBaaS::Local::Server
-        for directory in search_path:
-            path = Path(directory) / target
+    for target, name in registry_names(environment, search_path, base).items():
+        for path in [Path(directory) / name for directory in search_path] + ([Path(base) / target] if base else []):
             if path.is_file():
                 files[target] = path.read_text()
                 break
@@ -194,6 +245,23 @@ PLACEMENT_PARAMETERS = {"network_id": "network_id", "subnet_id": "subnet_id", "s
 def placement_parameters(placement):
     """The stack parameters of a Placement (service/changes.py reads them back)."""
     return {parameter: getattr(placement, field) for parameter, field in PLACEMENT_PARAMETERS.items()}
+
+
+def registry_names(environment, search_path, base=None):
+    """{path in the environment: its name on the template search path} for each nested template."""
+    names = {}
+    for target in ((environment or {}).get("resource_registry") or {}).values():
+        if not isinstance(target, str) or not target.endswith((".yaml", ".yml")):
+            continue  # a plugin type such as DBaaS::Local::Server
+        name = re.sub(r"^(?:\.\.?/)+", "", target)
+        if base:
+            resolved = (Path(base) / target).resolve()
+            for directory in search_path:
+                if resolved.is_relative_to(Path(directory).resolve()):
+                    name = str(resolved.relative_to(Path(directory).resolve()))
+                    break
+        names[target] = name
+    return names
 
 
 def to_json(value):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import yaml
 
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
@@ -179,11 +180,47 @@ class Embedded:
     def up(self):
         make_private(self.settings)
         env = self._env()
-        self.heat.start(env)
+        renderer = self.check_templates()
+        started = self.heat.start(env)
         self.heat.wait_healthy()
+        if self.operator_templates:
+            try:
+                self.check_templates(renderer, with_heat=True)
+            except RuntimeError:
+                if started:
+                    self.heat.stop()
+                raise
         self.reconcile()
         self.api.start(env)
         self.api.wait_healthy()
+
+    @property
+    def operator_templates(self):
+        """Templates or an environment of the operator's own (the packaged ones are tested)."""
+        settings = self.settings
+        return bool(settings.template_dirs) or (
+            settings.environment_file.resolve() != (settings.packaged_templates / "environments" / "local.yaml").resolve())
+
+    def check_templates(self, renderer=None, with_heat=False):
+        """Every template combination renders (and, ``with_heat``, Heat validates it), or a
+        RuntimeError naming the file and line of the first error: no start with a broken
+        override (template_check.py)."""
+        from dbaas_api import template_check
+        from dbaas_api.heat_gateway import HeatGateway
+        from dbaas_api.rendering import LOG as RENDERING_LOG, Renderer
+        level = RENDERING_LOG.level
+        RENDERING_LOG.setLevel(logging.CRITICAL)   # the error is this call's message, not a log line too
+        try:
+            renderer = renderer or Renderer(self.settings)
+            validate = HeatGateway(self.settings).validate_template if with_heat else None
+            template_check.check(renderer, validate)
+        except DBaaSError as exc:
+            raise RuntimeError(getattr(exc, "operator_message", exc.message)) from None
+        except (ValueError, OSError, yaml.YAMLError) as exc:   # the environment file, or a nested
+            raise RuntimeError(f"{self.settings.environment_file}: {exc}") from None  # template it names
+        finally:
+            RENDERING_LOG.setLevel(level)
+        return renderer
 
     def down(self):
         self.api.stop()

@@ -33,6 +33,7 @@ from heat.engine import stack as heat_stack  # noqa: E402
 TEMPLATES = Path(__file__).parents[2] / "templates"
 ENVIRONMENT_FILE = TEMPLATES / "environments" / "openstack.yaml"
 SERVER = "drivers/openstack/server.yaml"
+REGISTERED = f"../{SERVER}"   # relative to the environment file, as the Heat CLI reads it
 GOLDEN = Path(__file__).parent / "golden"
 ADMIN_PASSWORD = "Adm1nPassw0rdFromRandomString"
 
@@ -136,27 +137,49 @@ def test_the_rendered_instance_validates_with_the_cloud_environment(heat, datast
     property single.yaml.j2 gives DBaaS::Server and give the attributes it reads."""
     rendered = Renderer(Settings.from_env(env={}, environment_file=ENVIRONMENT_FILE)).render_instance(
         instance_spec(datastore))
-    assert set(rendered.files) == {SERVER}
-    assert rendered.environment["resource_registry"] == {"DBaaS::Server": SERVER}
+    assert set(rendered.files) == {REGISTERED}
+    assert rendered.environment["resource_registry"] == {"DBaaS::Server": REGISTERED}
     assert json.loads(rendered.parameters["allowed_cidrs"]) == ["10.0.0.0/8"]
     stack = heat_stack_of(rendered.template, rendered.parameters, rendered.environment, rendered.files)
     stack.validate(validate_res_tmpl_only=True)
     server = stack["server"]
-    assert type(server).__name__ == "TemplateResource" and server.template_url == SERVER
+    assert type(server).__name__ == "TemplateResource" and server.template_url == REGISTERED
     child = server.child_params()  # the nested stack's parameters: the server's properties
     assert json.loads(child["allowed_cidrs"]) == ["10.0.0.0/8"] and child["datastore"] == datastore
 
 
 def test_a_nested_template_missing_a_property_fails_validation(heat):
     rendered = Renderer(Settings.from_env(env={}, environment_file=ENVIRONMENT_FILE)).render_instance(instance_spec())
-    broken = yaml.safe_load(rendered.files[SERVER])
+    broken = yaml.safe_load(rendered.files[REGISTERED])
     del broken["parameters"]["allowed_cidrs"]
     broken["conditions"]["everyone"] = {"equals": [1, 1]}
     del broken["resources"]["security_group"]["properties"]["rules"]
     stack = heat_stack_of(rendered.template, rendered.parameters, rendered.environment,
-                          {SERVER: yaml.safe_dump(broken)})
+                          {REGISTERED: yaml.safe_dump(broken)})
     with pytest.raises(heat_exception.StackValidationFailed, match="allowed_cidrs"):
         stack.validate(validate_res_tmpl_only=True)
+
+
+def test_the_heat_cli_finds_the_nested_template_beside_the_environment_file():
+    """`openstack stack create -e templates/environments/openstack.yaml`: heatclient reads the
+    registry's path relative to the environment file and sends that file."""
+    from heatclient.common import template_utils
+    files, environment = template_utils.process_multiple_environments_and_files([str(ENVIRONMENT_FILE)])
+    (url,) = environment["resource_registry"].values()
+    assert url == (TEMPLATES / SERVER).resolve().as_uri()
+    assert json.loads(files[url]) == heat_template_format.parse((TEMPLATES / SERVER).read_text())  # as json
+
+
+def test_an_operators_copy_of_the_environment_elsewhere_still_finds_the_nested_template(tmp_path):
+    copy = tmp_path / "etc" / "my-openstack.yaml"
+    copy.parent.mkdir()
+    copy.write_text(ENVIRONMENT_FILE.read_text())
+    (tmp_path / "operator" / "drivers" / "openstack").mkdir(parents=True)
+    (tmp_path / "operator" / SERVER).write_text("heat_template_version: 2021-04-16\n# site's\n")
+    packaged = Renderer(Settings.from_env(env={}, environment_file=copy))
+    assert packaged.files == {REGISTERED: (TEMPLATES / SERVER).read_text()}
+    operators = Renderer(Settings.from_env(env={}, environment_file=copy, template_dirs=(tmp_path / "operator",)))
+    assert operators.files[REGISTERED].endswith("# site's\n")
 
 
 @pytest.mark.parametrize("properties,words", [

@@ -98,3 +98,12 @@ def test_operator_overrides_shape_dbaas_template_too(tmp_path):
         "heat_template_version: 2021-04-16\ndescription: site redis\nparameters: {}\nresources: {}\n")
     renderer = Renderer(Settings.from_env(env={}, template_dirs=(operator,)))
     assert raw_templates.single(renderer, "redis").template["description"] == "site redis"
+
+
+def test_the_cloud_drivers_nested_template_is_written_beside_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBAAS_ENVIRONMENT_FILE", str(EXAMPLES_DIR.parent / "environments" / "openstack.yaml"))
+    files = written(tmp_path, "redis --user app")
+    environment = yaml.safe_load(files["environment.yaml"])
+    assert environment["resource_registry"] == {"DBaaS::Server": "drivers/openstack/server.yaml"}
+    assert files["drivers/openstack/server.yaml"] == (EXAMPLES_DIR.parent / "drivers/openstack/server.yaml").read_text()
+    assert environment["parameter_defaults"]["image"] == "dbaas-guest"

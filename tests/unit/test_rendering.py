@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jinja2 import UndefinedError
 
-from dbaas_api import datastores
+from dbaas_api import datastores, errors
 from dbaas_api.config import Settings
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.rendering import Renderer, resource_key, template_names
@@ -80,10 +79,13 @@ def test_lookup_order_is_most_specific_first():
         "postgresql/15/single.yaml.j2", "postgresql/single.yaml.j2", "single.yaml.j2"]
 
 
-def test_undefined_variables_fail_loudly(tmp_path):
-    (tmp_path / "single.yaml.j2").write_text("x: {{ no_such_thing }}\n")
-    with pytest.raises(UndefinedError):
+def test_undefined_variables_fail_loudly_as_the_templates_fault(tmp_path):
+    (tmp_path / "single.yaml.j2").write_text("a: 1\nx: {{ no_such_thing }}\n")
+    with pytest.raises(errors.TemplateFault) as raised:
         renderer(template_dirs=(tmp_path,)).render_instance(spec())
+    assert raised.value.code == 500   # the operator's mistake, never the caller's 400
+    assert raised.value.message.startswith("The template single.yaml.j2, line 2 is broken: 'no_such_thing'")
+    assert raised.value.operator_message.startswith(f"The template {tmp_path / 'single.yaml.j2'}, line 2 is")
 
 
 def test_a_user_without_a_password_keeps_the_stacks_one():
