@@ -21,7 +21,9 @@ from dbaas_api.model import (ClusterSpec, ConfigurationSpec, InstanceSpec, Membe
                              UserSpec)
 from dbaas_api.rendering import BACKUP, CLUSTER, CONFIGURATION, TOPOLOGY_REPLICA, TOPOLOGY_SINGLE
 
-_RESOURCE = re.compile(r"resources\.([A-Za-z0-9_]+)")
+# What Heat's messages name, and how the line defining it looks.
+_NAMED = ((re.compile(r"resources\.([A-Za-z0-9_]+)"), r"^\s*{}\s*:"),
+          (re.compile(r"Resource Type \(([^)]+)\)"), r"^\s*type\s*:\s*{}\s*$"))
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,14 @@ def check(renderer, validate=None, workers=4):
 
 
 def _line(path, message):
-    """``, line N``: where the resource Heat names is defined in the file, if it is there."""
-    found = _RESOURCE.search(message)
-    if not found or not path:
-        return ""
+    """``, line N``: where the resource (or type) Heat names is in the file, if it is there."""
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_text().splitlines() if path else []
     except OSError:
         return ""
-    pattern = re.compile(rf"^\s*{re.escape(found.group(1))}\s*:")
-    return next((f", line {n}" for n, text in enumerate(lines, 1) if pattern.match(text)), "")
+    for named, line in _NAMED:
+        found = named.search(message)
+        if found:
+            pattern = re.compile(line.format(re.escape(found.group(1))))
+            return next((f", line {n}" for n, text in enumerate(lines, 1) if pattern.match(text)), "")
+    return ""
