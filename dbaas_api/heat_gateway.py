@@ -38,7 +38,7 @@ class HeatGateway:
 
     def create_stack(self, name, rendered, tags):
         """Create the stack and return its id (the instance id)."""
-        with _heat_errors(secrets=_secrets(rendered.parameters)):
+        with _heat_errors(secrets=_secrets(rendered.parameters), template=rendered.template_name):
             body = self._client.stacks.create(
                 stack_name=name, disable_rollback=True, tags=",".join(tags),
                 **_stack_fields(rendered))
@@ -58,7 +58,7 @@ class HeatGateway:
         as it was. Our own templates never replace anything."""
         fields = dict(_stack_fields(rendered), tags=",".join(tags))
         secrets = _secrets(rendered.parameters)
-        with _heat_errors(secrets=secrets):
+        with _heat_errors(secrets=secrets, template=rendered.template_name):
             preview = self._client.http_client.patch(
                 f"/stacks/{self._qualified(stack_id)}/preview?show_nested=True", data=fields).json()
         replaced = (preview.get("resource_changes") or {}).get("replaced") or []
@@ -70,7 +70,7 @@ class HeatGateway:
                 f"The change was refused and nothing was changed: with template "
                 f"'{rendered.template_name or 'unknown'}' Heat would replace {resources}, losing "
                 "its data. The service's operator must fix the template.")
-        with _heat_errors(secrets=secrets):
+        with _heat_errors(secrets=secrets, template=rendered.template_name):
             self._client.stacks.update(stack_id, existing=True, **fields)
 
     def _qualified(self, stack_id):
@@ -186,8 +186,11 @@ def _stack_fields(rendered):
 
 
 @contextmanager
-def _heat_errors(secrets=()):
-    """heatclient's exceptions -> errors.*, with Heat's message kept to what a user may see."""
+def _heat_errors(secrets=(), template=""):
+    """heatclient's exceptions -> errors.*, with Heat's message kept to what a user may see.
+    ``template``: the rendering's template_name; Heat's 400 for an operator's override is the
+    override's fault (errors.TemplateFault, 500), not the caller's (dbaas up validates them,
+    but a template may be edited while the service runs)."""
     try:
         yield
     except (heat_exc.CommunicationError, heat_exc.InvalidEndpoint) as exc:
@@ -201,6 +204,9 @@ def _heat_errors(secrets=()):
         message = _public_message(exc, secrets)
         if code == 404:
             raise errors.NotFound(message) from None
+        if code == 400 and template.endswith("(operator override)"):
+            LOG.error("Heat refuses the template %s: %s", template, message)
+            raise errors.TemplateFault(f"Heat refuses the template {template}: {message}") from None
         if code == 400:
             missing = _MISSING_PLUGIN.search(message)
             if missing:   # the engine that took the request has no heat-dbaas plugins: not the user's fault

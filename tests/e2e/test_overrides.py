@@ -79,6 +79,13 @@ def test_an_extending_override_reaches_instances_and_replicas_and_breaking_it_la
             f"The template {OVERRIDE}, line 5 is broken: 'no_such_variable' is undefined")
         assert str(operator_dir) not in response.text    # the caller sees no server path
         assert f"{operator_dir / OVERRIDE}, line 5" in (operator_stack.state_dir / "logs" / "api.out").read_text()
+
+        override(operator_dir, EXTENDING.format(resource=HEAT_REFUSES["an unknown property"][0]))
+        response = client.post("/instances", {"instance": {
+            "name": "late", "flavorRef": "1", "volume": {"size": 1}, "datastore": {"type": "postgresql"}}})
+        assert response.status_code == 500, response.text
+        assert response.json()["instanceFault"]["message"].startswith(
+            f"Heat refuses the template {OVERRIDE} (operator override): ")
         client.delete_and_wait(replica["id"])
     finally:
         override(operator_dir, EXTENDING.format(resource="    type: OS::Heat::None\n"))

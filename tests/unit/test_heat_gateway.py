@@ -190,6 +190,16 @@ def test_heat_400_keeps_its_message_without_traceback_or_secrets(heat, gateway):
     assert "more lines" not in raised.value.message
 
 
+def test_heats_400_for_an_operators_override_is_the_services_fault_not_the_callers(heat, gateway):
+    heat(heat_error(400, "Property error: resources.audit.properties: Unknown Property x"))
+    rendered = RenderedStack("t", {}, template_name="postgresql/single.yaml.j2 (operator override)")
+    with pytest.raises(errors.TemplateFault) as raised:
+        gateway.create_stack("dbaas-abc", rendered, ["dbaas"])
+    assert raised.value.code == 500 and raised.value.message == (
+        "Heat refuses the template postgresql/single.yaml.j2 (operator override): "
+        "Property error: resources.audit.properties: Unknown Property x")
+
+
 @pytest.mark.parametrize("code,error", [
     (404, errors.NotFound), (409, errors.Conflict), (503, errors.ServiceUnavailable),
     (500, errors.DBaaSError), (401, errors.DBaaSError),
