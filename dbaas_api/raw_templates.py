@@ -159,11 +159,26 @@ def _tidy(template):
     return template
 
 
+# Descriptions for parameters the service's templates leave undescribed, by name pattern.
+_DESCRIPTIONS = (
+    (re.compile(r"^datastore$"), "postgresql, mariadb or redis. Changing it replaces the server: a new, empty one."),
+    (re.compile(r"^datastore_version$"), "The datastore's version. Changing it replaces the server: a new, empty one."),
+    (re.compile(r"^volume_size$"), "GB of the data volume; grows in place."),
+    (re.compile(r"^database_\w+_name$"), "A database's name. Changing it replaces the database: the old one is dropped."),
+    (re.compile(r"^user_\w+_name$"), "A user's name. Changing it replaces the user."),
+    (re.compile(r"^user_\w+_host$"), "The host the user may connect from ('%': any)."),
+    (re.compile(r"^user_\w+_databases$"), "The databases the user may use (a json list of names); changes in place."),
+)
+
+
 def _hand_use(template):
     """The service's template as a person uses it: passwords required (the service keeps
     defaults only for its own updates), and the stack's id as an output (replicas name it)."""
     _tidy(template)
-    for parameter in template["parameters"].values():
+    for name, parameter in template["parameters"].items():
+        for pattern, text in _DESCRIPTIONS:
+            if "description" not in parameter and pattern.match(name):
+                parameter["description"] = text
         if parameter.get("hidden"):
             parameter.pop("default", None)
             parameter["description"] = "A password (hidden): give it with --parameter-file."
