@@ -18,6 +18,14 @@ EXTENDING = """{% extends "packaged/single.yaml.j2" %}
 """
 
 
+@pytest.fixture
+def nothing_starts(monkeypatch):
+    """FAKE Component.start: `dbaas up` must refuse before it starts anything."""
+    def started(component, env):
+        raise AssertionError(f"dbaas up started {component.name}")
+    monkeypatch.setattr(Component, "start", started)
+
+
 def renderer(directory):
     return Renderer(Settings.from_env(env={}, template_dirs=(directory,)))
 
@@ -70,16 +78,11 @@ BROKEN = {   # kind: (file, text, what the refusal says)
 
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
-def test_each_broken_override_stops_dbaas_up_naming_file_and_line(tmp_path, kind, monkeypatch):
+def test_each_broken_override_stops_dbaas_up_naming_file_and_line(tmp_path, kind, nothing_starts):
     path, text, says = BROKEN[kind]
     marked(tmp_path / "operator", path, text)
     embedded = Embedded(Settings.from_env(env={}, state_dir=tmp_path / "state",
                                           template_dirs=(tmp_path / "operator",)))
-
-    def started(component, env):  # FAKE start: nothing may start with a broken override
-        raise AssertionError("dbaas up started Heat")
-
-    monkeypatch.setattr(Component, "start", started)
     with pytest.raises(RuntimeError) as refused:
         embedded.up()
     assert says in str(refused.value) and str(tmp_path / "operator") in str(refused.value)
@@ -111,3 +114,16 @@ def test_heats_refusal_names_the_file_and_the_line_of_the_resource(tmp_path):
         template_check.check(renderer(tmp_path), validate)
     assert raised.value.message.startswith(f"Heat refuses the template {tmp_path / 'mariadb/single.yaml.j2'}, line 3 ")
     assert "(rendered for mariadb 10.11 single)" in raised.value.message
+
+
+@pytest.mark.parametrize("text,says", [
+    ("resource_registry:\n  DBaaS::Server: ../drivers/nowhere.yaml\n", "../drivers/nowhere.yaml, which is in no template"),
+    ("resource_registry: [\n", "while parsing"),
+])
+def test_an_environment_that_cannot_be_used_stops_dbaas_up(tmp_path, nothing_starts, text, says):
+    environment = tmp_path / "environment.yaml"
+    environment.write_text(text)
+    embedded = Embedded(Settings.from_env(env={}, state_dir=tmp_path / "state", environment_file=environment))
+    with pytest.raises(RuntimeError) as refused:
+        embedded.up()
+    assert str(environment) in str(refused.value) and says in str(refused.value)
