@@ -271,10 +271,8 @@ def _settled(client, backup_id):
 def _admin_password(stack, instance_id):
     """The instance's admin password, read the way the plugin reads it (the bench's raw side
     needs the same credentials): from the instance stack's admin_password resource."""
-    from heatclient import client as heat_client
-    heat = heat_client.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{stack.settings.service_project}",
-                              token="dbaas-no-auth")
-    return heat.resources.get(instance_id, "admin_password").attributes["value"]
+    from tests.e2e.support import admin_password
+    return admin_password(stack, instance_id)
 
 
 def run(stack, args, swift):

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from dbaas_api import tags  # noqa: E402
+from dbaas_api.embedded import access_token  # noqa: E402
 from bench.common import embedded_stack  # noqa: E402
 
 
@@ -58,7 +59,7 @@ def main():
                                                     timeout=30).raise_for_status(), args.repeat)
             raw_ms = median_ms(lambda: requests.get(heat, params={"tags": owner, "limit": limit + 1,
                                                                   "sort_keys": "creation_time", "sort_dir": "desc"},
-                                                    headers={"X-Auth-Token": "bench"},
+                                                    headers={"X-Auth-Token": access_token.read(stack.state_dir)},
                                                     timeout=30).raise_for_status(), args.repeat)
             print(f"{f'GET /instances?limit={limit} (API)':<44}{api_ms:>10.1f}")
             print(f"{f'GET /stacks?tags=..&limit={limit + 1} (raw Heat)':<44}{raw_ms:>10.1f}"

@@ -6,6 +6,7 @@
     dbaas status   what runs, where, and where the logs are
     dbaas wait ID  a progress bar until the instance is ACTIVE (exit 0) or ERROR (exit 1)
     dbaas template DATASTORE --out DIR   a plain HOT template for `openstack stack create`
+    dbaas heat-env the exports for the unmodified `openstack stack ...` CLI on this Heat
 """
 import argparse
 import os
@@ -142,6 +143,22 @@ def _template_command(args):
     return " ".join(words)
 
 
+def cmd_heat_env(args):
+    """``eval "$(dbaas heat-env)"``: the embedded Heat (no-auth profile) lets in only who sends
+    the installation's access token; python-openstackclient sends it with its admin_token
+    auth type, straight to OS_ENDPOINT (no Keystone)."""
+    from dbaas_api.embedded import access_token
+    settings = Settings.from_env(**({"state_dir": Path(args.state_dir)} if args.state_dir else {}))
+    token = access_token.read(settings.state_dir)
+    if settings.keystone or token is None:
+        print("dbaas heat-env: no access token here (keystone profile, or Heat never started in "
+              f"{settings.state_dir})", file=sys.stderr)
+        return 1
+    print(f"export OS_AUTH_TYPE=admin_token OS_TOKEN={token}\n"
+          f"export OS_ENDPOINT={settings.heat_endpoint}/{args.project or settings.service_project}")
+    return 0
+
+
 def _progress_line(instance):
     """``[##########----------] 4/6 BUILD``; a full bar once settled."""
     progress = instance.get("progress")
@@ -192,6 +209,9 @@ def main(argv=None):
     template.add_argument("--volume-size", type=int, default=1, help="GB (default 1)")
     template.add_argument("--members", type=int, default=3, help="cluster members (default 3)")
     template.set_defaults(func=cmd_template)
+    heat_env = sub.add_parser("heat-env", help="shell exports for `openstack stack ...` on the embedded Heat")
+    heat_env.add_argument("--project", help="the Heat project (default the service project's)")
+    heat_env.set_defaults(func=cmd_heat_env)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

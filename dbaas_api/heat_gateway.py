@@ -12,14 +12,17 @@ from heatclient import exc as heat_exc
 from keystoneauth1 import exceptions as keystone_exc
 
 from dbaas_api import errors, status
+from dbaas_api.embedded import access_token
 
 LOG = logging.getLogger(__name__)
 # heatclient logs every request body at DEBUG, stack parameters (passwords) included;
 logging.getLogger("heatclient.common.http").setLevel(logging.INFO)
 logging.getLogger("keystoneauth.session").setLevel(logging.INFO)  # so does keystoneauth1's
 
-# In the no-auth profile the embedded Heat takes the project from the URL. In the keystone
-# profile the API is the service user (identity.service_session) and Heat validates its token.
+# In the no-auth profile the embedded Heat takes the project from the URL and lets in only
+# who sends the installation's access token (embedded/access_token.py); NO_AUTH_TOKEN is
+# sent to a Heat of one's own without one. In the keystone profile the API is the service
+# user (identity.service_session) and Heat validates its token.
 NO_AUTH_TOKEN = "dbaas-no-auth"
 _SECRET_KEY_WORDS = ("password", "secret", "token")
 
@@ -172,8 +175,8 @@ def _client(settings, project=None):
         # a message bus that is away (production profile), hence heat_timeout there.
         timeout = {"timeout": settings.heat_timeout} if settings.heat_timeout else {}
         return heat_client.Client(
-            "1", endpoint=f"{settings.heat_endpoint}/{project or settings.service_project}", token=NO_AUTH_TOKEN,
-            **timeout)
+            "1", endpoint=f"{settings.heat_endpoint}/{project or settings.service_project}",
+            token=access_token.read(settings.state_dir) or NO_AUTH_TOKEN, **timeout)
     from dbaas_api import identity
     # keystoneauth1 fills in the session's project (the service project's id) on first use.
     return heat_client.Client("1", session=identity.service_session(settings),

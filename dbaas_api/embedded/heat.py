@@ -24,7 +24,7 @@ from oslo_config import cfg  # noqa: E402
 from oslo_log import log as logging  # noqa: E402
 
 from dbaas_api.config import Settings  # noqa: E402
-from dbaas_api.embedded import redaction, sqlite  # noqa: E402
+from dbaas_api.embedded import access_token, redaction, sqlite  # noqa: E402
 
 LOG = logging.getLogger("dbaas.embedded.heat")
 
@@ -72,6 +72,7 @@ paste.filter_factory = oslo_middleware.request_id:RequestId.factory
 
 [filter:projectauth]
 paste.filter_factory = dbaas_api.embedded.noauth:filter_factory
+state_dir = {state_dir}
 
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
@@ -111,7 +112,8 @@ def write_config(settings):
         directory.chmod(0o700)
     if not files.key.exists():
         files.key.write_text(secrets.token_hex(16))
-    files.paste.write_text(PASTE_INI)
+    access_token.ensure(settings.state_dir)
+    files.paste.write_text(PASTE_INI.format(state_dir=settings.state_dir))
     conf = f"""\
 [DEFAULT]
 host = embedded

@@ -12,7 +12,8 @@ from heatclient import client as heatclient
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from dbaas_api.heat_gateway import NO_AUTH_TOKEN, HeatGateway
+from dbaas_api.embedded import access_token
+from dbaas_api.heat_gateway import HeatGateway
 
 PORTS = {"postgresql": 5432, "mariadb": 3306, "redis": 6379}
 
@@ -47,10 +48,11 @@ def change(client, stack, method, path, body=None, expect=202):
     return response
 
 
-def heat_client(stack):
-    """heatclient on the embedded Heat's service project, as its operator."""
-    return heatclient.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{stack.settings.service_project}",
-                             token=NO_AUTH_TOKEN)
+def heat_client(stack, project=None):
+    """heatclient on the embedded Heat (the service project by default) as the person who
+    owns the installation: with its access token."""
+    return heatclient.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{project or stack.settings.service_project}",
+                             token=access_token.read(stack.state_dir))
 
 
 def admin_password(stack, instance_id):

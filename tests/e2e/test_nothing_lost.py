@@ -14,13 +14,11 @@ import time
 import uuid
 
 import pytest
-from heatclient import client as heat_client
 
 from dbaas_api import datastores
-from dbaas_api.heat_gateway import NO_AUTH_TOKEN
 from dbaas_api.model import InstanceSpec, UserSpec
 from dbaas_api.rendering import Renderer
-from tests.e2e.support import connected
+from tests.e2e.support import connected, heat_client
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +41,7 @@ def own_stack(override_dir):
 
 def heat_of(stack, project):
     """Heat as a person holding the templates would use it, in their own project."""
-    return heat_client.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{project}", token=NO_AUTH_TOKEN)
+    return heat_client(stack, project)
 
 
 def until_settled(heat, stack_id, timeout=120):

@@ -1,7 +1,8 @@
 """The embedded Heat's own pieces, without starting Heat."""
+import json
 import sqlite3
 
-from dbaas_api.embedded import noauth, sqlite as heat_sqlite
+from dbaas_api.embedded import access_token, noauth, sqlite as heat_sqlite
 
 
 def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
@@ -43,17 +44,49 @@ def test_autoincrement_rebuild_keeps_rows_indexes_and_foreign_keys(tmp_path):
     assert con.execute("SELECT id FROM resource WHERE name='c'").fetchone() == (3,)
 
 
-def test_noauth_takes_the_project_from_the_url_and_is_not_admin():
+def _noauth(tmp_path):
     seen = {}
 
     def app(environ, start_response):
         seen.update(environ)
-        return []
+        start_response("200 OK", [])
+        return [b"ok"]
 
-    middleware = noauth.filter_factory({})(app)
-    middleware({"PATH_INFO": "/v1/project-a/stacks", "HTTP_X_PROJECT_ID": "forged"}, None)
+    return noauth.filter_factory({}, state_dir=str(tmp_path))(app), seen
+
+
+def _call(middleware, path, token=None, method="GET"):
+    answer = {}
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method}
+    if token is not None:
+        environ["HTTP_X_AUTH_TOKEN"] = token
+    body = b"".join(middleware(environ, lambda status, headers: answer.update(status=status)))
+    return answer["status"], body
+
+
+def test_noauth_takes_the_project_from_the_url_and_is_not_admin(tmp_path):
+    middleware, seen = _noauth(tmp_path)
+    token = access_token.read(tmp_path)
+    middleware({"PATH_INFO": "/v1/project-a/stacks", "HTTP_X_PROJECT_ID": "forged", "HTTP_X_AUTH_TOKEN": token},
+               lambda *_: None)
     assert seen["HTTP_X_PROJECT_ID"] == "project-a"
     assert "admin" not in seen["HTTP_X_ROLES"].split(",")
+
+
+def test_noauth_lets_in_only_the_installations_token(tmp_path):
+    middleware, seen = _noauth(tmp_path)
+    token = access_token.read(tmp_path)
+    assert len(token) >= 40 and oct(access_token.path(tmp_path).stat().st_mode & 0o777) == "0o600"
+    assert access_token.ensure(tmp_path) == token                   # made once, then kept
+    for offered in (None, "", "dbaas-no-auth", token[:-1], token + "x", "\udcff" + token):
+        status, body = _call(middleware, "/v1/svc/stacks/x/y/resources/admin_password", offered)
+        assert status.startswith("401") and json.loads(body)["error"]["type"] == "Unauthorized", offered
+    for method in ("POST", "PATCH", "DELETE"):
+        assert _call(middleware, "/v1/svc/stacks", "wrong", method)[0].startswith("401")
+    assert not seen
+    assert _call(middleware, "/", None)[0].startswith("200")          # version discovery
+    assert _call(middleware, "/", None, "POST")[0].startswith("401")
+    assert _call(middleware, "/v1/svc/stacks", token)[0].startswith("200")
 
 
 def test_make_private_leaves_only_the_instances_path_to_others(tmp_path):
