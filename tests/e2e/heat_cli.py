@@ -10,15 +10,17 @@ from pathlib import Path
 
 from heatclient import client as heat_client
 
-from dbaas_api.heat_gateway import NO_AUTH_TOKEN
+from dbaas_api.embedded import access_token
 
 OPENSTACK = Path(sys.executable).with_name("openstack")
 
 
 def environment(stack, project):
-    """The embedded Heat is no-auth: the project is the one in the endpoint's URL."""
+    """The embedded Heat is no-auth: the project is the one in the endpoint's URL, and it lets
+    in whoever sends the installation's access token (what ``dbaas heat-env`` exports)."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(stack.state_dir),
-            "OS_AUTH_TYPE": "none", "OS_ENDPOINT": f"{stack.settings.heat_endpoint}/{project}"}
+            "OS_AUTH_TYPE": "admin_token", "OS_TOKEN": access_token.read(stack.state_dir),
+            "OS_ENDPOINT": f"{stack.settings.heat_endpoint}/{project}"}
 
 
 def start(stack, project, *arguments):
@@ -47,7 +49,8 @@ def openstack(stack, project, *arguments, timeout=300, check=True):
 
 def heat(stack, project):
     """heatclient in the person's project, for reading what the CLI did."""
-    return heat_client.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{project}", token=NO_AUTH_TOKEN)
+    return heat_client.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{project}",
+                              token=access_token.read(stack.state_dir))
 
 
 def settle(stack, project, names, timeout=180):
