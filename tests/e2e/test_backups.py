@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from dbaas_api.heat_gateway import HeatGateway
+
 from tests import backup_content
 from tests.harness import Stack
 from tests.swift_harness import KEY, USER, SwiftAIO
@@ -302,6 +304,16 @@ def test_local_directory_is_the_embedded_default(stack, datastore):
         assert sorted(p.name for p in directory.iterdir()) == ["manifest.json", "segment-000000"]
         restored = current.instance(datastore, restore=backup_id, users=datastore == "redis", name="restored")
         assert backup_content.fingerprint(datastore, *login(datastore, current.active(restored))) == expected
+        # Its first change renders no restore_from: every read while Heat works on it answers.
+        first_change = ("/databases", {"databases": [{"name": "later"}]}) if datastore != "redis" else (
+            "/users", {"users": [{"name": "later", "password": PASSWORD}]})
+        assert current.client.post(f"/instances/{restored}{first_change[0]}", first_change[1]).status_code == 202
+        heat = HeatGateway(stack.settings)
+        while True:
+            shown = current.client.get(f"/instances/{restored}")
+            assert shown.status_code == 200, shown.text
+            if not heat.get_stack(restored, resolve_outputs=False)["stack_status"].endswith("_IN_PROGRESS"):
+                break
         current.delete_backup(backup_id)
         assert not directory.exists()
     finally:
