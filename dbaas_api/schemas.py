@@ -134,11 +134,13 @@ NICS = {
     "description": "a list of at most one network interface",
 }
 
+# Detach: null, or "" as Trove's clients send it.
+DETACH = {"type": ["null", "string"], "maxLength": 0, "description": "null or \"\" (detach the replica)"}
+
 INSTANCE_UPDATE = _envelope("instance", {
     "type": "object",
     "properties": {"name": NAME, "configuration": CONFIGURATION_REF, "access": ACCESS,
-                   "replica_of": {"type": "null", "description": "null (detach the replica)"},
-                   "slave_of": {"type": "null", "description": "null (detach the replica)"}},
+                   "replica_of": DETACH, "slave_of": DETACH},
     "description": "an object with 'name' and/or 'configuration', 'access' or 'replica_of'"},
     "Instance update request", "a JSON object with an 'instance' object")
 

@@ -161,7 +161,7 @@ class InstanceService:
     def update(self, project_id, instance_id, body):
         """PUT /instances/{id}: a new name and/or a configuration group to attach (an id or
         link) or detach (null, or an empty body), new ``access`` (service/access.py), or
-        ``replica_of: null`` (Trove's older ``slave_of``) to detach a replica, as Trove takes
+        ``replica_of: null`` or ``""`` (Trove's older ``slave_of``) to detach a replica, as Trove takes
         them: at most one attribute besides the name."""
         if len(set(body) - {"name"}) > 1:
             raise errors.BadRequest("Only one attribute (besides 'name') may be updated at a time.")
@@ -172,7 +172,7 @@ class InstanceService:
         if unknown:
             raise errors.BadRequest(f"instance.{sorted(unknown)[0]}: cannot be updated.")
         detach = next((field for field in ("replica_of", "slave_of") if field in body), None)
-        if detach and body[detach] is not None:
+        if detach and body[detach] not in (None, ""):
             raise errors.BadRequest(f"instance.{detach}: only null (detach the replica) can be set; make a "
                                     "new replica with replica_of at create.")
 

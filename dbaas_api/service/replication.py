@@ -158,7 +158,8 @@ class Replication:
         except errors.NotFound:
             source_state = {"role": UNREACHABLE}
         if source_state["role"] != UNREACHABLE:
-            raise errors.Conflict(f"The replica source '{source_id}' is alive: use promote_to_replica_source on "
+            # 400 as in Trove (a request that cannot be right now, not a transient conflict).
+            raise errors.BadRequest(f"The replica source '{source_id}' is alive: use promote_to_replica_source on "
                                   "one of its replicas for a switchover.")
         members = sorted(self.replica_ids(project_id, source_id), key=lambda member: member != preferred)
         self._settled(project_id, members)

@@ -134,8 +134,8 @@ def test_promote_and_eject_refusals(api):
         assert_trove_error(api.post(f"/instances/{first['id']}/action", {verb: {}}, project="proj-b"),
                            404, "itemNotFound")
     for asked in (first["id"], source):
-        assert "alive" in assert_trove_error(
-            api.post(f"/instances/{asked}/action", {"eject_replica_source": {}}), 409, "conflict")
+        assert "alive" in assert_trove_error(   # 400, as Trove answers it
+            api.post(f"/instances/{asked}/action", {"eject_replica_source": {}}), 400, "badRequest")
     api.gateway.stacks[source]["outputs"][-1]["output_value"] = {"role": "unreachable"}
     assert "eject" in assert_trove_error(
         api.post(f"/instances/{first['id']}/action", {"promote_to_replica_source": {}}), 409, "conflict")
@@ -172,7 +172,16 @@ def test_detach_and_its_refusals(api):
     assert_trove_error(api.put(f"/instances/{source}", {"instance": {"replica_of": None}}), 400, "badRequest")
     assert_trove_error(api.put(f"/instances/{first['id']}", {"instance": {"replica_of": source}}), 400, "badRequest")
     assert_trove_error(api.delete(f"/instances/{source}"), 400, "badRequest")   # it has a replica
+    assert_trove_error(api.put(f"/instances/{first['id']}", {"instance": {"replica_of": " "}}), 400, "badRequest")
     assert api.put(f"/instances/{first['id']}", {"instance": {"slave_of": None}}).status_code == 202
+    assert api.gateway.updates[-1]["parameters"] == {"replica_of": ""}
+    assert "op:DETACH" in api.gateway.updates[-1]["tags"]
+
+
+def test_detach_with_an_empty_string_as_troves_clients_send_it(api):
+    source = primary(api)
+    first, _ = replicas(api, source)
+    assert api.put(f"/instances/{first['id']}", {"instance": {"replica_of": ""}}).status_code == 202
     assert api.gateway.updates[-1]["parameters"] == {"replica_of": ""}
     assert "op:DETACH" in api.gateway.updates[-1]["tags"]
 
