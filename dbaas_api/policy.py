@@ -43,8 +43,11 @@ RULES = BASE_RULES + (
     _rule("dbaas:instance:list", "rule:project_reader", "GET", "/instances", "List the project's instances."),
     _rule("dbaas:instance:show", "rule:project_reader", "GET", "/instances/{instance_id}", "Show an instance."),
     _rule("dbaas:instance:create", "rule:project_member", "POST", "/instances", "Create an instance."),
-    _rule("dbaas:instance:delete", "rule:project_member", "DELETE", "/instances/{instance_id}",
-          "Delete an instance."),
+    _rule("dbaas:instance:delete", "rule:project_member or rule:admin", "DELETE", "/instances/{instance_id}",
+          "Delete an instance (an admin: any project's, as Trove's clean-up does)."),
+    _rule("dbaas:instance:reset_status", "rule:project_member or rule:admin", "POST",
+          "/instances/{instance_id}/action",
+          "reset_status of an instance (an admin: any project's, before a forced delete)."),
     _rule("dbaas:instance:configuration", "rule:project_reader", "GET", "/instances/{instance_id}/configuration",
           "Show the settings an instance's configuration starts from."),
     _rule("dbaas:mgmt:instance:list", "rule:admin", "GET", "/mgmt/instances",
@@ -80,6 +83,10 @@ class Policy:
         conf(args=[], default_config_files=[], default_config_dirs=[])
         self._enforcer = policy.Enforcer(conf, policy_file=str(policy_file))
         self._enforcer.register_defaults(RULES)
+
+    def allows(self, rule, credentials, project_id):
+        """Whether ``credentials`` may do ``rule`` on ``project_id``'s resources."""
+        return bool(self._enforcer.authorize(rule, {"project_id": project_id}, credentials))
 
     def enforce(self, rule, credentials, project_id):
         """Raise errors.Forbidden unless ``credentials`` (project_id, user_id, roles) allow

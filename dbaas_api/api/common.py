@@ -30,6 +30,19 @@ def authorize(project_id, rule=None):
     return caller.project_id
 
 
+def instance_project(project_id, instance_id, rule):
+    """authorize() for a call on one instance, and the project that owns it: the caller's
+    own; or, when ``rule`` holds with the instance's owner as its target (by default for
+    admins: Trove's admin context skips the tenant check), that owner. Anyone else meets the
+    instance as not found (404), as in their own project."""
+    project = authorize(project_id, rule)
+    owner = services().instances.owner(instance_id)
+    if owner is None or owner == project:
+        return project
+    caller = identity.caller(services().settings, request.environ, project_id)
+    return owner if services().policy.allows(rule, caller.credentials(), owner) else project
+
+
 def json_body():
     """The request body as JSON: 415 when it is not JSON, 400 when it does not parse."""
     if not request.is_json:

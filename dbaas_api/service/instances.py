@@ -198,6 +198,17 @@ class InstanceService:
             return configuration_change(current, configuration)
         self.changes.apply(project_id, instance_id, change)
 
+    def owner(self, instance_id):
+        """The project that owns instance ``instance_id``; None when it is no instance (for
+        the calls whose policy lets an admin act on any project's: api/common.instance_project)."""
+        if not STACK_ID.match(instance_id or ""):
+            return None
+        stack = self.gateway.get_stack(instance_id, resolve_outputs=False)
+        if stack is None or status.is_gone(stack.get("stack_status")):
+            return None
+        owner = tags.decode(stack.get("tags"))
+        return owner.project_id if owner is not None else None
+
     def delete(self, project_id, instance_id):
         stack = owned_stack(self.gateway, project_id, instance_id)
         self.replication.refuse_delete_with_replicas(project_id, instance_id)

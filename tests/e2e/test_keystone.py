@@ -159,6 +159,29 @@ def test_only_an_admin_lists_every_project(tenants, alices_instance):
     assert PASSWORD not in tenants["admin"].get("/mgmt/instances").text
 
 
+def test_an_admin_may_reset_and_delete_another_projects_instance_as_troves_clean_up_does(tenants, alices_instance):
+    """trove-tempest-plugin cleans up with its admin client: reset_status, then DELETE, under
+    the admin's own project (policy dbaas:instance:reset_status and dbaas:instance:delete).
+    A member of another project still meets the instance as not found."""
+    alice, bob, admin = tenants["alice"], tenants["bob"], tenants["admin"]
+    doomed = alice.create_instance(name="alpha-doomed", flavorRef="1", volume={"size": 1}, datastore={"type": "redis"})
+    try:
+        alice.wait_status(doomed["id"])
+        for response in (bob.post(f"/instances/{doomed['id']}/action", {"reset_status": {}}),
+                         bob.delete(f"/instances/{doomed['id']}")):
+            assert response.status_code == 404 and list(response.json()) == ["itemNotFound"], response.text
+        assert admin.get(f"/instances/{alices_instance['id']}").status_code == 404   # show: no reach
+        response = admin.post(f"/instances/{doomed['id']}/action", {"reset_status": {}})
+        assert response.status_code == 202, response.text
+        assert admin.post(f"/instances/{doomed['id']}/action", {"restart": {}}).status_code == 404  # nor other actions
+        response = admin.delete(f"/instances/{doomed['id']}")
+        assert response.status_code == 202, response.text
+        alice.wait_status(doomed["id"], ("GONE",))
+    finally:
+        alice.delete(f"/instances/{doomed['id']}")
+    assert alice.get(f"/instances/{alices_instance['id']}").json()["instance"]["status"] == "ACTIVE"
+
+
 def test_an_expired_token_is_401(keystone, keystone_stack, tenants):
     token = keystone.short_lived_token("bob", seconds=4)
     client = keystone_stack.client(project_of(tenants["bob"]), token)
