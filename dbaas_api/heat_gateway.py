@@ -132,8 +132,9 @@ class HeatGateway:
                 self._names.clear()
             self._names[stack_id] = name
 
-    def list_stacks(self, tags, limit, marker=None):
-        """One page of stacks having all ``tags``, newest first, in exactly one Heat call.
+    def list_stacks(self, tags, limit, marker=None, tags_any=()):
+        """One page of stacks having all ``tags`` (and, given ``tags_any``, at least one of
+        those), newest first, in exactly one Heat call.
 
         heatclient's ``stacks.list`` is a generator that asks again whenever a page comes back
         shorter than ``limit`` (always, on the last page), so this sends the one GET itself.
@@ -142,6 +143,8 @@ class HeatGateway:
                   "sort_keys": "creation_time", "sort_dir": "desc"}  # Heat's name for created_at
         if marker:
             params["marker"] = marker
+        if tags_any:
+            params["tags_any"] = ",".join(tags_any)
         with _heat_errors():
             response = self._client.http_client.get(f"/stacks?{urlencode(params)}")
         return list(response.json().get("stacks", []))

@@ -43,8 +43,10 @@ instance_model = ns.model("Instance", {
     "replica_of": fields.Nested(ns.model("InstanceReplicaSource", {"id": fields.String, "links": views.LINKS}),
                                 description="on a replica: the instance it follows"),
     "replicas": fields.List(fields.Nested(ns.model("InstanceReplica", {"id": fields.String, "links": views.LINKS})),
-                            description="show only: the instances following this one"),
+                            description="the instances following this one"),
     "created": fields.String(description="ISO 8601 (show and detail)"),
+    "service_status_updated": fields.String(
+        description="ISO 8601 (show and detail): when operating_status was read (live), null when unknown"),
     "updated": fields.String(description="ISO 8601 (show and detail)"),
 })
 instance_envelope = ns.model("InstanceEnvelope", {"instance": fields.Nested(instance_model)})

@@ -94,6 +94,7 @@ def instance(record, detail=False):
         view["replicas"] = [{"id": replica, "links": links("instances", replica)} for replica in record.replicas]
     if detail:
         view["created"], view["updated"] = record.created, record.updated
+        view["service_status_updated"] = record.service_status_updated
     return view
 
 

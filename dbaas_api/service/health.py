@@ -18,7 +18,8 @@ the place the servers run. What that is depends on the driver the environment fi
   status (see docs/api.md). Not built yet for the cloud driver
   (templates/environments/openstack.yaml).
 
-The same process table gives ``volume.used`` (bytes under the data dir) on show.
+The same process table gives ``volume.used`` (bytes under the data dir) on show, and a list
+page's addresses (each server's ``instance.json``), which Heat's stack list does not return.
 """
 import threading
 from pathlib import Path
@@ -47,6 +48,9 @@ class NoProbe:
     def operating_status(self, stack_ids):
         return {}
 
+    def addresses(self, stack_ids):
+        return {}
+
     def used_bytes(self, stack_id):
         return None
 
@@ -68,6 +72,18 @@ class ProcessTable:
             if stack_id in wanted:
                 running = self.driver.is_running(key)
                 found[stack_id] = HEALTHY if running and found.get(stack_id, HEALTHY) == HEALTHY else SHUTDOWN
+        return found
+
+    def addresses(self, stack_ids):
+        """{stack id: the address its server listens on} (instance.json, written when the
+        address was allocated, never changed after), for a list page's addresses."""
+        wanted = set(stack_ids)
+        found = {}
+        for key, stack_id in self._servers():
+            if stack_id in wanted and stack_id not in found:
+                server = self.driver.get(key)
+                if server is not None:
+                    found[stack_id] = server.address
         return found
 
     def used_bytes(self, stack_id):

@@ -68,6 +68,7 @@ class Instance:
     volume_used: float | None = None  # GB under the data dir (show only)
     progress: tuple | None = None  # (done, total) resources while Heat works (show only)
     placement: Placement | None = None  # its network and volume type (show only)
+    service_status_updated: str | None = None  # when operating_status was read (it is live)
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,26 @@ class InstanceService:
             raise errors.BadRequest("marker must be the id of an instance.")
         stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=limit + 1, marker=marker)
         instances = self._live(tuple(_from_stack(stack) for stack in stacks[:limit]))
+        addresses = self.health.addresses([instance.id for instance in instances])
+        replicas = self._replicas_of(project_id, [i.id for i in instances if not i.replica_of])
+        instances = tuple(replace(instance, address=instance.address or addresses.get(instance.id),
+                                  replicas=replicas.get(instance.id) or None) for instance in instances)
         next_marker = instances[-1].id if len(stacks) > limit and instances else None
         return Page(instances, next_marker)
+
+    def _replicas_of(self, project_id, source_ids):
+        """{source id: its replicas' ids} for a list page: one Heat call (``tags_any``) for
+        the whole page, none when no instance on it can be a source."""
+        if not source_ids:
+            return {}
+        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=1000,
+                                          tags_any=[f"replica_of:{source_id}" for source_id in source_ids])
+        found = {}
+        for stack in stacks:
+            source = tags.decode(stack.get("tags")).replica_of
+            if source and not status.is_gone(stack.get("stack_status")):
+                found.setdefault(source, []).append(stack["id"])
+        return {source: tuple(ids) for source, ids in found.items()}
 
     def get(self, project_id, instance_id):
         """The instance with its address and port from the stack outputs, its access from
@@ -227,6 +246,7 @@ class InstanceService:
         (restart brings it back); while Heat builds it or restarts it for a change, the
         server being down is expected: BUILD or RESTARTING."""
         health = self.health.operating_status([instance.id for instance in instances])
+        read_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         live = []
         for instance in instances:
             operating = health.get(instance.id, "")
@@ -234,6 +254,7 @@ class InstanceService:
             if operating == live_health.SHUTDOWN and instance.status in _STARTING:
                 operating = _STARTING[instance.status]
             live.append(replace(instance, operating_status=operating,
+                                service_status_updated=read_at if operating else None,
                                 status=status.SHUTDOWN if settled and operating == live_health.SHUTDOWN else instance.status))
         return tuple(live)
 

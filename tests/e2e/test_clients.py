@@ -122,6 +122,9 @@ def test_database_instance_list(accounts, pg_instance):
     assert (row["Name"], row["Status"], row["Datastore"], row["Datastore Version"]) == \
         ("cli-pg", "ACTIVE", "postgresql", "15")
     assert (row["Flavor ID"], row["Size"]) == ("2", 1)
+    shown = cli_json(accounts["alice"], "database", "instance", "show", created["id"])
+    assert [address["address"] for address in row["Addresses"]] == [shown["ip"]]   # as show says
+    assert row["Role"] == "" and row["Operating Status"] == "HEALTHY"
 
 
 def test_database_instance_list_all_projects_is_for_admins(keystone, accounts, pg_instance):

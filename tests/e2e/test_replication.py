@@ -379,7 +379,8 @@ def test_replication_with_the_openstack_cli(keystone, keystone_stack):
         shown = cli_json(alice, "database", "instance", "show", "cli-source")
         assert shown["replicas"] == replica["id"]
         listed = {row["ID"]: row for row in cli_json(alice, "database", "instance", "list")}
-        assert listed[replica["id"]]["Role"] == "replica"
+        assert listed[replica["id"]]["Role"] == "replica" and listed[primary["id"]]["Role"] == "primary"
+        assert [a["address"] for a in listed[replica["id"]]["Addresses"]] == [replica_host]
 
         assert cli(bob, "database", "instance", "promote", replica["id"]).returncode != 0
         assert cli(alice, "database", "instance", "eject", "cli-source").returncode != 0   # it is alive

@@ -79,11 +79,13 @@ class FakeGateway:
         shown = {k: "******" if k in hidden else v for k, v in stack["parameters"].items()}
         return {**stack, "parameters": shown, "outputs": list(stack["outputs"]) if resolve_outputs else []}
 
-    def list_stacks(self, tags, limit, marker=None):
+    def list_stacks(self, tags, limit, marker=None, tags_any=()):
         self._check_available()
-        self.list_calls.append({"tags": list(tags), "limit": limit, "marker": marker})
+        self.list_calls.append({"tags": list(tags), "limit": limit, "marker": marker, **(
+            {"tags_any": list(tags_any)} if tags_any else {})})
         found = [s for s in self.stacks.values()
-                 if set(tags) <= set(s["tags"]) and s["stack_status"] != "DELETE_COMPLETE"]
+                 if set(tags) <= set(s["tags"]) and s["stack_status"] != "DELETE_COMPLETE"
+                 and (not tags_any or set(tags_any) & set(s["tags"]))]
         found.sort(key=lambda s: s["creation_time"], reverse=True)
         if marker:
             ids = [s["id"] for s in found]

@@ -205,3 +205,16 @@ def test_a_postgresql_resize_keeps_every_replica_able_to_follow(api):
     assert "max_connections" in assert_trove_error(resize(first["id"], "1"), 400, "badRequest")  # below its source
     assert api.gateway.updates == []
     assert resize(first["id"], "3").status_code == 202    # a replica may be larger
+
+
+def test_a_list_shows_a_sources_replicas_and_a_replicas_source(api):
+    """The OSC client's Role column: ``replicas`` makes a primary, ``replica_of`` a replica;
+    the page's replicas are one more Heat call for the whole page."""
+    source = api.create(name="src")
+    api.gateway.finish(source["id"])
+    stack = api.gateway.stacks[api.create(name="other")["id"]]
+    replica = api.gateway.create_stack("r", api.renderer.render_record(),
+                                       ["dbaas", "project:proj-a", f"replica_of:{source['id']}", "flavor:2", "volume:1"])
+    listed = {i["id"]: i for i in api.get("/instances").get_json()["instances"]}
+    assert [r["id"] for r in listed[source["id"]]["replicas"]] == [replica]
+    assert listed[replica]["replica_of"]["id"] == source["id"] and "replicas" not in listed[stack["id"]]
