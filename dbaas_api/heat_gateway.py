@@ -89,7 +89,10 @@ class HeatGateway:
         fields = _stack_fields(rendered)
         fields.pop("parameters")
         with _heat_errors():
-            self._client.stacks.validate(**fields)
+            try:
+                self._client.stacks.validate(**fields)
+            except heat_exc.HTTPBadRequest as exc:   # the template's fault, whatever type it names
+                raise errors.BadRequest(_public_message(exc, ())) from None
 
     def get_stack(self, stack_id, resolve_outputs=True):
         """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""

@@ -190,6 +190,13 @@ def test_heat_400_keeps_its_message_without_traceback_or_secrets(heat, gateway):
     assert "more lines" not in raised.value.message
 
 
+def test_validate_says_what_heat_refuses_in_a_template_even_an_unknown_dbaas_type(heat, gateway):
+    heat(heat_error(400, "The Resource Type (DBaaS::NoSuchThing) could not be found."))
+    with pytest.raises(errors.BadRequest) as raised:   # dbaas up names the file; not "no plugins"
+        gateway.validate_template(RenderedStack("t"))
+    assert raised.value.message == "The Resource Type (DBaaS::NoSuchThing) could not be found."
+
+
 def test_heats_400_for_an_operators_override_is_the_services_fault_not_the_callers(heat, gateway):
     heat(heat_error(400, "Property error: resources.audit.properties: Unknown Property x"))
     rendered = RenderedStack("t", {}, template_name="postgresql/single.yaml.j2 (operator override)")
