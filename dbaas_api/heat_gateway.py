@@ -13,6 +13,7 @@ from keystoneauth1 import exceptions as keystone_exc
 
 from dbaas_api import errors, status
 from dbaas_api.embedded import access_token
+from dbaas_api.stack_marks import StackMarks
 
 LOG = logging.getLogger(__name__)
 # heatclient logs every request body at DEBUG, stack parameters (passwords) included;
@@ -38,12 +39,13 @@ class HeatGateway:
         self._settings = settings
         self._client = client or _client(settings)
         self._names = {}
+        self._marks = StackMarks(None if settings.keystone else settings.state_dir)
 
     def create_stack(self, name, rendered, tags):
         """Create the stack and return its id (the instance id)."""
         with _heat_errors(secrets=_secrets(rendered.parameters), template=rendered.template_name):
             body = self._client.stacks.create(
-                stack_name=name, disable_rollback=True, tags=",".join(tags),
+                stack_name=name, disable_rollback=True, tags=",".join(self._marks.tagged(name, tags)),
                 **_stack_fields(rendered))
         self._remember(body["stack"]["id"], name)
         return body["stack"]["id"]
@@ -59,11 +61,13 @@ class HeatGateway:
         new, empty one and throws the old one's data away, so it is refused before it runs
         (errors.TemplateFault, naming the template and the resources) and the stack is left
         as it was. Our own templates never replace anything."""
+        qualified = self._qualified(stack_id)
+        tags = self._marks.tagged(self._names.get(stack_id, ""), tags)
         fields = dict(_stack_fields(rendered), tags=",".join(tags))
         secrets = _secrets(rendered.parameters)
         with _heat_errors(secrets=secrets, template=rendered.template_name):
             preview = self._client.http_client.patch(
-                f"/stacks/{self._qualified(stack_id)}/preview?show_nested=True", data=fields).json()
+                f"/stacks/{qualified}/preview?show_nested=True", data=fields).json()
         replaced = (preview.get("resource_changes") or {}).get("replaced") or []
         if replaced:
             resources = ", ".join(sorted(f"{r.get('resource_name')} ({r.get('resource_type')})" for r in replaced))
@@ -95,13 +99,17 @@ class HeatGateway:
                 raise errors.BadRequest(_public_message(exc, ())) from None
 
     def get_stack(self, stack_id, resolve_outputs=True):
-        """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none."""
+        """The stack as a dict (with ``outputs`` when resolved), or None when Heat has none
+        or the API did not make it (stack_marks.py)."""
         name = self._names.get(stack_id)
         try:
             with _heat_errors():
                 stack = self._client.stacks.get(f"{name}/{stack_id}" if name else stack_id,
                                                 resolve_outputs=resolve_outputs).to_dict()
         except errors.NotFound:
+            return None
+        if not self._marks.made_here(stack):
+            LOG.warning("Ignored stack %s: the API did not make it (no valid mark)", stack_id)
             return None
         self._remember(stack_id, stack.get("stack_name"))
         return stack
@@ -150,7 +158,7 @@ class HeatGateway:
             params["tags_any"] = ",".join(tags_any)
         with _heat_errors():
             response = self._client.http_client.get(f"/stacks?{urlencode(params)}")
-        return list(response.json().get("stacks", []))
+        return [stack for stack in response.json().get("stacks", []) if self._marks.made_here(stack)]
 
     def cancel_stack_action(self, stack_id):
         """Stop the create or update under way, without a rollback: the stack ends *_FAILED

@@ -5,13 +5,14 @@ token (dbaas heat-env), and version discovery still work, and no Keystone is inv
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import requests
 
 from dbaas_api.embedded import access_token
-from tests.e2e.support import settled
+from tests.e2e.support import heat_client, settled
 
 NONE_TEMPLATE = "heat_template_version: 2021-04-16\nresources:\n  n:\n    type: OS::Heat::None\n"
 
@@ -80,3 +81,45 @@ def test_the_owner_uses_the_unmodified_openstack_cli_with_dbaas_heat_env(stack, 
     cli_env["OS_TOKEN"] = "guessed"
     refused = openstack("stack", "list")
     assert refused.returncode != 0 and "access-token" in refused.stderr, refused.stderr
+
+
+def test_the_api_ignores_stacks_it_did_not_make(stack):
+    """Even with Heat's token (the owner by mistake, say), a stack made in the service project
+    by hand with an instance's tags, also with a real instance's mark copied, is not an
+    instance: not listed, 404 for show, delete, users, backups."""
+    project = f"victim-{uuid.uuid4().hex[:8]}"
+    client = stack.client(project)
+    real = client.create_instance(name="real", flavorRef="1", volume={"size": 1},
+                                  datastore={"type": "redis", "version": "7"})
+    heat = heat_client(stack)
+    planted = []
+    try:
+        client.wait_status(real["id"])
+        real_tags = heat.stacks.get(real["id"]).tags
+        assert [tag for tag in real_tags if tag.startswith("mark:")]
+        for name, tags in (("planted-plain", ["dbaas", f"project:{project}", "datastore:redis", "version:7",
+                                              "flavor:1", "volume:1"]),
+                           ("planted-copied", real_tags)):
+            planted.append(heat.stacks.create(stack_name=name, template=NONE_TEMPLATE, tags=",".join(tags))["stack"]["id"])
+        for stack_id in planted:
+            until_complete(heat, stack_id)
+        assert [i["id"] for i in client.get("/instances").json()["instances"]] == [real["id"]]
+        assert [i["id"] for i in client.get("/instances/detail").json()["instances"]] == [real["id"]]
+        for stack_id in planted:
+            for response in (client.get(f"/instances/{stack_id}"), client.get(f"/instances/{stack_id}/users"),
+                             client.post(f"/instances/{stack_id}/databases", {"databases": [{"name": "x"}]}),
+                             client.post("/backups", {"backup": {"name": "b", "instance": stack_id}}),
+                             client.delete(f"/instances/{stack_id}")):
+                assert response.status_code == 404, response.text
+            assert heat.stacks.get(stack_id).stack_status == "CREATE_COMPLETE"   # and left alone
+    finally:
+        for stack_id in planted:
+            heat.stacks.delete(stack_id)
+        client.delete_and_wait(real["id"])
+
+
+def until_complete(heat, stack_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while heat.stacks.get(stack_id).stack_status.endswith("IN_PROGRESS"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
