@@ -9,6 +9,7 @@ from dbaas_api import errors, identity, policy
 
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_PAGE_SIZE = 100
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 SERVICES = "dbaas"  # key in app.extensions
 
 
@@ -48,12 +49,31 @@ def json_body():
     if not request.is_json:
         raise errors.UnsupportedMediaType("The request body must be JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data())
+        body = json.loads(request.get_data())
     except json.JSONDecodeError as exc:
         raise errors.BadRequest(
             f"The request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
     except (ValueError, RecursionError):  # not UTF-8, or nested beyond reason
         raise errors.BadRequest("The request body is not valid JSON.") from None
+    _refuse_lone_surrogates(body, "")
+    return body
+
+
+def _refuse_lone_surrogates(value, path):
+    """JSON's \\ud800 escapes decode to half a UTF-16 pair, which is no character: no name,
+    password or value can hold one (the servers, Heat and UTF-8 cannot), so 400 naming the
+    field, before anything uses it."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise errors.BadRequest(f"{path or 'The body'} holds a lone surrogate (\\ud800-\\udfff), "
+                                    "which is not a character.")
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            _refuse_lone_surrogates(key, f"{path} (a key)" if path else "A key")
+            _refuse_lone_surrogates(child, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _refuse_lone_surrogates(child, f"{path}[{index}]")
 
 
 def one_as_list(body, singular, plural):
@@ -72,7 +92,7 @@ def page_args():
     raw_limit = request.args.get("limit")
     if raw_limit is None:
         limit = services().settings.page_size
-    elif raw_limit.isdigit() and int(raw_limit) >= 1:
+    elif raw_limit.isascii() and raw_limit.isdigit() and int(raw_limit) >= 1:   # not "²"
         limit = int(raw_limit)
     else:
         raise errors.BadRequest("limit must be a positive integer.")

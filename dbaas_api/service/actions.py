@@ -157,7 +157,7 @@ def _applied(spec):
 def _volume_size(volume, maximum):
     """Trove's ``{"size": N}``, or openstacksdk's bare N; a whole number of GB."""
     size = volume.get("size") if isinstance(volume, dict) else volume
-    if isinstance(size, str) and size.strip().isdigit():
+    if isinstance(size, str) and size.strip().isascii() and size.strip().isdigit():
         size = int(size)
     if not isinstance(size, int) or isinstance(size, bool):
         raise errors.BadRequest("resize.volume.size must be a whole number of GB.")

@@ -49,3 +49,23 @@ def test_unknown_ids_and_routes_are_404_in_trove_format(stack):
     for path in ("/instances/" + str(uuid.uuid4()), "/instances/not-a-uuid", "/flavors/99", "/no-such-thing"):
         response = client.get(path)
         assert response.status_code == 404 and response.json()["itemNotFound"]["code"] == 404, path
+
+
+def test_what_gunicorn_refuses_itself_is_in_trove_format_too(stack):
+    """A 10,000-character id is over gunicorn's request-line limit: Trove's JSON, not HTML."""
+    client = stack.client("bad-long")
+    response = client.get("/instances/" + "x" * 10000)
+    assert response.status_code == 400 and response.headers["Content-Type"] == "application/json"
+    assert response.json()["badRequest"]["code"] == 400
+    assert client.get("/instances/" + "x" * 2000).json()["itemNotFound"]["code"] == 404
+
+
+def test_a_lone_surrogate_is_refused_up_front(stack):
+    client = stack.client(f"bad-{uuid.uuid4().hex[:8]}")
+    raw = '{"instance": {"name": "ok", "flavorRef": "1", "volume": {"size": 1}, "datastore": {"type": "redis"},' \
+          ' "users": [{"name": "app", "password": "long-enough-\\ud800"}]}}'
+    response = requests.post(f"{client.base}/instances", data=raw, headers={"Content-Type": "application/json"},
+                             timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["badRequest"]["message"].startswith("instance.users[0].password")
+    assert client.get("/instances").json()["instances"] == []
