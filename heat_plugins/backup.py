@@ -79,6 +79,10 @@ class Backup(resource.Resource):
             result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position"),
                                                 container),
                                  ahead=True)
+        except backup_storage.StorageRefused as exc:
+            # Heat retries a create only after ResourceInError (6 tries, ~69 s of BUILDING):
+            # full or read-only storage stays so; this fails at once.
+            raise exception.Error(exc.message)
         except DBaaSError as exc:
             raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         finally:

@@ -26,6 +26,7 @@ backup is restored from where it was written even after the default changes.
 """
 import contextlib
 import ctypes
+import errno
 import hashlib
 import json
 import math
@@ -46,6 +47,18 @@ MANIFEST = "manifest.json"
 CONTAINER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHUNK = 1 << 20           # bytes read and written at a time
 FORMAT_VERSION = 1
+
+
+# What a storage answers that a retry will not change: it is full, over quota, read-only,
+# or not ours to write. A backup that meets one fails at once (heat_plugins/backup.py).
+REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+FULL_BELOW = 1 << 20   # bytes free: less is a full file system
+
+
+class StorageRefused(errors.DBaaSError):
+    """The backup storage cannot take a backup, and would not on a retry."""
 
 
 class CorruptBackup(errors.DBaaSError):
@@ -97,6 +110,11 @@ class Storage:
     def delete_prefix(self, prefix):
         """Remove every object under prefix; tolerates none."""
         raise NotImplementedError
+
+    def refusal(self):
+        """Why this storage cannot take a backup now and would not on a retry (full,
+        read-only), asked after a backup failed; None when that is not known to be so."""
+        return None
 
     def settle(self, prefix):
         """Make what was stored under prefix durable (before the manifest, and after it)."""
@@ -235,6 +253,17 @@ class LocalStorage(Storage):
     def __init__(self, root, segment_size=None):
         super().__init__(segment_size)
         self.root = Path(root)
+
+    def refusal(self):
+        """A tool writing into a file here reports a full disk as its own failure ("could
+        not write to file"), so the file system itself is asked."""
+        existing = next(path for path in (self.root, *self.root.parents) if path.exists())
+        found = os.statvfs(existing)
+        if found.f_flag & os.ST_RDONLY:
+            return f"the backup directory {self.root} is on a read-only file system"
+        if found.f_bavail * found.f_frsize < FULL_BELOW:
+            return f"the backup directory {self.root} is full"
+        return None
 
     def write_tool(self, prefix, stream):
         """One file, which the tool writes itself (its stdout, as in ``tool > file``: no

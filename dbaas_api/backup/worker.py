@@ -6,7 +6,8 @@ took 1.5x as long, and a restore streamed there reached 0.4x of a bare ``tar -x`
 DBaaS::Backup starts ``python -m dbaas_api.backup.worker``, writes one JSON line of request to
 its stdin (the instance's admin password included: a pipe, never argv, a file or a log) and
 keeps stdin open; the worker answers one JSON line on stdout, ``{"location", "size",
-"checksum", "position"}`` or ``{"error"}``. Storage settings come from the environment, as in
+"checksum", "position"}`` or ``{"error"}`` (with ``"refused"`` when the storage cannot take it:
+full, read-only; no retry will do better). Storage settings come from the environment, as in
 the engine. Stdin reaching its end means the engine is gone: the worker then stops at once
 (its tool with it), so nothing is stored after the engine died and the backup's delete removes
 what was.
@@ -75,7 +76,7 @@ class _Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, close_fds=True, pass_fds=pass_fds)
 
     def ask(self, line):
-        from dbaas_api.backup.storage import CorruptBackup
+        from dbaas_api.backup.storage import CorruptBackup, StorageRefused
         from dbaas_api.errors import DBaaSError
 
         with self.stderr:
@@ -97,7 +98,8 @@ class _Worker:
                 raise DBaaSError(f"The backup worker exited with code {self.process.returncode}: "
                                  f"{lines[-1][:300] if lines else 'no message'}") from None
         if "error" in result:
-            raise (CorruptBackup if result.get("corrupt") else DBaaSError)(result["error"])
+            kind = CorruptBackup if result.get("corrupt") else StorageRefused if result.get("refused") else DBaaSError
+            raise kind(result["error"])
         return result
 
 
@@ -129,11 +131,17 @@ def run(line):
     fields = dict(asked["source"])
     for key in ("datadir", "workdir"):
         fields[key] = Path(fields[key]) if fields[key] else None
+    storage = None
     try:
         storage = backup_storage.from_settings(settings, asked.get("container"))
         stored, position = take(storage, asked["prefix"], datastores.get(asked["datastore"]), Source(**fields),
                                 asked.get("parent_position"))
-    except DBaaSError as exc:
+    except (DBaaSError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno not in backup_storage.REFUSALS:
+            raise
+        refusal = storage.refusal() if storage is not None else None
+        if refusal or isinstance(exc, OSError):
+            return {"error": f"The backup storage refused the backup: {refusal or exc.strerror}.", "refused": True}
         return {"error": exc.message}
     return {"location": stored.location, "size": stored.size, "checksum": stored.checksum, "position": position}
 

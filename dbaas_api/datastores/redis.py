@@ -77,7 +77,7 @@ class Redis(Datastore):
         "enable-protected-configs", "loadmodule", "appendonly", "set-proc-title",
         "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"})
 
-    system_user = None       # runs as whoever runs the driver (see FIELD-NOTES)
+    system_user = "redis"    # its own system user, as PostgreSQL and MariaDB have (Debian makes it)
     server_bin = "/usr/bin/redis-server"
 
     # What a user gets: every key and channel, every command but the @dangerous ones

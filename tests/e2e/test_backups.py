@@ -351,3 +351,54 @@ def test_backup_strategies_change_the_swift_container_backups_land_in(session, s
     assert client.delete(f"/backup_strategies?instance_id={source}").status_code == 202
     assert client.delete("/backup_strategies").status_code == 202
     assert client.get("/backup_strategies").json() == {"backup_strategies": []}
+
+
+@pytest.fixture(scope="module")
+def refusing_stack(tmp_path_factory):
+    """An embedded stack whose backup directory is a tiny tmpfs of its own (mounted here, root
+    only), which a test fills or makes read-only."""
+    import subprocess
+    mount = tmp_path_factory.mktemp("backup-mount")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root?)")
+    stack = Stack(backup_dir=mount)
+    try:
+        stack.up()
+        yield stack, mount
+    finally:
+        stack.destroy()
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_backup_the_storage_cannot_take_fails_at_once(refusing_stack):
+    """Full or read-only storage does not get better on Heat's retries (6 tries, ~69 s of
+    BUILDING before): the backup is FAILED within seconds, the instance unharmed."""
+    import subprocess
+    stack, mount = refusing_stack
+    current = Session(stack)
+    try:
+        source = current.instance("postgresql")
+        current.active(source)
+        filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)     # the storage is full
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
+        for state in ("full", "read-only"):
+            if state == "read-only":
+                (mount / "filler").unlink()
+                subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+            started = time.monotonic()
+            backup_id = current.backup(source)
+            backup = current.wait_backup(backup_id, wanted=("FAILED",), timeout=60)
+            took = time.monotonic() - started
+            print(f"\nbackup to {state} storage: FAILED after {took:.1f} s")
+            assert took < 15, (state, took)
+            assert current.client.get(f"/instances/{source}").json()["instance"]["status"] == "ACTIVE"
+            assert backup["status"] == "FAILED"
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)])
+        current.cleanup()

@@ -45,7 +45,7 @@ def test_each_datastore_names_its_admin_and_standard_port():
     assert (PG.admin_user, PG.port) == ("os_admin", 5432)
     assert (MARIADB.admin_user, MARIADB.port) == ("os_admin", 3306)
     assert (REDIS.admin_user, REDIS.port) == ("default", 6379)
-    assert (PG.system_user, MARIADB.system_user, REDIS.system_user) == ("postgres", "mysql", None)
+    assert (PG.system_user, MARIADB.system_user, REDIS.system_user) == ("postgres", "mysql", "redis")
 
 
 # ---- names --------------------------------------------------------------------------------
