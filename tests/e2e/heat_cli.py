@@ -5,6 +5,7 @@ to the embedded Heat is written here and nowhere else."""
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,12 +14,15 @@ from heatclient import client as heat_client
 from dbaas_api.embedded import access_token
 
 OPENSTACK = Path(sys.executable).with_name("openstack")
+# The CLI's own HOME (stevedore caches entry points under it): a person's, never the service's
+# private state directory. One for the test run, so the cache is shared; removed at exit.
+CLI_HOME = tempfile.TemporaryDirectory(prefix="openstack-cli-home-")
 
 
 def environment(stack, project):
     """The embedded Heat is no-auth: the project is the one in the endpoint's URL, and it lets
     in whoever sends the installation's access token (what ``dbaas heat-env`` exports)."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(stack.state_dir),
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": CLI_HOME.name,
             "OS_AUTH_TYPE": "admin_token", "OS_TOKEN": access_token.read(stack.state_dir),
             "OS_ENDPOINT": f"{stack.settings.heat_endpoint}/{project}"}
 

@@ -123,3 +123,11 @@ def eventually(check, timeout=5.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.02)
+
+
+def as_stored(views):
+    """An instance view (or a list of them) without what is read live each time it is shown
+    (``service_status_updated`` is the time of the read), for comparing two reads."""
+    if isinstance(views, list):
+        return [as_stored(view) for view in views]
+    return {key: value for key, value in views.items() if key != "service_status_updated"}

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.support import as_stored
 from tests.e2e.test_instances import pid_alive
 from tests.harness import Stack
 
@@ -95,7 +96,7 @@ def test_api_killed_loses_nothing(own_stack):
     own_stack.up()
 
     after = client.get("/instances/detail").json()["instances"]
-    assert after == before
+    assert as_stored(after) == as_stored(before)
     for instance_id in ids:
         client.delete_and_wait(instance_id)
 
