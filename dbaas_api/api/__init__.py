@@ -8,9 +8,11 @@ import logging
 
 from flask import jsonify
 from flask_restx import Api
+from flask_restx.swagger import Swagger
 from werkzeug.exceptions import HTTPException
 
 from dbaas_api import errors
+from dbaas_api.api import openapi
 
 LOG = logging.getLogger(__name__)
 SWAGGER_PATH = "/v1.0/swagger.json"
@@ -23,6 +25,13 @@ class TroveApi(Api):
 
     def handle_error(self, e):
         return error_response(e)
+
+    @property
+    def __schema__(self):
+        """flask-restx's document made valid Swagger 2.0 (api/openapi.py), built once."""
+        if self._schema is None:
+            self._schema = openapi.swagger2(Swagger(self).as_dict())
+        return self._schema
 
     def _register_doc(self, app_or_blueprint):
         """No Swagger UI and no placeholder root page: ``GET /`` is Trove's version list,
@@ -40,7 +49,8 @@ def init_app(app):
         title="heat-dbaas", version="v1.0", doc=False,
         description="Database as a service on OpenStack Heat, speaking Trove's v1.0 API.",
         default_swagger_filename=SWAGGER_PATH.lstrip("/"))
-    api.models[views.LINK.name] = views.LINK  # shared by every namespace's models
+    for shared in (views.LINK, views.ADDRESS):   # in more than one namespace's models
+        api.models[shared.name] = shared
     api.add_namespace(versions.ns)
     project = "/v1.0/<project_id>"
     api.add_namespace(datastores.ns, path=f"{project}/datastores")
@@ -65,7 +75,16 @@ def init_app(app):
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).
     app.register_error_handler(Exception, error_response)
+    app.after_request(_no_type_without_body)
     return api
+
+
+def _no_type_without_body(response):
+    """An answer without a body (202, 204...) says no content type: Flask would call it
+    text/html."""
+    if not response.is_streamed and not response.get_data():
+        del response.headers["Content-Type"]
+    return response
 
 
 def error_response(exc):

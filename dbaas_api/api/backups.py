@@ -45,12 +45,16 @@ BACKUP_CREATE = {
 
 create_request = ns.schema_model("BackupCreate", {k: v for k, v in BACKUP_CREATE.items() if k != "$schema"})
 backup_model = ns.model("Backup", {
-    "id": fields.String, "name": fields.String, "description": fields.String,
+    "id": fields.String, "name": fields.String, "description": views.nullable(fields.String()),
     "status": fields.String(description="NEW, BUILDING, COMPLETED, FAILED, DELETING, DELETE_FAILED"),
-    "instance_id": fields.String, "parent_id": fields.String(description="set for an incremental"),
-    "locationRef": fields.String(description="swift://container/id, or local://[container/]id under the backup dir"),
-    "size": fields.Float(description="GB, as Trove shows it"), "size_bytes": fields.Integer,
-    "checksum": fields.String(description="SHA-256 over its segments' SHA-256 digests (manifest.json)"),
+    "instance_id": fields.String,
+    "parent_id": views.nullable(fields.String(description="set for an incremental")),
+    "locationRef": views.nullable(fields.String(
+        description="swift://container/id, or local://[container/]id under the backup dir (once COMPLETED)")),
+    "size": views.nullable(fields.Float(description="GB, as Trove shows it (once COMPLETED)")),
+    "size_bytes": views.nullable(fields.Integer()),
+    "checksum": views.nullable(fields.String(
+        description="SHA-256 over its segments' SHA-256 digests (manifest.json), once COMPLETED")),
     "datastore": fields.Nested(ns.model("BackupDatastore", {
         "type": fields.String, "version": fields.String, "version_id": fields.String})),
     "project_id": fields.String, "created": fields.String, "updated": fields.String,

@@ -20,6 +20,12 @@ member_model = ns.model("ClusterInstance", {
     "volume": fields.Nested(ns.model("ClusterInstanceVolume", {"size": fields.Integer})),
     "ip": fields.List(fields.String), "port": fields.Integer,
 })
+member_envelope = ns.model("ClusterInstanceEnvelope", {"instance": fields.Nested(ns.clone(
+    "ClusterMemberInstance", member_model, {
+        "cluster_id": fields.String,
+        "datastore": fields.Nested(ns.model("ClusterMemberDatastore", {
+            "type": fields.String, "version": fields.String, "version_number": fields.String})),
+        "addresses": fields.List(fields.Nested(views.ADDRESS)), "hostname": fields.String}))})
 cluster_model = ns.model("Cluster", {
     "id": fields.String, "name": fields.String, "links": views.LINKS,
     "datastore": fields.Nested(ns.model("ClusterDatastore", {"type": fields.String, "version": fields.String})),
@@ -90,7 +96,7 @@ class Cluster(Resource):
 
 @ns.route("/<cluster_id>/instances/<instance_id>")
 class ClusterInstance(Resource):
-    @ns.response(200, "One member of the cluster")
+    @ns.response(200, "One member of the cluster", member_envelope)
     @ns.response(404, "No such cluster in this project, or no such member")
     def get(self, project_id, cluster_id, instance_id):
         project = authorize(project_id)

@@ -18,7 +18,7 @@ ns = Namespace("configurations", description="Configuration groups")
 create_request = ns.schema_model("ConfigurationCreate", schemas.CONFIGURATION_CREATE)
 update_request = ns.schema_model("ConfigurationUpdate", schemas.CONFIGURATION_UPDATE)
 configuration_fields = {
-    "id": fields.String, "name": fields.String, "description": fields.String,
+    "id": fields.String, "name": fields.String, "description": views.nullable(fields.String()),
     "created": fields.String, "updated": fields.String, "datastore_version_id": fields.String,
     "datastore_name": fields.String, "datastore_version_name": fields.String,
 }

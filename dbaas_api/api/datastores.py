@@ -72,7 +72,7 @@ class DatastoreVersion(Resource):
 
 @ns.route("/<datastore>/versions/<version>/volume-types")
 class DatastoreVersionVolumeTypes(Resource):
-    @ns.response(200, "The volume types this version may use (every one offered)")
+    @ns.response(200, "The volume types this version may use (every one offered)", volume_types.volume_type_list_model)
     @ns.response(404, "No such datastore or version")
     def get(self, project_id, datastore, version):
         authorize(project_id, "dbaas:datastore:show")

@@ -33,8 +33,7 @@ instance_model = ns.model("Instance", {
     "progress": fields.Nested(ns.model("InstanceProgress", {
         "done": fields.Integer, "total": fields.Integer}),
         description="show only, while the instance is built or changed: resources done of the stack's total"),
-    "addresses": fields.List(fields.Nested(ns.model("InstanceAddress", {
-        "address": fields.String, "type": fields.String, "network": fields.String}))),
+    "addresses": fields.List(fields.Nested(views.ADDRESS)),
     "ip": fields.List(fields.String),
     "hostname": fields.String,
     "port": fields.Integer,
@@ -49,6 +48,9 @@ instance_model = ns.model("Instance", {
         description="ISO 8601 (show and detail): when operating_status was read (live), null when unknown"),
     "updated": fields.String(description="ISO 8601 (show and detail)"),
 })
+default_configuration = ns.model("InstanceDefaultConfiguration", {"instance": fields.Nested(ns.model(
+    "InstanceDefaultConfigurationValues", {"configuration": fields.Raw(
+        description="setting name -> the value the config file starts from ('' for a bare flag), and port")}))})
 instance_envelope = ns.model("InstanceEnvelope", {"instance": fields.Nested(instance_model)})
 instance_page = ns.model("InstancePage", {
     "instances": fields.List(fields.Nested(instance_model)),
@@ -138,7 +140,7 @@ class Instance(Resource):
 
 @ns.route("/<instance_id>/configuration")
 class InstanceDefaultConfiguration(Resource):
-    @ns.response(200, "The settings the instance's config file starts from (its flavor's)")
+    @ns.response(200, "The settings the instance's config file starts from (its flavor's)", default_configuration)
     @ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
         """``openstack database configuration default``: Trove's default configuration."""

@@ -13,6 +13,12 @@ ns = Namespace("mgmt", description="Management across projects (admin)")
 mgmt_instance_model = ns.clone("MgmtInstance", instance_model, {
     "tenant_id": fields.String(description="the project that owns the instance"),
 })
+mgmt_instance_envelope = ns.model("MgmtInstanceEnvelope", {"instance": fields.Nested(ns.clone(
+    "MgmtInstanceDetail", mgmt_instance_model, {
+        "server": fields.Raw(description="always null: no Nova server"),
+        "service_status": views.nullable(fields.String(description="the database's health, null when unknown")),
+        "deleted": fields.Boolean, "deleted_at": views.nullable(fields.String(description="always null")),
+        "task_description": fields.String}))})
 mgmt_instance_page = ns.model("MgmtInstancePage", {
     "instances": fields.List(fields.Nested(mgmt_instance_model)),
     "links": fields.List(fields.Nested(views.LINK), description="rel=next when a further page exists"),
@@ -49,7 +55,8 @@ MGMT_NOT_BUILT = {
 
 @ns.route("/instances/<instance_id>")
 class MgmtInstance(Resource):
-    @ns.response(200, "The instance as its owner sees it, with its owner and Trove's management fields")
+    @ns.response(200, "The instance as its owner sees it, with its owner and Trove's management fields",
+                 mgmt_instance_envelope)
     @ns.response(403, "Not an administrator")
     @ns.response(404, "No such instance in any project")
     def get(self, project_id, instance_id):

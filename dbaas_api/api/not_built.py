@@ -1,6 +1,8 @@
 """Calls of Trove's API reference that are not built here: each answers 501 with the reason
 (rather than a bare 404 that says the URL is wrong), after the policy check every call has.
 docs/api.md has the table of every call and its state."""
+import re
+
 from flask_restx import Namespace, Resource
 
 from dbaas_api import errors
@@ -20,7 +22,8 @@ def not_built(ns, url, reason, rule, *methods):
     def refuse(self, project_id, **ids):
         authorize(project_id, rule)
         raise errors.NotImplementedYet(reason)
-    resource = type("NotBuilt", (Resource,), {method: refuse for method in methods})
+    name = "".join(word.title() for word in re.findall(r"[a-z]+", f"{ns.name} {url}"))   # its operationIds
+    resource = type(name, (Resource,), {method: ns.response(501, reason)(refuse) for method in methods})
     ns.add_resource(resource, url, endpoint=f"{ns.name}:{url}")
 
 

@@ -13,7 +13,18 @@ from dbaas_api import datastores as registry
 from dbaas_api.service.instances import REGION
 
 API_VERSION = "v1.0"
+
+
+def nullable(field):
+    """``field`` documented as possibly null (Swagger 2.0's x-nullable; flask-restx's own
+    nullable= is not in the document). The models only document: views are returned as built."""
+    field.__schema__ = {**field.__schema__, "x-nullable": True}
+    return field
+
+
 LINK = Model("Link", {"rel": fields.String(example="self"), "href": fields.String})
+ADDRESS = Model("InstanceAddress", {"address": fields.String, "type": fields.String,
+                                    "network": nullable(fields.String(description="the network's id, null for none"))})
 LINKS = fields.List(fields.Nested(LINK))
 PAGE_LINKS = fields.List(fields.Nested(LINK), description="rel=next when a further page exists")
 VERSION_DOC = {"id": API_VERSION, "status": "CURRENT", "updated": "2012-08-01T00:00:00Z"}
