@@ -19,11 +19,14 @@ class Flavor:
 @dataclass(frozen=True)
 class UserSpec:
     """An account. ``password`` None means "keep the one the stack holds": a stack keeps
-    passwords as hidden parameters that nobody, this service included, reads back."""
+    passwords as hidden parameters that nobody, this service included, reads back.
+    ``key``: the resource key its stack already has it under (a renamed user keeps the key
+    of its first name, so Heat updates it in place); None for a new user."""
     name: str
     password: str | None
     databases: tuple = ()
     host: str = "%"
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,25 @@ def resource_key(kind, *parts):
     return f"{kind}_{digest}"
 
 
+def user_keys(users, key=resource_key):
+    """Each user's resource key: the one its stack has it under, else one from its name and
+    host; a new user whose name a renamed one had first gets the next free one, so no two
+    share a key (the same name and host always find the same key again: the stack holds it)."""
+    taken = {user.key for user in users if user.key}
+    keys = []
+    for user in users:
+        if user.key:
+            keys.append(user.key)
+            continue
+        chosen, extra = key("user", user.name, user.host), 1
+        while chosen in taken:
+            extra += 1
+            chosen = key("user", user.name, user.host, str(extra))
+        taken.add(chosen)
+        keys.append(chosen)
+    return keys
+
+
 PACKAGED = "packaged"   # packaged/<name>: the packaged template, also where an override has that name
 
 
@@ -78,11 +97,11 @@ class Renderer:
         database_keys = {d["name"]: d["key"] for d in databases}
         users = [
             {
-                "key": key("user", user.name, user.host),
+                "key": user_key,
                 "spec": user,
                 "depends_on": [database_keys[name] for name in user.databases if name in database_keys],
             }
-            for user in spec.users
+            for user, user_key in zip(spec.users, user_keys(spec.users, key))
         ]
         live_secrets = {f"{user['key']}_password" for user in users} | ({"root_password"} if spec.root else set())
         retired = sorted(set(spec.retired_secrets) - live_secrets)

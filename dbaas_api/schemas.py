@@ -89,7 +89,7 @@ USERS_PASSWORDS = _envelope("users", _non_empty_list({
 USER_UPDATE = _envelope("user", {
     "type": "object", "minProperties": 1,
     "properties": {"name": NAME, "password": PASSWORD, "host": USER["properties"]["host"]},
-    "description": "an object with a new 'password'"},
+    "description": "an object with a new 'password', 'name' or 'host'"},
     "User update request", "a JSON object with a 'user' object")
 USER_GRANT = _envelope("databases", _non_empty_list(DATABASE_REF, "a non-empty list of {\"name\": ...}"),
                        "User access grant request", "a JSON object with a 'databases' list")

@@ -4,8 +4,9 @@ datastore server.
 They work over the server's admin endpoint with the datastore's own statements (see
 dbaas_api/datastores/), so they are the same whatever driver runs the server.
 Changes arrive as stack updates: a new password, a changed list of databases or new
-configuration values are applied in place; a new name replaces the resource (drop the old,
-create the new). Deleting one undoes it (drop, revoke, restore the defaults) unless the
+configuration values are applied in place, and so is a user's new name or host (the
+account is renamed); a database's new name replaces the resource (drop the old, create the
+new). Deleting one undoes it (drop, revoke, restore the defaults) unless the
 whole stack, and so the server, is going away.
 """
 import contextlib
@@ -99,13 +100,16 @@ class User(AdminEndpointResource):
     PROPERTIES = (NAME, PASSWORD, DATABASES, ALLOWED_HOST) = ("name", "password", "databases", "allowed_host")
 
     properties_schema = dict(AdminEndpointResource.endpoint_schema, **{
-        NAME: properties.Schema(properties.Schema.STRING, _("User name."), required=True),
+        NAME: properties.Schema(
+            properties.Schema.STRING, _("User name; a new one renames the account in place."),
+            required=True, update_allowed=True),
         PASSWORD: properties.Schema(
             properties.Schema.STRING, _("User password."), required=True, update_allowed=True),
         DATABASES: properties.Schema(
             properties.Schema.LIST, _("Databases the user may use."), default=[], update_allowed=True),
         ALLOWED_HOST: properties.Schema(
-            properties.Schema.STRING, _("Host pattern the user may connect from."), default="%"),
+            properties.Schema.STRING, _("Host pattern the user may connect from; a new one moves "
+                                        "the account in place."), default="%", update_allowed=True),
     })
 
     def _spec(self):
@@ -122,8 +126,14 @@ class User(AdminEndpointResource):
             return
         new = dict(self.properties, **prop_diff)
         name, host = new[self.NAME], new[self.ALLOWED_HOST]
+        old_name, old_host = self.properties[self.NAME], self.properties[self.ALLOWED_HOST]
 
         def change(session):
+            if (name, host) != (old_name, old_host):
+                # Its grants and what it owns go with it; the password it has is kept
+                # (PostgreSQL clears an MD5 one on a rename: given again from the record).
+                session.rename_user(old_name, old_host, name, host, new[self.PASSWORD])
+                self.resource_id_set(name)
             if self.PASSWORD in prop_diff:
                 session.set_password(name, prop_diff[self.PASSWORD], host)
             if self.DATABASES in prop_diff:

@@ -91,9 +91,9 @@ class User(Resource):
         return Response(status=202)
 
     @ns.expect(update_request)
-    @ns.response(202, "The password is being changed")
+    @ns.response(202, "The password, name or host is being changed (the account keeps its grants)")
+    @ns.response(400, "A name, host or password is invalid or reserved, or the new name is taken")
     @ns.response(404, "No such instance or user")
-    @ns.response(501, "Renaming a user or changing its host")
     def put(self, project_id, instance_id, user):
         project = authorize(project_id)
         body = json_body()

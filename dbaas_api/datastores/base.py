@@ -546,6 +546,17 @@ class AdminSession:
     def set_password(self, name, password, host="%"):
         raise NotImplementedError
 
+    def rename_user(self, name, host, new_name, new_host, password):
+        """Give the account ``name``@``host`` a new name and host, keeping its grants and
+        what it owns; ``password`` is the one it has (for datastores that cannot keep it).
+        NotFound when it is not there, Conflict when the new account exists."""
+        raise NotImplementedError
+
+    def _check_accounts(self, *accounts):
+        for name, host in accounts:
+            self.datastore.validate_user_name(name)
+            self.datastore.validate_host(host)
+
     def grant(self, user, database, host="%"):
         raise NotImplementedError
 

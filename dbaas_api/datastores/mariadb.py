@@ -654,6 +654,14 @@ class MariaDBSession(AdminSession):
         self._execute(f"ALTER USER {self._account(name, host)} IDENTIFIED BY PASSWORD "
                       f"{self._literal(_native_hash(password))}")
 
+    def rename_user(self, name, host, new_name, new_host, password):
+        """RENAME USER moves its privileges; its password hash does not depend on the name."""
+        self._check_accounts((name, host), (new_name, new_host))
+        self._require_user(name, host)
+        if self._exists(new_name, new_host):
+            raise errors.Conflict(f"User '{new_name}'@'{new_host}' already exists.")
+        self._execute(f"RENAME USER {self._account(name, host)} TO {self._account(new_name, new_host)}")
+
     def grant(self, user, database, host="%"):
         self._check(user, database, host)
         self._execute(f"GRANT ALL PRIVILEGES ON {_on(database)} TO {self._account(user, host)}")

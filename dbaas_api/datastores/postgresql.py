@@ -534,6 +534,17 @@ class PostgreSQLSession(AdminSession):
         self._execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
             sql.Identifier(name), sql.Literal(self._verifier(name, password))))
 
+    def rename_user(self, name, host, new_name, new_host, password):
+        """ALTER ROLE ... RENAME TO: its grants and objects stay its own. PostgreSQL clears
+        an MD5 password on a rename (the name is its salt; a SCRAM one stays): set again."""
+        self._check_accounts((name, host), (new_name, new_host))
+        self._require_user(name)
+        if self._execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (new_name,)):
+            raise errors.Conflict(f"User '{new_name}' already exists.")
+        self._execute(sql.SQL("ALTER ROLE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(new_name)))
+        if self._execute("SELECT 1 FROM pg_authid WHERE rolname = %s AND rolpassword IS NULL", (new_name,)):
+            self.set_password(new_name, password)
+
     def grant(self, user, database, host="%"):
         self._check(user, database, host)
         self._execute(sql.SQL("GRANT ALL ON DATABASE {} TO {}").format(

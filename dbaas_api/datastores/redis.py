@@ -635,6 +635,18 @@ class RedisSession(AdminSession):
         self._command("ACL", "SETUSER", name, "resetpass", f"#{_sha256(password)}")
         self._command("ACL", "SAVE")
 
+    def rename_user(self, name, host, new_name, new_host, password):
+        """Redis cannot rename an ACL user: the same rules and password under the new name,
+        then the old one goes (its clients are disconnected). Keys belong to no user."""
+        self._check_accounts((name, host), (new_name, new_host))
+        if not self._exists(name):
+            raise errors.NotFound(f"User '{name}' does not exist.")
+        if self._exists(new_name):
+            raise errors.Conflict(f"User '{new_name}' already exists.")
+        self._command("ACL", "SETUSER", new_name, "reset", f"#{_sha256(password)}", *self.datastore.USER_RULES)
+        self._command("ACL", "DELUSER", name)
+        self._command("ACL", "SAVE")
+
     def list_users(self):
         return [{"name": name, "host": "%", "databases": []}
                 for name in sorted(self._command("ACL", "USERS"))

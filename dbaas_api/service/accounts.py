@@ -127,20 +127,23 @@ class AccountService:
         self.changes.apply(project_id, instance_id, change)
 
     def update_user(self, project_id, instance_id, user_id, attributes):
-        """PUT /users/{user}: a new password. A new name or host would be a new account
-        (and its objects someone else's), so it is refused rather than faked."""
+        """PUT /users/{user}: a new password, name or host (Trove's update_attributes). A
+        rename is done in place on the server (its grants and objects stay its own): the
+        user keeps its resource, only its parameters change."""
         def change(current):
+            datastore = current.datastore
             found = _find_user(current, user_id)
-            for key, have in (("name", found.name), ("host", found.host)):
-                if attributes.get(key) not in (None, have):
-                    raise errors.NotImplementedYet(
-                        f"user.{key}: renaming users or changing their host is not supported; "
-                        "create a new user and delete this one.")
-            if attributes.get("password") is None:
-                return Change(current.spec)
-            current.datastore.validate_password(attributes["password"], field="user.password")
-            return Change(replace(current.spec, users=tuple(
-                replace(u, password=attributes["password"]) if u is found else u for u in current.spec.users)))
+            name, host = attributes.get("name") or found.name, attributes.get("host") or found.host
+            datastore.validate_user_name(name, field="user.name")
+            datastore.validate_host(host, field="user.host")
+            other = current.user(name, host)
+            if other and other is not found:
+                raise errors.BadRequest(f"user.name: a user named '{name}'{_at(datastore, host)} already exists.")
+            password = attributes.get("password")
+            if password is not None:
+                datastore.validate_password(password, field="user.password")
+            renamed = replace(found, name=name, host=host, password=password)
+            return Change(replace(current.spec, users=tuple(renamed if u is found else u for u in current.spec.users)))
         self.changes.apply(project_id, instance_id, change)
 
     def grant(self, project_id, instance_id, user_id, requested):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 from dbaas_api import datastores, errors, status, tags
 from dbaas_api.model import AccessSpec, ConfigurationSpec, InstanceSpec, Placement, RootSpec, UserSpec
-from dbaas_api.rendering import PLACEMENT_PARAMETERS, resource_key
+from dbaas_api.rendering import PLACEMENT_PARAMETERS
 
 STACK_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 HIDDEN = "******"   # how Heat shows a hidden parameter
@@ -139,12 +139,9 @@ def access_from_parameters(parameters):
 
 
 def _user(parameters, key, name):
-    host = parameters.get(f"{key}_host", "%")
-    if resource_key("user", name, host) != key:
-        # Renders would give this user another resource, which would drop and re-create it.
-        raise errors.DBaaSError(f"User parameters under {key} do not match its name; "
-                                "the stack was not made by this service's templates.")
-    return UserSpec(name=name, password=None, host=host,
+    """A user keeps the key it has (a renamed one, the key of its first name): a render
+    under another key would drop the account and make a new, empty one."""
+    return UserSpec(name=name, password=None, host=parameters.get(f"{key}_host", "%"), key=key,
                     databases=tuple(_json(parameters.get(f"{key}_databases"), [])))
 
 

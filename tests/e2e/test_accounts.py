@@ -7,6 +7,7 @@ import uuid
 import pytest
 import requests
 
+from dbaas_api.heat_gateway import HeatGateway
 from tests.e2e.support import can_login, change, connected, settled, write_and_read
 
 PW = "Pw-one-1'\"\\ ü"
@@ -110,6 +111,67 @@ def test_bad_input_is_refused_and_changes_nothing(stack, new_instance, datastore
     assert client.get(f"{base}/users").json()["users"] == [{"name": "u", "host": "%", "databases": []}]
     assert client.get(f"{base}/databases").json()["databases"] == [{"name": "db"}]
     assert settled(stack, active["id"])[0] == "CREATE_COMPLETE"   # no update ever reached Heat
+
+
+def troveclient_for(client):
+    """The unmodified python-troveclient library on this API (no-auth: any token will do)."""
+    from keystoneauth1 import session, token_endpoint
+    from troveclient.v1 import client as trove
+    return trove.Client(session=session.Session(auth=token_endpoint.Token(client.base, "no-auth")))
+
+
+@pytest.mark.parametrize("datastore,version", SQL)
+def test_a_renamed_user_keeps_its_grants_objects_and_password(stack, new_instance, datastore, version):
+    """troveclient's update_attributes (openstack database user update --name/--host): the
+    account is renamed in place on the server, never dropped and made again."""
+    from troveclient import exceptions as trove_errors
+    client = stack.client(f"ren-{uuid.uuid4().hex[:8]}")
+    active = new_instance(client, datastore, version, databases=[{"name": "d"}],
+                          users=[{"name": "app", "password": PW, "databases": [{"name": "d"}]},
+                                 {"name": "other", "password": PW}])
+    iid, host = active["id"], active["ip"][0]
+    with connected(datastore, host, "app", PW, "d") as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE owned (v text)")
+        cursor.execute("INSERT INTO owned VALUES ('kept')")
+    trove = troveclient_for(client)
+
+    trove.users.update_attributes(iid, "app", {"name": "renamed"})
+    settled(stack, iid)
+    assert not can_login(datastore, host, "app", PW, "d")
+    with connected(datastore, host, "renamed", PW, "d") as connection, connection.cursor() as cursor:
+        cursor.execute("INSERT INTO owned VALUES ('again')")    # still its table, still its grant
+        cursor.execute("SELECT count(*) FROM owned")
+        assert cursor.fetchone()[0] == 2
+    assert {u.name: [d["name"] for d in u.databases] for u in trove.users.list(iid)} == {
+        "renamed": ["d"], "other": []}
+
+    ref = "renamed"
+    if datastore == "mariadb":   # its host moves on the server: from nowhere this test is, then back
+        trove.users.update_attributes(iid, "renamed", {"host": "10.%"})
+        settled(stack, iid)
+        assert not can_login(datastore, host, "renamed", PW, "d")
+        trove.users.update_attributes(iid, "renamed", {"host": "127.%"}, hostname="10.%")
+        settled(stack, iid)
+        ref = "renamed@127.%"
+        assert client.get(f"/instances/{iid}/users/{ref}").json()["user"] == {
+            "name": "renamed", "host": "127.%", "databases": [{"name": "d"}]}
+        assert write_and_read(datastore, host, "renamed", PW, "d") == "v"
+
+    # Bad input: a 400 naming the field, and nothing changes (no update reaches Heat).
+    before = HeatGateway(stack.settings).get_stack(iid, resolve_outputs=False)["updated_time"]
+    taken = {"name": "other", "host": "%"} if datastore == "mariadb" else {"name": "other"}
+    reserved = "postgres" if datastore == "postgresql" else "root"
+    for attributes, field in [(taken, "user.name"), ({"name": reserved}, "user.name"),
+                              ({"name": "x" * 100}, "user.name")]:
+        response = client.put(f"/instances/{iid}/users/{ref}", {"user": attributes})
+        assert response.status_code == 400 and field in response.json()["badRequest"]["message"], response.text
+    with pytest.raises(trove_errors.BadRequest):
+        trove.users.update_attributes(iid, "renamed", taken, hostname="127.%" if datastore == "mariadb" else None)
+    if datastore == "postgresql":
+        response = client.put(f"/instances/{iid}/users/renamed", {"user": {"host": "10.0.0.1"}})
+        assert response.status_code == 400 and "user.host" in response.json()["badRequest"]["message"]
+    assert HeatGateway(stack.settings).get_stack(iid, resolve_outputs=False)["updated_time"] == before
+    assert write_and_read(datastore, host, "renamed", PW, "d") == "v" and can_login(datastore, host, "other", PW)
 
 
 @pytest.mark.parametrize("datastore,version", SQL)

@@ -1,6 +1,8 @@
-"""Root and configuration over the admin connection, and the override files, with real
+"""Root, renamed users and configuration over the admin connection, and the override files, with real
 PostgreSQL, MariaDB and Redis processes (the local driver, no Heat). Every test's servers and
 state dir are gone afterwards (conftest.py)."""
+from contextlib import closing
+
 import psycopg2
 import pymysql
 import pytest
@@ -8,7 +10,8 @@ import redis
 
 from dbaas_api import datastores, errors
 from tests.e2e.support import eventually
-from tests.integration.test_local_driver import ADMIN_PASSWORD, SERVERS, create, maria, pg, rds
+from dbaas_api.model import UserSpec
+from tests.integration.test_local_driver import ADMIN_PASSWORD, SERVERS, create, maria, pg, query, rds
 
 PG = datastores.get("postgresql")
 MARIADB = datastores.get("mariadb")
@@ -170,6 +173,44 @@ def test_root_enable_change_and_disable(driver, ds):
         admin.disable_root()
         admin.disable_root()                   # already gone: fine
     assert not login("second-Root-pw")
+
+
+def test_a_postgresql_rename_that_clears_an_md5_password_sets_it_again(driver):
+    """PostgreSQL salts MD5 with the role name and so clears it on a rename: the session
+    gives the role the password again (as SCRAM: pg_hba here takes nothing else)."""
+    instance = create(driver, PG)
+    with session(instance, PG) as admin:
+        admin.create_user(UserSpec("before", "Md5-user-pw"))
+        admin.create_user(UserSpec("taken", "Md5-user-pw"))
+    with closing(pg(instance, PG.admin_user, ADMIN_PASSWORD, "postgres")) as connection:
+        query(connection, "SET password_encryption = 'md5'")
+        query(connection, "ALTER ROLE before PASSWORD 'Md5-user-pw'")
+    with session(instance, PG) as admin:
+        admin.rename_user("before", "%", "after", "%", "Md5-user-pw")
+        with pytest.raises(errors.Conflict):
+            admin.rename_user("after", "%", "taken", "%", "Md5-user-pw")
+        with pytest.raises(errors.NotFound):
+            admin.rename_user("before", "%", "again", "%", "Md5-user-pw")
+    with closing(pg(instance, "after", "Md5-user-pw", "postgres")) as connection:
+        assert query(connection, "SELECT current_user") == [("after",)]
+
+
+def test_a_redis_rename_keeps_the_password_and_rules(driver):
+    instance = create(driver, REDIS)
+    with session(instance, REDIS) as admin:
+        admin.create_user(UserSpec("before", "Redis-user-pw"))
+        admin.create_user(UserSpec("taken", "Redis-user-pw"))
+        admin.rename_user("before", "%", "after", "%", "Redis-user-pw")
+        with pytest.raises(errors.Conflict):
+            admin.rename_user("after", "%", "taken", "%", "Redis-user-pw")
+        assert [u["name"] for u in admin.list_users()] == ["after", "taken"]
+    client = rds(instance, "after", "Redis-user-pw")
+    client.set("k", "v")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.flushall()                       # the same rules: @dangerous stays the admin's
+    client.close()
+    with pytest.raises(redis.AuthenticationError):
+        rds(instance, "before", "Redis-user-pw").ping()
 
 
 def test_redis_has_no_root(driver):

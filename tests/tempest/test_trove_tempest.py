@@ -45,10 +45,10 @@ ADMIN = "item 2: the clean-up's admin reset_status/DELETE of the tenant's instan
 ANSWERED = "item 3: the change is answered before it is applied; the test reads it at once"
 ROOT_AT_SETUP = "item 3: setUpClass enables root and logs in as root at once"
 EXPECTED_FAILURES = {
-    "test_instance_basic.TestInstanceBasicMariaDB.test_user_database": f"{ANSWERED}; item 4: user rename",
+    "test_instance_basic.TestInstanceBasicMariaDB.test_user_database": ANSWERED,
     "test_instance_basic.TestInstanceBasicMariaDB.test_configuration": ANSWERED,
     "test_instance_basic.TestInstanceBasicMariaDB.test_root_disable": ANSWERED,
-    "test_instance_basic.TestInstanceBasicPostgreSQL.test_user_database": f"{ANSWERED}; item 4: user rename",
+    "test_instance_basic.TestInstanceBasicPostgreSQL.test_user_database": ANSWERED,
     "test_instance_basic.TestInstanceBasicPostgreSQL.test_configuration": ANSWERED,
     "test_instance_basic.TestInstanceBasicPostgreSQL.test_root_disable": ANSWERED,
     # Fails only at its check of the Nova server's flavor: there is no Nova on this machine.

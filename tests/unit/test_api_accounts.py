@@ -164,8 +164,35 @@ def test_passwords_change_for_named_users_only(api):
     settle(api, iid)
     assert_trove_error(api.put(f"/instances/{iid}/users", {"users": [{"name": "zz", "password": "x-pw"}]}),
                        404, "itemNotFound")
-    assert_trove_error(api.put(f"/instances/{iid}/users/b", {"user": {"name": "c"}}), 501, "notImplemented")
     assert_trove_error(api.put(f"/instances/{iid}/users/b", {"user": {}}), 400, "badRequest")
+
+
+@pytest.mark.parametrize("datastore", ["postgresql", "mariadb"])
+def test_a_rename_changes_the_users_parameters_not_its_resource(api, datastore):
+    iid = instance(api, datastore, users=[{"name": "a", "password": PASSWORD}, {"name": "b", "password": PASSWORD}])
+    before = {k: v for k, v in parameters(api, iid).items() if k.startswith("user_")}
+    new = {"name": "c", "host": "10.0.0.%"} if datastore == "mariadb" else {"name": "c"}
+    assert api.put(f"/instances/{iid}/users/b", {"user": new}).status_code == 202
+    sent = last_update(api)["parameters"]
+    key = next(k[:-len("_name")] for k, v in before.items() if v == "b")
+    assert sent == {f"{key}_name": "c", **({f"{key}_host": "10.0.0.%"} if datastore == "mariadb" else {})}
+    settle(api, iid)
+    assert {u["name"]: u["host"] for u in api.get(f"/instances/{iid}/users").get_json()["users"]} == {
+        "a": "%", "c": new.get("host", "%")}
+    # A new user of the old name gets a resource of its own.
+    assert api.post(f"/instances/{iid}/users", {"users": [{"name": "b", "password": PASSWORD}]}).status_code == 202
+    assert len({k for k in parameters(api, iid) if k.endswith("_name")} - {k for k in before if k.endswith("_name")}) == 1
+    settle(api, iid)
+    updates = len(api.gateway.updates)
+    reserved = "postgres" if datastore == "postgresql" else "root"
+    for body, field in [({"name": "a"}, "user.name"), ({"name": reserved}, "user.name"),
+                        ({"name": "a", "host": "%"}, "user.name")]:
+        message = assert_trove_error(api.put(f"/instances/{iid}/users/b", {"user": body}), 400, "badRequest")
+        assert field in message
+    if datastore == "postgresql":
+        message = assert_trove_error(api.put(f"/instances/{iid}/users/b", {"user": {"host": "h"}}), 400, "badRequest")
+        assert "user.host" in message
+    assert len(api.gateway.updates) == updates   # nothing reached Heat
 
 
 def test_grant_and_revoke(api):

@@ -2,6 +2,7 @@
 a change sends only what is new or changed, and a busy instance is waited for, then 409."""
 import json
 import time
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -84,12 +85,19 @@ def test_a_removed_thing_left_as_its_default_is_not_in_the_spec():
     assert rebuilt.users == () and rebuilt.configuration is None
 
 
-def test_a_user_whose_key_does_not_match_its_name_is_refused_not_recreated():
+def test_a_renamed_user_keeps_its_key_and_a_new_user_of_its_old_name_gets_another():
+    """The key is where Heat has the account: rendered under another key it would be
+    dropped and made again, empty. Its first name, taken again, must not share it."""
+    first = resource_key("user", "a", "%")
     stack = {"parameters": {"datastore": "redis", "datastore_version": "7", "flavor": "1", "volume_size": "1",
-                            f"{resource_key('user', 'a', '%')}_name": "b"},
+                            f"{first}_name": "b"},
              "tags": tags.encode(tags.InstanceTags("p", "redis", "7", "1", 1, "n"))}
-    with pytest.raises(errors.DBaaSError, match="do not match"):
-        changes.spec_from_stack(stack)
+    spec = changes.spec_from_stack(stack)
+    assert spec.users == (UserSpec("b", None, key=first),)
+    spec = replace(spec, users=spec.users + (UserSpec("a", "pw"),))
+    parameters = Renderer(Settings.from_env(env={})).render_instance(spec).parameters
+    names = {key: value for key, value in parameters.items() if key.endswith("_name")}
+    assert names[f"{first}_name"] == "b" and sorted(names.values()) == ["a", "b"]
 
 
 def test_a_busy_attempt_is_retried_until_the_wait_is_over():
