@@ -16,7 +16,7 @@ from heat.common.i18n import _
 from heat.engine import constraints, properties, resource, support
 
 from dbaas_api import datastores
-from dbaas_api.errors import DBaaSError, NotFound
+from dbaas_api.errors import Conflict, DBaaSError, NotFound
 from dbaas_api.model import UserSpec
 
 
@@ -86,8 +86,14 @@ class Database(AdminEndpointResource):
     })
 
     def handle_create(self):
+        """A database the server has already (restored from a backup that holds it, as
+        Trove's clients restore) is kept as it is, data and all."""
         name = self.properties[self.NAME]
-        self._apply(lambda s: s.create_database(name))
+
+        def create(session):
+            with contextlib.suppress(Conflict):
+                session.create_database(name)
+        self._apply(create)
         self.resource_id_set(name)
 
     def handle_delete(self):
@@ -117,8 +123,18 @@ class User(AdminEndpointResource):
                         databases=tuple(self.properties[self.DATABASES]), host=self.properties[self.ALLOWED_HOST])
 
     def handle_create(self):
+        """A user the server has already (restored from a backup that holds it) is kept,
+        with what it owns: it takes the password asked for and the grants named."""
         spec = self._spec()
-        self._apply(lambda s: s.create_user(spec))
+
+        def create(session):
+            try:
+                session.create_user(spec)
+            except Conflict:
+                session.set_password(spec.name, spec.password, spec.host)
+                for database in spec.databases:
+                    session.grant(spec.name, database, spec.host)
+        self._apply(create)
         self.resource_id_set(spec.name)
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):

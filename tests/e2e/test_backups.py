@@ -16,6 +16,7 @@ import pytest
 from dbaas_api.heat_gateway import HeatGateway
 
 from tests import backup_content
+from tests.e2e.support import can_login, write_and_read
 from tests.harness import Stack
 from tests.swift_harness import KEY, USER, SwiftAIO
 
@@ -401,4 +402,37 @@ def test_a_backup_the_storage_cannot_take_fails_at_once(refusing_stack):
             assert backup["status"] == "FAILED"
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(mount)])
+        current.cleanup()
+
+
+@pytest.mark.parametrize("datastore", ["mariadb", "postgresql"])
+def test_a_restore_naming_what_the_backup_holds_keeps_it(stack, datastore):
+    """Trove's clients restore with the source's databases and users in the request: the
+    restored server has them already, so each is kept (the user takes the password asked
+    for and the grants named), the data stays, and what is new is made beside it."""
+    current = Session(stack)
+    try:
+        source = current.instance(datastore)
+        login_ = login(datastore, current.active(source))
+        backup_content.fill(datastore, *login_, "items", 500)
+        expected = backup_content.fingerprint(datastore, *login_)
+        backup_id = current.backup(source)
+        current.wait_backup(backup_id)
+        restored = current.client.create_instance(
+            name="restored", flavorRef="2", volume={"size": 1}, restorePoint={"backupRef": backup_id},
+            databases=[{"name": "appdb"}, {"name": "newdb"}],
+            users=[{"name": "app", "password": "New-Passw0rd", "databases": [{"name": "appdb"}, {"name": "newdb"}]},
+                   {"name": "fresh", "password": PASSWORD, "databases": [{"name": "newdb"}]}])["id"]
+        current.instances.append(restored)
+        assert current.settled(restored)["status"] == "ACTIVE"
+        host = current.active(restored)
+        assert backup_content.fingerprint(datastore, host, "app", "New-Passw0rd", "appdb") == expected
+        assert not can_login(datastore, host, "app", PASSWORD, "appdb")
+        assert write_and_read(datastore, host, "app", "New-Passw0rd", "newdb") == "v"
+        assert can_login(datastore, host, "fresh", PASSWORD, "newdb")
+        base = f"/instances/{restored}"
+        assert current.client.get(f"{base}/databases").json()["databases"] == [{"name": "appdb"}, {"name": "newdb"}]
+        assert {u["name"]: [d["name"] for d in u["databases"]] for u in current.client.get(f"{base}/users").json()[
+            "users"]} == {"app": ["appdb", "newdb"], "fresh": ["newdb"]}
+    finally:
         current.cleanup()
