@@ -76,6 +76,9 @@ class InstanceSpec:
     flavor: Flavor
     volume_size: int
     databases: tuple = ()
+    # Databases made with a character set and collation: name -> (character_set, collate), as
+    # Datastore.database_options returns them; the others have the server's defaults.
+    database_options: dict = field(default_factory=dict)
     users: tuple = ()  # of UserSpec
     restore: tuple = ()  # a backup chain to start from: ({location, checksum, position}, ...)
     root: RootSpec | None = None

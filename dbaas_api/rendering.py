@@ -93,7 +93,8 @@ class Renderer:
     def render_instance(self, spec, key=resource_key):
         """``key(kind, *parts)`` names each database's and user's resources and parameters:
         the service's hashes, or ``dbaas template``'s readable names (raw_templates.py)."""
-        databases = [{"key": key("database", name), "name": name} for name in spec.databases]
+        databases = [{"key": key("database", name), "name": name, "options": spec.database_options.get(name)}
+                     for name in spec.databases]
         database_keys = {d["name"]: d["key"] for d in databases}
         users = [
             {
@@ -133,6 +134,9 @@ class Renderer:
             parameters["replica_seed"] = spec.replica_seed
         for database in databases:
             parameters[f"{database['key']}_name"] = database["name"]
+            if database["options"]:
+                parameters[f"{database['key']}_character_set"], parameters[f"{database['key']}_collate"] = (
+                    value or "" for value in database["options"])
         for user in users:
             parameters[f"{user['key']}_name"] = user["spec"].name
             parameters[f"{user['key']}_host"] = user["spec"].host

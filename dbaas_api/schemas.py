@@ -37,6 +37,12 @@ DATABASE_REF = {
     "description": "an object with a 'name'",
 }
 DATABASE_REFS = {"type": "array", "items": DATABASE_REF, "description": "a list of {\"name\": ...}"}
+DATABASE_OPTION = {"type": "string", "maxLength": 255, "description": "a string (\"\": the server's default)"}
+NEW_DATABASE = {
+    "type": "object", "required": ["name"],
+    "properties": {"name": NAME, "character_set": DATABASE_OPTION, "collate": DATABASE_OPTION},
+    "description": "an object with a 'name' and optionally 'character_set' and 'collate'",
+}
 USER = {
     "type": "object",
     "required": ["name", "password"],
@@ -73,10 +79,7 @@ def _non_empty_list(items, description):
     return {"type": "array", "minItems": 1, "items": items, "description": description}
 
 
-DATABASES_CREATE = _envelope("databases", _non_empty_list({
-    "type": "object", "required": ["name"],
-    "properties": {"name": NAME, "character_set": NAME, "collate": NAME},
-    "description": "an object with a 'name'"}, "a non-empty list of {\"name\": ...}"),
+DATABASES_CREATE = _envelope("databases", _non_empty_list(NEW_DATABASE, "a non-empty list of {\"name\": ...}"),
     "Databases create request", "a JSON object with a 'databases' list")
 USERS_CREATE = _envelope("users", _non_empty_list(USER, "a non-empty list of {\"name\", \"password\", ...}"),
                          "Users create request", "a JSON object with a 'users' list")
@@ -177,7 +180,7 @@ INSTANCE_CREATE = {
                     },
                     "description": "an object with 'type' and 'version'",
                 },
-                "databases": DATABASE_REFS,
+                "databases": {"type": "array", "items": NEW_DATABASE, "description": "a list of {\"name\": ...}"},
                 "users": {"type": "array", "items": USER,
                           "description": "a list of {\"name\", \"password\", \"databases\"}"},
                 "configuration": CONFIGURATION_REF,

@@ -79,20 +79,25 @@ class AdminEndpointResource(resource.Resource):
 class Database(AdminEndpointResource):
     """A database inside the server."""
 
-    PROPERTIES = (NAME,) = ("name",)
+    PROPERTIES = (NAME, CHARACTER_SET, COLLATE) = ("name", "character_set", "collate")
 
     properties_schema = dict(AdminEndpointResource.endpoint_schema, **{
         NAME: properties.Schema(properties.Schema.STRING, _("Database name."), required=True),
+        CHARACTER_SET: properties.Schema(
+            properties.Schema.STRING, _("Character set (PostgreSQL: encoding); \"\": the server's."), default=""),
+        COLLATE: properties.Schema(
+            properties.Schema.STRING, _("Collation (PostgreSQL: LC_COLLATE and LC_CTYPE); \"\": the server's."),
+            default=""),
     })
 
     def handle_create(self):
         """A database the server has already (restored from a backup that holds it, as
         Trove's clients restore) is kept as it is, data and all."""
-        name = self.properties[self.NAME]
+        name, charset, collate = (self.properties[key] or None for key in self.PROPERTIES)
 
         def create(session):
             with contextlib.suppress(Conflict):
-                session.create_database(name)
+                session.create_database(name, charset, collate)
         self._apply(create)
         self.resource_id_set(name)
 

@@ -173,6 +173,26 @@ class Datastore:
                          self.reserved_databases, self.reserved_database_prefixes)
         self._check_identifier(field, name)
 
+    def database_options(self, character_set, collate, field="database"):
+        """Trove's ``character_set`` and ``collate`` of a database (either may be None) as the
+        server's CREATE DATABASE takes them: (character set, collation), each None for the
+        server's default; 400 naming ``<field>.character_set`` or ``.collate`` for what the
+        server does not offer. A datastore that offers them overrides this."""
+        for name, value in (("character_set", character_set), ("collate", collate)):
+            if value:
+                raise errors.BadRequest(f"field '{field}.{name}': {self.title} databases have none.")
+        return None, None
+
+    def requested_database_options(self, requested, field="databases"):
+        """{name: (character_set, collate)} of a request's databases that ask for them."""
+        found = {}
+        for index, database in enumerate(requested):
+            options = self.database_options(database.get("character_set"), database.get("collate"),
+                                            field=f"{field}[{index}]")
+            if any(options):
+                found[database["name"]] = options
+        return found
+
     def validate_user_name(self, name, field="user"):
         if not self.supports_users:
             raise errors.NotImplementedYet(f"{self.title} has no users.")
@@ -526,7 +546,8 @@ class AdminSession:
     def ping(self):
         raise NotImplementedError
 
-    def create_database(self, name):
+    def create_database(self, name, character_set=None, collate=None):
+        """``character_set`` and ``collate`` as Datastore.database_options returns them."""
         raise NotImplementedError
 
     def drop_database(self, name):

@@ -13,6 +13,7 @@ import pymysql
 
 from dbaas_api import errors
 from dbaas_api.backup.streams import ToolStream
+from dbaas_api.datastores import mariadb_collations as collations
 from dbaas_api.datastores.base import (
     BOOLEAN, FLOAT, INTEGER, STRING, AdminSession, Datastore, Parameter, closing_session, parameter_rules)
 
@@ -148,6 +149,24 @@ class MariaDB(Datastore):
         if any(ord(char) > 0xFFFF for char in name):
             raise errors.BadRequest(
                 f"field '{field}': MariaDB names cannot hold characters beyond U+FFFF (such as emoji).")
+
+    def database_options(self, character_set, collate, field="database"):
+        """Trove's MySQL rules: a collation alone brings its character set, a character set
+        alone its default collation (mariadb_collations.py, read from the server)."""
+        charset = collations.canonical(character_set) if character_set else None
+        if charset is not None and charset not in collations.COLLATIONS:
+            raise errors.BadRequest(f"field '{field}.character_set': '{character_set}' is not a MariaDB "
+                                    f"character set ({', '.join(sorted(collations.COLLATIONS))}).")
+        if not collate:
+            return charset, collations.collations_of(charset)[0] if charset else None
+        collation = collations.canonical(collate)
+        owner = collations.CHARSET_OF.get(collation)
+        if owner is None:
+            raise errors.BadRequest(f"field '{field}.collate': '{collate}' is not a MariaDB collation.")
+        if charset is not None and owner != charset:
+            raise errors.BadRequest(f"field '{field}.collate': '{collate}' is not a collation of "
+                                    f"character set '{charset}' (it is {owner}'s).")
+        return owner, collation
 
     # ---- the admin endpoint --------------------------------------------------------------
 
@@ -606,9 +625,12 @@ class MariaDBSession(AdminSession):
     def ping(self):
         return self._execute("SELECT 1") == ((1,),)
 
-    def create_database(self, name):
+    def create_database(self, name, character_set=None, collate=None):
         self.datastore.validate_database_name(name)
-        self._execute(f"CREATE DATABASE {_ident(name)}")
+        charset, collation = self.datastore.database_options(character_set, collate)
+        # Both are names from mariadb_collations.py's table (letters, digits, _): no quoting.
+        options = f" CHARACTER SET {charset} COLLATE {collation}" if charset else ""
+        self._execute(f"CREATE DATABASE {_ident(name)}{options}")
 
     def drop_database(self, name):
         """Grants outlive a dropped database in MariaDB; revoke them first, or a later database

@@ -88,6 +88,22 @@ PARAMETERS_15 = parameter_rules(
     Parameter("track_io_timing", BOOLEAN),
 )
 
+# What a database's ENCODING may be (PostgreSQL 15's server encodings; the others are for
+# clients only) and its LC_COLLATE / LC_CTYPE: the locales every server has, on this host and
+# in the upstream image alike (initdb's is C.UTF-8). A UTF-8 locale needs UTF8; C and POSIX
+# take any encoding. Matched as the server matches encoding names: case and punctuation aside.
+ENCODINGS = (
+    "EUC_CN", "EUC_JIS_2004", "EUC_JP", "EUC_KR", "EUC_TW", "ISO_8859_5", "ISO_8859_6", "ISO_8859_7",
+    "ISO_8859_8", "KOI8R", "KOI8U", "LATIN1", "LATIN2", "LATIN3", "LATIN4", "LATIN5", "LATIN6",
+    "LATIN7", "LATIN8", "LATIN9", "LATIN10", "MULE_INTERNAL", "SQL_ASCII", "UTF8", "WIN866", "WIN874",
+    "WIN1250", "WIN1251", "WIN1252", "WIN1253", "WIN1254", "WIN1255", "WIN1256", "WIN1257", "WIN1258")
+LOCALES = ("C", "POSIX", "C.UTF-8")
+
+
+def _lookup(offered, value):
+    key = "".join(char for char in value.lower() if char.isalnum())
+    return next((name for name in offered if "".join(c for c in name.lower() if c.isalnum()) == key), None)
+
 
 class PostgreSQL(Datastore):
     name = "postgresql"
@@ -147,6 +163,24 @@ class PostgreSQL(Datastore):
 
     filters_clients = True        # pg_hba.conf: first matching line wins, no match is refused
     access_file = "pg_hba.conf"
+
+    def database_options(self, character_set, collate, field="database"):
+        """Trove's ENCODING and LC_COLLATE (LC_CTYPE follows it); an encoding that is not
+        UTF8 gets the C locale unless one is asked for."""
+        encoding = _lookup(ENCODINGS, character_set) if character_set else None
+        if character_set and encoding is None:
+            raise errors.BadRequest(f"field '{field}.character_set': '{character_set}' is not a PostgreSQL "
+                                    f"server encoding ({', '.join(ENCODINGS)}).")
+        locale = _lookup(LOCALES, collate) if collate else None
+        if collate and locale is None:
+            raise errors.BadRequest(f"field '{field}.collate': '{collate}' is not a locale this service's "
+                                    f"PostgreSQL servers have ({', '.join(LOCALES)}).")
+        if locale == "C.UTF-8" and encoding not in (None, "UTF8"):
+            raise errors.BadRequest(f"field '{field}.collate': C.UTF-8 needs character_set UTF8, "
+                                    f"not {encoding} (C and POSIX take any).")
+        if encoding not in (None, "UTF8") and locale is None:
+            locale = "C"
+        return encoding, locale
 
     # ---- the admin endpoint --------------------------------------------------------------
 
@@ -475,10 +509,14 @@ class PostgreSQLSession(AdminSession):
     def ping(self):
         return self._execute("SELECT 1") == [(1,)]
 
-    def create_database(self, name):
+    def create_database(self, name, character_set=None, collate=None):
         self.datastore.validate_database_name(name)
+        encoding, locale = self.datastore.database_options(character_set, collate)
         ident = sql.Identifier(name)
-        self._execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8'").format(ident))
+        statement = sql.SQL("CREATE DATABASE {} ENCODING {}").format(ident, sql.Literal(encoding or "UTF8"))
+        if locale:   # template1 has initdb's locale: another one starts from template0
+            statement += sql.SQL(" LC_COLLATE {0} LC_CTYPE {0} TEMPLATE template0").format(sql.Literal(locale))
+        self._execute(statement)
         self._execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
 
     def drop_database(self, name):

@@ -51,13 +51,13 @@ class AccountService:
             names = []
             for index, database in enumerate(requested):
                 field = f"databases[{index}].name"
-                if database.get("character_set") or database.get("collate"):
-                    raise errors.NotImplementedYet("Database character_set and collate are not supported yet.")
                 datastore.validate_database_name(database["name"], field=field)
                 if database["name"] in current.spec.databases or database["name"] in names:
                     raise errors.BadRequest(f"{field}: a database named '{database['name']}' already exists.")
                 names.append(database["name"])
-            return Change(replace(current.spec, databases=current.spec.databases + tuple(names)))
+            options = dict(current.spec.database_options, **datastore.requested_database_options(requested))
+            return Change(replace(current.spec, databases=current.spec.databases + tuple(names),
+                                  database_options=options))
         self.changes.apply(project_id, instance_id, change)
 
     def delete_database(self, project_id, instance_id, name):
@@ -69,7 +69,8 @@ class AccountService:
                 raise _database_not_found(name)
             users = tuple(replace(user, databases=tuple(d for d in user.databases if d != name))
                           for user in current.spec.users)
-            return Change(replace(current.spec, users=users,
+            options = {d: value for d, value in current.spec.database_options.items() if d != name}
+            return Change(replace(current.spec, users=users, database_options=options,
                                   databases=tuple(d for d in current.spec.databases if d != name)))
         self.changes.apply(project_id, instance_id, change)
 

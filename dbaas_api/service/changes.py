@@ -99,7 +99,7 @@ def spec_from_stack(stack):
     """The InstanceSpec a stack holds, rebuilt from its parameters and tags."""
     instance_tags = tags.decode(stack.get("tags"))
     parameters = stack.get("parameters") or {}
-    databases, users = [], []
+    databases, users, database_options = [], [], {}
     for key, value in parameters.items():
         database = _DATABASE_NAME.match(key)
         user = _USER_NAME.match(key)
@@ -107,6 +107,10 @@ def spec_from_stack(stack):
             continue  # a parameter's default: what an update under way is removing
         if database:
             databases.append(value)
+            options = tuple(parameters.get(f"{database.group(1)}_{name}") or None
+                            for name in ("character_set", "collate"))
+            if any(options):
+                database_options[value] = options
         elif user:
             users.append(_user(parameters, user.group(1), value))
     configuration = None
@@ -117,7 +121,7 @@ def spec_from_stack(stack):
         project_id=instance_tags.project_id, name=instance_tags.name,
         datastore=parameters["datastore"], version=parameters["datastore_version"],
         flavor=datastores.find_flavor(parameters["flavor"]), volume_size=int(parameters["volume_size"]),
-        databases=tuple(sorted(databases)), users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
+        databases=tuple(sorted(databases)), database_options=database_options, users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
         root=RootSpec() if parameters.get("root_enabled") else None, configuration=configuration,
         started_with=_json(parameters.get("configuration_started_with"), {}),
         restarts=_int(parameters.get("restart_generation")),

@@ -280,7 +280,7 @@ class InstanceService:
         datastore, version = _datastore_and_version(body.get("datastore") or {})
         access = access_rules.requested(body.get("access") or {})
         access_rules.check_driver(access, datastore, self.settings.environment_file)
-        databases = _databases(datastore, body.get("databases") or [])
+        databases, options = _databases(datastore, body.get("databases") or [])
         reference = body.get("configuration") or body.get("configuration_id")
         configuration = None
         if reference:
@@ -296,6 +296,7 @@ class InstanceService:
             flavor=catalog.find_flavor_ref(_flavor_ref(body)),
             volume_size=self._volume_size(body.get("volume")),
             databases=databases,
+            database_options=options,
             users=_users(datastore, body.get("users") or [], databases),
             configuration=configuration,
             started_with=dict(configuration.values) if configuration else {},
@@ -351,15 +352,14 @@ def _flavor_ref(body):
 
 
 def _databases(datastore, requested):
+    """(names, {name: (character_set, collate)}) of a create's ``databases``."""
     if requested and not datastore.supports_databases:
         raise errors.BadRequest(f"Datastore '{datastore.name}' has no databases: remove 'databases'.")
     names = [database["name"] for database in requested]
     for database in requested:
-        if database.get("character_set") or database.get("collate"):
-            raise errors.NotImplementedYet("Database character_set and collate are not supported yet.")
         _validate(datastore, "validate_database_name", database["name"])
     _refuse_duplicates("Database", names)
-    return tuple(names)
+    return tuple(names), datastore.requested_database_options(requested)
 
 
 def _users(datastore, requested, databases):

@@ -2,6 +2,7 @@
 API keeps an instance ACTIVE while one runs, as Trove does), logging in as a user the way a
 client would, and the server's own settings. Everything here talks to the real services."""
 import contextlib
+import threading
 import time
 
 import psycopg2
@@ -113,6 +114,23 @@ def setting(datastore, host, user, password, name):
         with connection.cursor() as cursor:
             cursor.execute(f"SHOW {name}" if datastore == "postgresql" else f"SELECT @@GLOBAL.{name}")
             return str(cursor.fetchone()[0])
+
+
+def race_creates(url, instances, headers=None):
+    """POST each instance body to ``url``/instances at the same moment, one thread each;
+    the answers as [(status code, json)]."""
+    answers, barrier = [], threading.Barrier(len(instances))
+
+    def create(instance):
+        barrier.wait()
+        response = requests.post(f"{url}/instances", json={"instance": instance}, headers=headers, timeout=60)
+        answers.append((response.status_code, response.json()))
+    threads = [threading.Thread(target=create, args=(instance,)) for instance in instances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def eventually(check, timeout=5.0):

@@ -7,8 +7,9 @@ import uuid
 import pytest
 import requests
 
+from dbaas_api import datastores
 from dbaas_api.heat_gateway import HeatGateway
-from tests.e2e.support import can_login, change, connected, settled, write_and_read
+from tests.e2e.support import admin_password, can_login, change, connected, settled, write_and_read
 
 PW = "Pw-one-1'\"\\ ü"
 SQL = [("postgresql", "15"), ("mariadb", "10.11")]
@@ -82,6 +83,57 @@ def test_users_databases_grants_and_passwords(stack, new_instance, datastore, ve
     assert not can_login(datastore, host, "app", "Pw-three-3", "granted")
     assert client.get(f"{base}/users").json()["users"] == []
     assert client.get(base).json()["instance"]["status"] == "ACTIVE"
+
+
+# (request, what the server then holds: MariaDB's SCHEMATA, PostgreSQL's pg_database)
+CHARSETS = {
+    "mariadb": [({"character_set": "latin1", "collate": "latin1_german1_ci"}, ("latin1", "latin1_german1_ci")),
+                ({"collate": "utf8mb4_uca1400_ai_ci"}, ("utf8mb4", "utf8mb4_uca1400_ai_ci")),
+                ({"character_set": "utf8"}, ("utf8mb3", "utf8mb3_general_ci")),
+                ({}, ("utf8mb4", "utf8mb4_general_ci"))],
+    "postgresql": [({"character_set": "LATIN1", "collate": "C"}, ("LATIN1", "C", "C")),
+                   ({"character_set": "win1252"}, ("WIN1252", "C", "C")),
+                   ({"collate": "POSIX"}, ("UTF8", "C", "C")),   # glibc names POSIX C
+                   ({}, ("UTF8", "C.UTF-8", "C.UTF-8"))],
+}
+SERVER_CHARSET = {
+    "mariadb": "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+               "WHERE SCHEMA_NAME = %s",
+    "postgresql": "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database WHERE datname = %s",
+}
+
+
+@pytest.mark.parametrize("datastore,version", SQL)
+def test_character_sets_and_collations_reach_the_server_and_bad_ones_are_400(stack, new_instance, datastore, version):
+    """At create and with POST /databases; what Trove's list shows (the names); a bad value
+    is 400 naming the field, and nothing reaches Heat."""
+    client = stack.client(f"cs-{uuid.uuid4().hex[:8]}")
+    (first, first_held), *later = CHARSETS[datastore]
+    active = new_instance(client, datastore, version, databases=[{"name": "d0", **first}])
+    iid, host, base = active["id"], active["ip"][0], f"/instances/{active['id']}"
+    change(client, stack, "post", f"{base}/databases",
+           {"databases": [{"name": f"d{n}", **asked} for n, (asked, _) in enumerate(later, 1)]})
+    assert client.get(f"{base}/databases").json()["databases"] == [{"name": f"d{n}"} for n in range(len(later) + 1)]
+    admin = datastores.get(datastore).admin_user
+    with connected(datastore, host, admin, admin_password(stack, iid)) as connection, connection.cursor() as cursor:
+        for n, held in enumerate([first_held] + [held for _, held in later]):
+            cursor.execute(SERVER_CHARSET[datastore], (f"d{n}",))
+            assert cursor.fetchone() == held, n
+    bad = {"mariadb": [({"character_set": "klingon"}, "databases[0].character_set"),
+                       ({"character_set": "latin1", "collate": "utf8mb4_bin"}, "databases[0].collate")],
+           "postgresql": [({"character_set": "BIG5"}, "databases[0].character_set"),
+                          ({"character_set": "LATIN1", "collate": "C.UTF-8"}, "databases[0].collate"),
+                          ({"collate": "de_DE.UTF-8"}, "databases[0].collate")]}[datastore]
+    for asked, field in bad:
+        for response in (client.post(f"{base}/databases", {"databases": [{"name": "x", **asked}]}),
+                         client.post("/instances", {"instance": {
+                             "name": "x", "flavorRef": "1", "volume": {"size": 1},
+                             "datastore": {"type": datastore, "version": version},
+                             "databases": [{"name": "x", **asked}]}})):
+            assert response.status_code == 400, response.text
+            assert f"'{field}'" in response.json()["badRequest"]["message"]
+    assert [i["id"] for i in client.get("/instances").json()["instances"]] == [iid]
+    assert settled(stack, iid)[0] == "UPDATE_COMPLETE"
 
 
 @pytest.mark.parametrize("datastore,version", SQL)

@@ -212,13 +212,19 @@ def pg_login(ip, user, password, dbname):
         return cur.fetchone()[0]
 
 
-def test_database_db_create_list_delete(accounts, keystone_stack, pg_instance):
-    created, _ = pg_instance
+def test_database_db_create_list_delete(accounts, keystone_stack, http, pg_instance):
+    created, password = pg_instance
     alice = accounts["alice"]
-    done = cli(alice, "database", "db", "create", "cli-pg", "reports")
+    done = cli(alice, "database", "db", "create", "cli-pg", "reports", "--character_set", "LATIN1", "--collate", "C")
     assert done.returncode == 0, done.stderr
     settled(keystone_stack, created["id"])
     assert [row["Name"] for row in cli_json(alice, "database", "db", "list", "cli-pg")] == ["appdb", "reports"]
+    with psycopg2.connect(host=ip_of(http, created["id"]), port=5432, user="app", password=password,
+                          dbname="appdb", connect_timeout=5) as conn, conn.cursor() as cur:   # pg_database is public
+        cur.execute("SELECT pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE datname = 'reports'")
+        assert cur.fetchone() == ("LATIN1", "C")
+    assert "'databases[0].character_set': 'BIG5'" in cli_fails(
+        alice, "database", "db", "create", "cli-pg", "big5", "--character_set", "BIG5")
     done = cli(alice, "database", "db", "delete", "cli-pg", "reports")
     assert done.returncode == 0, done.stderr
     settled(keystone_stack, created["id"])

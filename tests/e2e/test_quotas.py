@@ -1,11 +1,9 @@
 """Quotas end to end, in the keystone profile (the management calls need an admin): the real
 Heat engine, real datastore servers, the API under gunicorn with two worker processes, and
 the unmodified ``openstack database`` CLI."""
-import threading
-
 import pytest
-import requests
 
+from tests.e2e.support import race_creates
 from tests.e2e.test_clients import cli, cli_json
 
 REDIS = {"flavorRef": "1", "volume": {"size": 1}, "datastore": {"type": "redis"}}
@@ -46,19 +44,8 @@ def test_racing_creates_from_eight_clients_over_two_api_processes_get_exactly_th
         users, limits, keystone_stack):
     in_use = usage(users)["instances"]["in_use"]
     limits(instances=in_use + 1)
-    token, url = users["bob"].session.headers["X-Auth-Token"], users["bob"].base
-    answers, barrier = [], threading.Barrier(8)
-
-    def create(number):
-        barrier.wait()
-        response = requests.post(f"{url}/instances", json={"instance": {"name": f"race-{number}", **REDIS}},
-                                 headers={"X-Auth-Token": token}, timeout=60)
-        answers.append((response.status_code, response.json()))
-    threads = [threading.Thread(target=create, args=(number,)) for number in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = race_creates(users["bob"].base, [{"name": f"race-{number}", **REDIS} for number in range(8)],
+                           headers={"X-Auth-Token": users["bob"].session.headers["X-Auth-Token"]})
     made = [body["instance"]["id"] for code, body in answers if code == 200]
     try:
         assert sorted(code for code, _ in answers) == [200] + [413] * 7, answers

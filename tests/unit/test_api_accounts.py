@@ -77,7 +77,11 @@ def test_database_list_pages_by_name(api):
     ({"databases": []}, 400, ["databases", "non-empty"]),
     ({"databases": [{"name": ""}]}, 400, ["databases[0].name"]),
     ({"nope": 1}, 400, ["databases"]),
-    ({"databases": [{"name": "n", "character_set": "latin1"}]}, 501, ["character_set"]),
+    ({"databases": [{"name": "n", "character_set": "latin0"}]}, 400, ["databases[0].character_set", "latin0"]),
+    ({"databases": [{"name": "n", "collate": "de_DE.UTF-8"}]}, 400, ["databases[0].collate", "de_DE.UTF-8"]),
+    ({"databases": [{"name": "n", "character_set": "LATIN1", "collate": "C.UTF-8"}]}, 400,
+     ["databases[0].collate", "needs character_set UTF8"]),
+    ({"databases": [{"name": "n", "collate": ["C"]}]}, 400, ["collate"]),
 ])
 def test_bad_databases_are_refused_before_heat(api, body, code, words):
     iid = instance(api, databases=[{"name": "a"}])
@@ -326,3 +330,21 @@ def test_other_projects_and_unknown_instances_are_404(api):
     for path in (f"/instances/{iid}/databases", f"/instances/{iid}/users", f"/instances/{iid}/root"):
         assert_trove_error(api.get(path, project="proj-b"), 404, "itemNotFound")
     assert_trove_error(api.get("/instances/not-an-id/users"), 404, "itemNotFound")
+
+
+def test_a_databases_character_set_and_collation_are_stack_parameters_kept_by_later_changes(api):
+    iid = instance(api, "mariadb", databases=[{"name": "a", "collate": "latin1_german1_ci"}])
+    assert api.post(f"/instances/{iid}/databases", {"databases": [
+        {"name": "b", "character_set": "utf8"}, {"name": "c"}]}).status_code == 202
+    settle(api, iid)
+    assert names(api, iid, "_character_set") == ["latin1", "utf8mb3"]
+    assert names(api, iid, "_collate") == ["latin1_german1_ci", "utf8mb3_general_ci"]
+    template = api.gateway.stacks[iid]["rendered"].template
+    assert template.count("character_set: {get_param:") == 2
+    # A later change re-renders both with what the stack holds; Trove's view is the name alone.
+    assert api.post(f"/instances/{iid}/users", {"users": [{"name": "u", "password": PASSWORD}]}).status_code == 202
+    assert api.gateway.stacks[iid]["rendered"].template.count("collate: {get_param:") == 2
+    settle(api, iid)
+    assert api.get(f"/instances/{iid}/databases").get_json()["databases"] == [{"name": n} for n in "abc"]
+    assert api.delete(f"/instances/{iid}/databases/a").status_code == 202
+    assert api.gateway.stacks[iid]["rendered"].template.count("collate: {get_param:") == 1

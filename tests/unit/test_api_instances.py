@@ -179,7 +179,9 @@ def test_the_password_never_appears_in_a_response_or_log(api, caplog):
     ({"modules": [{"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d"}]}, 501),
     ({"locality": "affinity"}, 501),
     ({"volume": {"size": 1, "type": "ssd"}}, 400),
-    ({"databases": [{"name": "a", "character_set": "latin1"}]}, 501),
+    ({"databases": [{"name": "a", "character_set": "klingon"}]}, 400),
+    ({"databases": [{"name": "a", "collate": "tlh_KL.UTF-8"}]}, 400),
+    ({"databases": [{"name": "a", "character_set": 8}]}, 400),
 ])
 def test_invalid_create_is_refused_before_heat(api, fields, code):
     key = {400: "badRequest", 501: "notImplemented"}[code]

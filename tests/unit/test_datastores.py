@@ -305,3 +305,41 @@ def test_a_state_dir_path_that_would_need_quoting_is_refused(tmp_path):
     driver = local.LocalDriver(tmp_path / "with space")
     with pytest.raises(errors.DBaaSError, match="State directory"):
         driver._prepare_state_dir(PG, None)
+
+
+def test_mariadb_character_sets_and_collations_follow_trove_and_the_server():
+    from dbaas_api.datastores import mariadb_collations
+    assert len(mariadb_collations.CHARSET_OF) == 1242   # the server's own count (10.11.19)
+    options = MARIADB.database_options
+    assert options(None, None) == (None, None)
+    assert options("latin1", None) == ("latin1", "latin1_swedish_ci")     # its default
+    assert options(None, "latin1_german1_ci") == ("latin1", "latin1_german1_ci")
+    assert options("UTF8", "utf8_bin") == ("utf8mb3", "utf8mb3_bin")
+    assert options("utf8mb4", "utf8mb4_uca1400_ai_ci") == ("utf8mb4", "utf8mb4_uca1400_ai_ci")
+    assert options("binary", None) == ("binary", "binary")
+    for character_set, collate, words in [("latin0", None, "databases[1].character_set': 'latin0'"),
+                                          (None, "latin1_klingon_ci", "databases[1].collate"),
+                                          ("utf8mb4", "latin1_bin", "not a collation of character set 'utf8mb4'"),
+                                          ("utf8mb4; DROP", None, "character_set")]:
+        with pytest.raises(errors.BadRequest, match=re.escape(words)):
+            options(character_set, collate, field="databases[1]")
+
+
+def test_postgresql_encodings_and_locales():
+    options = PG.database_options
+    assert options(None, None) == (None, None)
+    assert options("utf-8", None) == ("UTF8", None)            # initdb's locale, C.UTF-8
+    assert options("latin1", None) == ("LATIN1", "C")           # a UTF-8 locale would refuse it
+    assert options("WIN1252", "posix") == ("WIN1252", "POSIX")
+    assert options(None, "C.utf8") == (None, "C.UTF-8")
+    for character_set, collate, words in [("BIG5", None, "not a PostgreSQL server encoding"),
+                                          (None, "en_US.UTF-8", "not a locale"),
+                                          ("LATIN1", "C.UTF-8", "needs character_set UTF8")]:
+        with pytest.raises(errors.BadRequest, match=re.escape(words)):
+            options(character_set, collate)
+
+
+def test_redis_databases_have_no_character_sets():
+    assert REDIS.database_options(None, "") == (None, None)
+    with pytest.raises(errors.BadRequest, match="character_set"):
+        REDIS.database_options("utf8", None)
