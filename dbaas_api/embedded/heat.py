@@ -253,7 +253,7 @@ def serve(settings):
     config.set_config_defaults()
     messaging.setup()
     _prepare_database(files)
-    redaction.install()
+    redaction.install()   # before anything is stored (heat_plugins/redaction.py again, a no-op)
     _speed_up_polling()
     _speed_up_delete_after_cancel()
     _wake_listeners_on_delivery()

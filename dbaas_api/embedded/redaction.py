@@ -27,10 +27,16 @@ SECRET_PROPERTY = re.compile(r"password|secret|token|user_data|private_key", re.
 MASK = "******"
 
 
+_installed = []
+
+
 def install():
-    """Patch the loaded Heat; call once, before the engine starts."""
-    _encrypt_every_stored_template()
-    _mask_event_properties()
+    """Patch the loaded Heat, once, before the engine starts (heat_plugins/redaction.py
+    calls it when the engine loads its plugins)."""
+    if not _installed:
+        _encrypt_every_stored_template()
+        _mask_event_properties()
+        _installed.append(True)
 
 
 def _encrypted(value):

@@ -20,7 +20,7 @@ import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from dbaas_api.embedded.lifecycle import START_TIMEOUT, Component, Embedded
+from dbaas_api.embedded.lifecycle import START_TIMEOUT, UMASK, Component, Embedded, make_private
 from dbaas_api.profiles import servers
 
 with warnings.catch_warnings():   # oslo.service's import of eventlet warns that it is deprecated
@@ -110,9 +110,14 @@ class Production(Embedded):
     # ---- lifecycle --------------------------------------------------------------------
 
     def up(self):
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.settings.state_dir, 0o711)  # datastore users must traverse it
-        (self.settings.state_dir / "run").mkdir(exist_ok=True)
+        make_private(self.settings)   # as the embedded profile: docs/operators.md, What is on disk
+        previous = os.umask(UMASK)    # and what this process writes (configs, mariadb/, rabbitmq/)
+        try:
+            self._up()
+        finally:
+            os.umask(previous)
+
+    def _up(self):
         (self.settings.state_dir / "run" / "profile").write_text("production\n")
         env = self._env()
         self.start_backing_services(env)

@@ -22,6 +22,8 @@ from dbaas_api.embedded.lifecycle import Component
 
 PROBE_TIMEOUT = 5
 MARIADB_USER = "mysql"
+# mariadbd sets its own umask (files 0660, for its group): Heat's database is the service's alone.
+MARIADB_MODES = {"UMASK": "0600", "UMASK_DIR": "0700"}
 
 
 class Unreachable(RuntimeError):
@@ -135,7 +137,7 @@ class PrivateMariaDB:
         elif not self.component.pid() and not free_tcp("127.0.0.1", self.port):
             raise Unreachable(f"Port 127.0.0.1:{self.port} for Heat's private MariaDB is taken; "
                               "set DBAAS_HEAT_DB_PORT to a free one.")
-        self.component.start(env)
+        self.component.start({**env, **MARIADB_MODES})
         self.component.wait_healthy(60)
         if fresh:
             self._create_heat_account()
@@ -151,10 +153,12 @@ class PrivateMariaDB:
             "character-set-server = utf8mb4", "collation-server = utf8mb4_general_ci",
             "innodb_log_file_size = 16M", "innodb_buffer_pool_size = 128M", "max_connections = 1000",
             "innodb_flush_log_at_trx_commit = 2", ""]))
+        os.chown(self.cnf, user.pw_uid, user.pw_gid)   # mariadbd reads it as mysql (dbaas up's umask is 077)
         subprocess.run(["setpriv", f"--reuid={MARIADB_USER}", f"--regid={MARIADB_USER}", "--init-groups",
                         "/usr/bin/mariadb-install-db", f"--defaults-file={self.cnf}", "--skip-test-db",
                         "--auth-root-authentication-method=socket", "--auth-root-socket-user=root"],
-                       check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+                       check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=120,
+                       env={**os.environ, **MARIADB_MODES})
 
     def _create_heat_account(self):
         import pymysql

@@ -2,7 +2,9 @@
 dir (Heat's SQLite database and its WAL included, read as bytes), not in any answer of the
 embedded Heat for the service project, not in any process's command line or environment,
 and nothing of the service's on disk is readable by other local users. Checked after
-creates, password changes, root enable, backup, restore, replicas, and again after deletes."""
+creates, password changes, root enable, backup, restore, replicas, and again after deletes;
+in the embedded profile and in the production one (Heat's own engines over MariaDB and
+RabbitMQ, whose files are under the state dir too)."""
 import grp
 import json
 import os
@@ -12,7 +14,11 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import PROFILE
 from tests.e2e.support import change, heat_client, settled
+from tests.harness import Stack
 
 DATASTORE_GROUPS = {pwd.getpwnam(name).pw_gid for name in ("postgres", "mysql", "redis")
                     if name in {entry.pw_name for entry in pwd.getpwall()}}
@@ -39,11 +45,15 @@ def leaks_on_disk(state_dir, secrets):
 def readable_by_others(state_dir):
     """What a local user that is not the service can read, list or write under the state
     dir. The datastores' system users may traverse the state dir, instances/ and each
-    instance's home (mode 0711) and read, through their group, what their server reads."""
+    instance's home (mode 0711) and read, through their group, what their server reads.
+    A socket's mode is its server's (mariadbd makes its socket 0777): it is private when
+    its directory is."""
     instances = state_dir / "instances"
     found = []
     for path in [state_dir, *_state_files(state_dir)]:
         status = path.lstat()
+        if stat.S_ISSOCK(status.st_mode) and path.parent.lstat().st_mode & 0o077 == 0:
+            continue
         traversable = stat.S_ISDIR(status.st_mode) and (path in (state_dir, instances) or path.parent == instances)
         allowed = 0o001 if traversable else 0                     # x for others, on a directory
         others, group = status.st_mode & 0o007, (status.st_mode >> 3) & 0o007
@@ -98,7 +108,22 @@ def assert_nothing_exposed(stack, secrets):
     assert process_leaks(secrets) == []
 
 
-def test_no_password_at_rest_in_heat_answers_or_processes(stack):
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def control_plane(request):
+    """The session's stack for its profile; the other profile's, started for this module."""
+    if request.param == PROFILE:
+        yield request.getfixturevalue("stack")
+        return
+    other = Stack(profile=request.param, heat_engines=1)
+    try:
+        other.up()
+        yield other
+    finally:
+        other.destroy()
+
+
+def test_no_password_at_rest_in_heat_answers_or_processes(control_plane):
+    stack = control_plane
     client = stack.client(f"sec-{uuid.uuid4().hex[:8]}")
     secrets = []
 
