@@ -128,17 +128,22 @@ class User(AdminEndpointResource):
                         databases=tuple(self.properties[self.DATABASES]), host=self.properties[self.ALLOWED_HOST])
 
     def handle_create(self):
-        """A user the server has already (restored from a backup that holds it) is kept,
-        with what it owns: it takes the password asked for and the grants named."""
+        """A user the server has already (restored from a backup that holds it, or
+        replicated to a promoted replica) is kept, with what it owns: it takes the password
+        asked for (none: a promoted replica's record, which keeps the server's) and the
+        grants named."""
         spec = self._spec()
 
         def create(session):
-            try:
-                session.create_user(spec)
-            except Conflict:
-                session.set_password(spec.name, spec.password, spec.host)
-                for database in spec.databases:
-                    session.grant(spec.name, database, spec.host)
+            if spec.password:
+                try:
+                    return session.create_user(spec)
+                except Conflict:
+                    session.set_password(spec.name, spec.password, spec.host)
+            else:
+                session.list_user_databases(spec.name, spec.host)   # NotFound: not on the server
+            for database in spec.databases:
+                session.grant(spec.name, database, spec.host)
         self._apply(create)
         self.resource_id_set(spec.name)
 

@@ -388,6 +388,9 @@ class Datastore:
     # tools that read the source's files need them).
 
     supports_replication = False
+    # Whether a replica's server has its source's databases and users (they are replicated):
+    # then a replica shows its source's record and a promoted one takes it over.
+    replicates_accounts = True
     fence_stops_server = False   # True: fencing a primary is stopping it (see stopped_position)
 
     def replication_password(self, admin_password):

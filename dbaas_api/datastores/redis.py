@@ -207,6 +207,7 @@ class Redis(Datastore):
     # replication offset (PSYNC2 keeps it across a promotion).
 
     supports_replication = True
+    replicates_accounts = False   # the ACL is not replicated (above)
     replication_user = "os_repl"
     REPLICATION_RULES = ("on", "resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping", "+sync")
     replica_file = "replica.conf"

@@ -2,13 +2,15 @@
 
 Every change goes through service/changes.py (read the stack, change the intent, re-render,
 PATCH). What the instance holds is read from its stack, not from the server: the stack is
-the record, and reading it needs no database connection. A change is checked against that
+the record, and reading it needs no database connection (a replica's databases and users
+are its source's record: they are replicated, docs/replication.md). A change is checked against that
 record before Heat sees it (names, reserved names, duplicates, grants to databases that are
 not there), so a bad request is a 4xx and leaves the stack as it was.
 
 Passwords go to Heat as hidden parameters and come back from nowhere: no answer, log or
 error here carries one; root's generated password is returned once, by enable_root.
 """
+import contextlib
 import secrets
 import string
 from dataclasses import dataclass, replace
@@ -39,8 +41,17 @@ class AccountService:
 
     # ---- databases -------------------------------------------------------------------------
 
-    def list_databases(self, project_id, instance_id):
+    def _record(self, project_id, instance_id):
+        """Whose databases and users an instance shows: its own record's, or for a replica
+        its source's (the replica's server has them, replicated; a source gone: its own)."""
         current = self.changes.read(project_id, instance_id)
+        if current.spec.replica_of and current.datastore.replicates_accounts:
+            with contextlib.suppress(errors.NotFound):
+                return self.changes.read(project_id, current.spec.replica_of)
+        return current
+
+    def list_databases(self, project_id, instance_id):
+        current = self._record(project_id, instance_id)
         _need_databases(current.datastore)
         return list(current.spec.databases)
 
@@ -77,16 +88,16 @@ class AccountService:
     # ---- users -----------------------------------------------------------------------------
 
     def list_users(self, project_id, instance_id):
-        current = self.changes.read(project_id, instance_id)
+        current = self._record(project_id, instance_id)
         _need_users(current.datastore)
         return [_user(spec) for spec in current.spec.users]
 
     def get_user(self, project_id, instance_id, user_id):
-        current = self.changes.read(project_id, instance_id)
+        current = self._record(project_id, instance_id)
         return _user(_find_user(current, user_id))
 
     def user_databases(self, project_id, instance_id, user_id):
-        current = self.changes.read(project_id, instance_id)
+        current = self._record(project_id, instance_id)
         _need_databases(current.datastore)
         return list(_find_user(current, user_id).databases)
 

@@ -20,7 +20,9 @@ changes wait for each other instead; see changes.py.)
   place (the server restarts with them, data kept; its pending restart-required values are
   then applied too). Same flavor or unknown flavor: 400. Status RESIZE while Heat works.
 - ``resize`` ``{"volume": {"size": N}}`` (openstacksdk: ``{"volume": N}``): growing only,
-  up to ``Settings.max_volume_size``; shrinking or the same size is 400. Status RESIZE.
+  up to ``Settings.max_volume_size``; shrinking or the same size is 400. Status RESIZE. A
+  replication source's replicas with a smaller volume grow to N with it (each is checked
+  settled first: one busy is 409 before anything changes).
 - ``reset_status`` (``{"reset_status": {}}``): for an instance stuck in, or left by, a
   transitional state. The stack is the record, so the reset is Heat's to do, never a status
   of ours painted over it: a create or update still running (``BUILD``, ``RESIZE``, ``REBOOT``
@@ -84,17 +86,22 @@ class InstanceActions:
             raise errors.BadRequest("resize takes exactly one of 'flavorRef' (a flavor) or "
                                     "'volume' ({\"size\": GB}).")
         current = tags.decode(owned_stack(self.instances.gateway, project_id, instance_id).get("tags"))
+        replicas = {}
         if "flavorRef" in arguments:
             change = self._flavor_change(arguments["flavorRef"])
             more = {"ram": catalog.find_flavor_ref(arguments["flavorRef"]).ram_mb - flavor_ram(current.flavor_id)}
         else:
             size = _volume_size(arguments["volume"], self.instances.settings.max_volume_size)
             change = self._volume_change(size)
-            more = {"volumes": size - (current.volume_size or 0)}
+            # A source's replicas grow with it, as in Trove: each keeps at least its volume.
+            replicas = self.instances.replication.smaller_replicas(project_id, instance_id, size)
+            more = {"volumes": size - (current.volume_size or 0) + sum(size - have for have in replicas.values())}
         # Only growth is claimed. With Heat's convergence engine (both profiles) the stack's new
         # tags are stored before the update call returns, so the claim can go then.
         with self.instances.quotas.claim(project_id, **more):
             self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+            for replica_id in replicas:
+                self.instances.changes.apply(project_id, replica_id, change, wait=ACTIONS_WAIT)
 
     @staticmethod
     def _flavor_change(flavor_ref):

@@ -115,6 +115,14 @@ class Replication:
         stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
         return stack, live_state(stack)
 
+    def smaller_replicas(self, project_id, source_id, size):
+        """{id: volume size} of the source's replicas with a volume under ``size`` GB (to
+        grow with it); 409 when one of them cannot be changed now."""
+        replicas = self.replica_ids(project_id, source_id)
+        self._settled(project_id, replicas)
+        sizes = {rid: spec_from_stack(owned_stack(self.gateway, project_id, rid)).volume_size for rid in replicas}
+        return {rid: have for rid, have in sizes.items() if have < size}
+
     def refuse_delete_with_replicas(self, project_id, instance_id):
         replicas = self.replica_ids(project_id, instance_id)
         if replicas:
@@ -137,7 +145,7 @@ class Replication:
                                   "primary: use eject_replica_source to fail over.")
         siblings = [rid for rid in self.replica_ids(project_id, source_id) if rid != instance_id]
         self._settled(project_id, [source_id] + siblings)
-        self._apply(project_id, instance_id, PROMOTE, replica_of=None, fence=source_id)
+        self._apply(project_id, instance_id, PROMOTE, replica_of=None, fence=source_id, carry=source_id)
         for follower in [source_id] + siblings:
             self._apply(project_id, follower, PROMOTE, replica_of=instance_id)
 
@@ -172,7 +180,7 @@ class Replication:
             raise errors.Conflict(f"No replica of '{source_id}' is answering: nothing to promote.")
         # The most advanced; the one asked on a tie (max keeps the first of equals).
         winner = max(positions, key=lambda member: positions[member])
-        self._apply(project_id, winner, EJECT, replica_of=None, fence=None)
+        self._apply(project_id, winner, EJECT, replica_of=None, fence=None, carry=source_id)
         for follower in members:
             if follower != winner:
                 self._apply(project_id, follower, EJECT, replica_of=winner)
@@ -202,7 +210,8 @@ class Replication:
         """The Change that makes the replica ``current`` a standalone instance."""
         if not current.spec.replica_of:
             raise errors.BadRequest(f"replica_of: instance '{current.id}' is not a replica.")
-        return Change(replace(current.spec, replica_of=None, replica_fence=None), operation=DETACH)
+        spec = self._carried(current.spec, current.spec.replica_of)
+        return Change(replace(spec, replica_of=None, replica_fence=None), operation=DETACH)
 
     def _replica(self, project_id, instance_id, action):
         current = self.instances.changes.read(project_id, instance_id)
@@ -219,10 +228,33 @@ class Replication:
                 raise errors.Conflict(f"Instance '{other}' of the replication set is {shown}; try again "
                                       "when it is ACTIVE.")
 
-    def _apply(self, project_id, instance_id, operation, replica_of, fence=None):
+    def _apply(self, project_id, instance_id, operation, replica_of, fence=None, carry=None):
+        """``carry``: the source whose databases and users the instance takes over as it
+        stops following it."""
         def change(current):
-            return Change(replace(current.spec, replica_of=replica_of, replica_fence=fence), operation=operation)
+            spec = self._carried(current.spec, carry) if carry else current.spec
+            return Change(replace(spec, replica_of=replica_of, replica_fence=fence), operation=operation)
         self.instances.changes.apply(project_id, instance_id, change)
+
+    def _carried(self, spec, source_id):
+        """``spec`` with its source's databases and users as its own: its server has them
+        (replicated), and from now on it is the record of them. Its stack makes a resource
+        for each that keeps what the server has (a user keeps its password: none is sent).
+        What its own record had stays in it: nothing of a record is dropped here."""
+        if not datastores.get(spec.datastore).replicates_accounts:
+            return spec
+        try:
+            source = spec_from_stack(owned_stack(self.gateway, spec.project_id, source_id))
+        except errors.NotFound:
+            return spec
+        have = {(user.name, user.host) for user in spec.users}
+        users = tuple(replace(user, password=None, key=None)   # a key of its own stack's
+                      for user in source.users if (user.name, user.host) not in have)
+        databases = tuple(name for name in source.databases if name not in spec.databases)
+        options = {name: source.database_options[name] for name in databases if name in source.database_options}
+        return replace(spec, databases=tuple(sorted(spec.databases + databases)),
+                       database_options={**spec.database_options, **options},
+                       users=tuple(sorted(spec.users + users, key=lambda user: (user.name, user.host))))
 
 
 def live_state(stack):
