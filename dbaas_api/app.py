@@ -17,6 +17,7 @@ from dbaas_api.service.backup_strategies import BackupStrategyService
 from dbaas_api.service.backups import BackupService
 from dbaas_api.service.clusters import ClusterService
 from dbaas_api.service.instances import InstanceService
+from dbaas_api.service.logs import LogService
 from dbaas_api.service.management import ManagementService
 from dbaas_api.service.quotas import QuotaService
 
@@ -34,6 +35,7 @@ class Services:
     quotas: QuotaService
     backup_strategies: BackupStrategyService
     clusters: ClusterService = None
+    logs: LogService = None
 
 
 def create_app(config=None, gateway=None, renderer=None):
@@ -62,7 +64,7 @@ def create_app(config=None, gateway=None, renderer=None):
         configurations=ConfigurationService(settings, gateway, renderer),
         policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
         backup_strategies=instances.backups.strategies,
-        clusters=ClusterService(settings, gateway, renderer, instances))
+        clusters=ClusterService(settings, gateway, renderer, instances), logs=LogService(settings, gateway))
     api.init_app(app)
     if settings.keystone:
         from dbaas_api import identity

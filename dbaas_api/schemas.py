@@ -103,6 +103,14 @@ ROOT_ENABLE = {
                                 "description": "a string of 1 to 255 characters, or null"}},
     "description": "nothing, or an object with an optional 'password'",
 }
+_LOG_FLAG = {"type": ["integer", "boolean"], "description": "1 (or true) to do it"}
+LOG_ACTION = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Instance log action",
+    "type": "object", "required": ["name"],
+    "properties": {"name": NAME, "enable": _LOG_FLAG, "disable": _LOG_FLAG, "publish": _LOG_FLAG,
+                   "discard": _LOG_FLAG},
+    "description": "an object with the log's 'name' and at most 'enable', 'disable', 'publish', 'discard'",
+}
 CONFIGURATION_CREATE = _envelope("configuration", {
     "type": "object", "required": ["name", "values"],
     "properties": {"name": NAME, "description": DESCRIPTION, "values": VALUES, "datastore": DATASTORE},

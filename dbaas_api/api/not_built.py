@@ -8,8 +8,6 @@ from flask_restx import Namespace, Resource
 from dbaas_api import errors
 from dbaas_api.api.common import authorize
 
-LOGS = ("Instance logs (GET/POST /instances/{id}/log) are not built yet: the servers' logs stay on "
-        "the host; there is no publishing into backup storage.")
 SSL = "Instance TLS certificates (/instances/{id}/ssl) are not built: there is no certificate service."
 DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/), changed by a "
                       "release, not through the API: managing them is not built.")
@@ -27,8 +25,6 @@ def not_built(ns, url, reason, rule, *methods):
     ns.add_resource(resource, url, endpoint=f"{ns.name}:{url}")
 
 
-logs_ns = Namespace("instance-logs", description="Instance logs (not built: 501)")
-not_built(logs_ns, "", LOGS, "dbaas:instance:log", "get", "post")
 ssl_ns = Namespace("instance-ssl", description="Instance TLS (not built: 501)")
 not_built(ssl_ns, "", SSL, "dbaas:instance:ssl", "get", "post")
 mgmt_ns = Namespace("mgmt-not-built", description="Management calls not built (501)")

@@ -152,6 +152,10 @@ class Datastore:
     access_file = None        # the local driver's file of the allowed networks (see access_files)
     SERVICE_ADDRESS = "127.0.0.1"
 
+    # Trove's guest logs: name -> the file, under the local instance's home, that holds it.
+    # All are SYS logs (always on); a datastore names its own (docs/api.md, Instance logs).
+    guest_logs = {}
+
     # Local processes.
     system_user = None            # the OS user the server runs as when we are root
     stop_signal = signal.SIGTERM  # the signal that makes the server shut down cleanly and soon

@@ -117,6 +117,9 @@ class MariaDB(Datastore):
     access_file = "access.cnf"
 
     system_user = "mysql"
+    # The error log (stderr, no log-error file): start, stop, warnings, aborted connections;
+    # statements never (the general and slow query logs are off).
+    guest_logs = {"error": "server.log"}
     server_bin = "/usr/sbin/mariadbd"
     install_bin = "/usr/bin/mariadb-install-db"
     socket_name = "mysqld.sock"   # in the data dir; used once, to create the admin

@@ -136,6 +136,9 @@ class PostgreSQL(Datastore):
         "log_line_prefix", "lc_messages"})
 
     system_user = "postgres"
+    # stderr (logging_collector off): start, stop, errors and warnings; no statement text
+    # (log_min_error_statement panic), so never a password.
+    guest_logs = {"error": "server.log"}
     stop_signal = signal.SIGINT   # "fast" shutdown; SIGTERM ("smart") waits for every client to leave
     bin_dir = "/usr/lib/postgresql/{version}/bin"
 

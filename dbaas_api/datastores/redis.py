@@ -78,6 +78,7 @@ class Redis(Datastore):
         "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"})
 
     system_user = "redis"    # its own system user, as PostgreSQL and MariaDB have (Debian makes it)
+    guest_logs = {"error": "server.log"}   # its log (logfile ""): events, never commands
     server_bin = "/usr/bin/redis-server"
 
     # What a user gets: every key and channel, every command but the @dangerous ones

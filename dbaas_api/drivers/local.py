@@ -173,6 +173,10 @@ class LocalDriver:
             self._stop(key, None)
             return self._start(key, admin_password, None)
 
+    def home(self, key):
+        """The instance's directory (its config files, server.log, data/)."""
+        return self._home(key)
+
     def disk_usage(self, key):
         """Bytes the server's data directory takes on disk (None when there is no instance)."""
         data = Paths(self._home(key)).data

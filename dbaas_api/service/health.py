@@ -54,6 +54,9 @@ class NoProbe:
     def used_bytes(self, stack_id):
         return None
 
+    def home(self, stack_id):
+        return None
+
 
 class ProcessTable:
     """The local driver's view of its servers, by the instance (stack) they belong to."""
@@ -85,6 +88,12 @@ class ProcessTable:
                 if server is not None:
                     found[stack_id] = server.address
         return found
+
+    def home(self, stack_id):
+        """The directory of the instance's (first) server, where its log files are; None
+        when it has none here."""
+        keys = sorted(key for key, owner in self._servers() if owner == stack_id)
+        return self.driver.home(keys[0]) if keys else None
 
     def used_bytes(self, stack_id):
         """Bytes under the instance's data dir (its servers', together); None when unknown."""

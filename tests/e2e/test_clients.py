@@ -270,6 +270,22 @@ def test_database_configuration_default(accounts, pg_instance):
     assert shown["shared_buffers"] == "128MB" and shown["password_encryption"] == "scram-sha-256"
 
 
+def test_database_log_list_show_publish_discard(accounts, keystone_stack, pg_instance):
+    created, _ = pg_instance
+    alice = accounts["alice"]
+    (row,) = cli_json(alice, "database", "log", "list", "cli-pg")
+    assert (row["Name"], row["Type"], row["Status"]) == ("error", "SYS", "Ready") and row["Pending"] > 0
+    shown = cli_json(alice, "database", "log", "set", "cli-pg", "error", "--publish")
+    assert (shown["status"], shown["pending"], shown["container"]) == ("Published", 0, "database_logs")
+    prefix = keystone_stack.settings.backup_root / "database_logs" / shown["prefix"].rstrip("/")
+    assert b"ready to accept connections" in b"".join(p.read_bytes() for p in sorted(prefix.glob("log-*")))
+    assert cli_json(alice, "database", "log", "show", "cli-pg", "error")["published"] == shown["published"]
+    assert "Cannot enable a SYSTEM log" in cli_fails(alice, "database", "log", "set", "cli-pg", "error", "--enable")
+    assert cli_json(alice, "database", "log", "set", "cli-pg", "error", "--discard")["published"] == 0
+    assert not prefix.exists()
+    assert cli_fails(accounts["bob"], "database", "log", "list", created["id"])
+
+
 def test_database_backup_strategy_create_list_delete(accounts, http, pg_instance):
     created, _ = pg_instance
     alice = accounts["alice"]

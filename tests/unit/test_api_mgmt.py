@@ -44,7 +44,7 @@ def test_mgmt_actions_not_built_are_501_with_a_reason(admin, action):
 
 
 @pytest.mark.parametrize("method, path", [
-    ("get", "/instances/{id}/log"), ("post", "/instances/{id}/log"), ("get", "/instances/{id}/ssl"),
+    ("get", "/instances/{id}/ssl"),
     ("get", "/mgmt/datastore-versions"), ("post", "/mgmt/datastore-versions"),
     ("patch", "/mgmt/datastore-versions/v1"), ("delete", "/mgmt/datastore-versions/v1"),
     ("post", "/mgmt/datastores/versions/v1/parameters"), ("put", "/mgmt/datastores/versions/v1/parameters/p"),
