@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/replication.py
+	$(BIN)/python bench/engines.py
 
 clean:
 	-$(BIN)/dbaas down

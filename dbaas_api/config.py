@@ -94,7 +94,7 @@ class Settings:
     profile: str = "embedded"
     heat_engines: int = 2                   # heat-engine processes (production)
     heat_api_workers: int = 2               # gunicorn workers of Heat's API (production)
-    heat_convergence: bool = True           # Heat's convergence engine (production; docs/operators.md)
+    heat_convergence: bool = False          # Heat's convergence engine instead of legacy (production; docs/operators.md)
     # Heat's database and message bus (production). Empty: a private MariaDB and RabbitMQ
     # under the state dir, on these loopback ports (RabbitMQ uses rabbit_port + 1 and + 2 for
     # its node distribution and its port mapper).

@@ -156,6 +156,11 @@ class Production(Embedded):
         engine = self.engine(len(self.engines) + 1)
         self.engines.append(engine)
         self.write_config([engine], "" if plugin_dirs is None else f"plugin_dirs = {plugin_dirs}\n")
+        return self.start_engine(engine)
+
+    def start_engine(self, engine):
+        """Start one engine (a new one, or one that died: as systemd would restart it) and
+        wait until it reports to Heat."""
         started = datetime.utcnow() - timedelta(seconds=2)
         engine.start(self._env())
         self.wait_engines([engine.name.removeprefix("heat-")], started)

@@ -132,6 +132,7 @@ class PrivateMariaDB:
 
     def start(self, env):
         fresh = not (self.data / "mysql").is_dir()
+        self._write_cnf()
         if fresh:
             self._initialise()
         elif not self.component.pid() and not free_tcp("127.0.0.1", self.port):
@@ -142,18 +143,26 @@ class PrivateMariaDB:
         if fresh:
             self._create_heat_account()
 
-    def _initialise(self):
+    def _write_cnf(self):
+        """my.cnf, written on every start. Its temporary tables go to a tmpdir of its own: in
+        the shared /tmp, something removing old files there failed Heat's queries (``Error on
+        delete of '/tmp/#sql-temptable-...' (Errcode: 2)``, a create ERROR, seen here)."""
         user = pwd.getpwnam(MARIADB_USER)
-        self.data.mkdir(parents=True, exist_ok=True)
-        os.chown(self.dir, user.pw_uid, user.pw_gid)
-        os.chown(self.data, user.pw_uid, user.pw_gid)
+        tmp = self.dir / "tmp"
+        for directory in (self.data, tmp):
+            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (self.dir, self.data, tmp):
+            os.chown(directory, user.pw_uid, user.pw_gid)
+        tmp.chmod(0o700)
         self.cnf.write_text("\n".join([
-            "[mariadbd]", f"datadir = {self.data}", "bind-address = 127.0.0.1", f"port = {self.port}",
-            f"socket = {self.socket}", f"pid-file = {self.dir / 'mariadbd.pid'}", "skip-name-resolve",
-            "character-set-server = utf8mb4", "collation-server = utf8mb4_general_ci",
+            "[mariadbd]", f"datadir = {self.data}", f"tmpdir = {tmp}", "bind-address = 127.0.0.1",
+            f"port = {self.port}", f"socket = {self.socket}", f"pid-file = {self.dir / 'mariadbd.pid'}",
+            "skip-name-resolve", "character-set-server = utf8mb4", "collation-server = utf8mb4_general_ci",
             "innodb_log_file_size = 16M", "innodb_buffer_pool_size = 128M", "max_connections = 1000",
             "innodb_flush_log_at_trx_commit = 2", ""]))
         os.chown(self.cnf, user.pw_uid, user.pw_gid)   # mariadbd reads it as mysql (dbaas up's umask is 077)
+
+    def _initialise(self):
         subprocess.run(["setpriv", f"--reuid={MARIADB_USER}", f"--regid={MARIADB_USER}", "--init-groups",
                         "/usr/bin/mariadb-install-db", f"--defaults-file={self.cnf}", "--skip-test-db",
                         "--auth-root-authentication-method=socket", "--auth-root-socket-user=root"],

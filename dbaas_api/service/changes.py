@@ -7,8 +7,9 @@ that into the new intent, re-render the WHOLE template and PATCH the stack (heat
 ``existing=True``) with only the parameters that are new or changed. Heat keeps every
 parameter it is not sent, hidden ones included, so existing users keep their passwords.
 
-Concurrency. The embedded Heat runs the legacy engine, which holds a lock on a stack while
-an action runs: a second update meanwhile gets 409. A change therefore starts only from a
+Concurrency. Heat's legacy engine (the embedded Heat's and the production profile's: with
+convergence Heat would take both, the later superseding the earlier, docs/operators.md)
+holds a lock on a stack while an action runs: a second update meanwhile gets 409. A change therefore starts only from a
 settled stack and, when the instance is busy with another change, waits for it (up to
 ``Settings.change_wait`` seconds, re-reading the stack each time so nothing the other
 change did is lost) and then answers 409 Conflict. Just before the update the stack is read

@@ -31,7 +31,7 @@ def test_heat_conf_points_every_service_at_the_database_and_the_bus(tmp_path):
     conf = files.conf.read_text()
     assert "transport_url = rabbit://heat:pw@127.0.0.1:5672/heat" in conf
     assert "connection = mysql+pymysql://heat:pw@127.0.0.1:3306/heat" in conf
-    assert "convergence_engine = true" in conf and "sqlite" not in conf and "fake://" not in conf
+    assert "convergence_engine = false" in conf and "sqlite" not in conf and "fake://" not in conf
     assert "plugin_dirs = " in conf and "num_engine_workers = 1" in conf
     assert files.conf.stat().st_mode & 0o077 == 0   # it holds both passwords
     engine_2 = (files.dir / "engine-2.conf").read_text()
@@ -40,9 +40,9 @@ def test_heat_conf_points_every_service_at_the_database_and_the_bus(tmp_path):
                                               str(files.dir / "engine-2.conf"))
 
 
-def test_legacy_engine_is_a_setting(tmp_path):
-    production = Production(_settings(tmp_path, heat_convergence=False))
-    assert "convergence_engine = false" in production.write_config().conf.read_text()
+def test_convergence_engine_is_a_setting(tmp_path):
+    production = Production(_settings(tmp_path, heat_convergence=True))
+    assert "convergence_engine = true" in production.write_config().conf.read_text()
 
 
 def test_private_servers_when_no_urls_are_given(tmp_path):
