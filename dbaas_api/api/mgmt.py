@@ -3,7 +3,10 @@ by default (policy ``dbaas:mgmt:*``); the URL's project is the admin's own."""
 from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
+from dbaas_api import datastores as registry
 from dbaas_api.api import views
+from dbaas_api.api.not_built import DATASTORE_VERSIONS
+from dbaas_api.service import catalog
 from dbaas_api.api.common import PROJECT_ID, authorize, json_body, page_args, services
 from dbaas_api import errors
 from dbaas_api.api.instances import instance_model, page_params
@@ -100,6 +103,60 @@ quota_usage_model = ns.model("QuotaUsage", {
 })
 quota_show_model = ns.model("QuotaShow", {"quotas": fields.List(fields.Nested(quota_usage_model))})
 quota_update_model = ns.model("QuotaUpdate", {"quotas": fields.Raw(example={"instances": 5})})
+
+
+mgmt_version_model = ns.model("MgmtDatastoreVersion", {
+    "id": fields.String, "name": fields.String, "version": fields.String, "datastore_id": fields.String,
+    "datastore_name": fields.String, "datastore_manager": fields.String, "active": fields.Boolean,
+    "default": fields.Boolean, "image": views.nullable(fields.String(description="always null: no image")),
+    "image_tags": fields.List(fields.String), "packages": fields.List(fields.String),
+    "registry_ext": views.nullable(fields.String()), "repl_strategy": views.nullable(fields.String())})
+
+
+@ns.route("/datastore-versions")
+class MgmtDatastoreVersions(Resource):
+    @ns.response(200, "Every datastore version", ns.model("MgmtDatastoreVersions", {
+        "versions": fields.List(fields.Nested(mgmt_version_model))}))
+    @ns.response(403, "Not an administrator")
+    def get(self, project_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version:list")
+        return {"versions": [views.mgmt_datastore_version(datastore, version)
+                             for datastore in registry.all() for version in datastore.versions]}
+
+    @ns.response(501, DATASTORE_VERSIONS)
+    def post(self, project_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version")
+        raise errors.NotImplementedYet(f"A datastore version cannot be created: {DATASTORE_VERSIONS}")
+
+
+@ns.route("/datastore-versions/<version_id>")
+class MgmtDatastoreVersion(Resource):
+    @ns.response(200, "One datastore version", ns.model("MgmtDatastoreVersionEnvelope", {
+        "version": fields.Nested(mgmt_version_model)}))
+    @ns.response(404, "No such datastore version")
+    def get(self, project_id, version_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version:list")
+        return {"version": views.mgmt_datastore_version(*catalog.find_version_by_id(version_id))}
+
+    @ns.response(202, "Nothing to change: what was sent is what the version is")
+    @ns.response(501, DATASTORE_VERSIONS)
+    def patch(self, project_id, version_id):
+        """What the service can say yes to: a change to what the version already is."""
+        authorize(project_id, "dbaas:mgmt:datastore_version")
+        current = views.mgmt_datastore_version(*catalog.find_version_by_id(version_id))
+        body = json_body()
+        changed = sorted(key for key, value in (body if isinstance(body, dict) else {"": None}).items()
+                         if current.get(key, object()) != value)
+        if changed:
+            raise errors.NotImplementedYet(f"Cannot change {', '.join(changed)} of a datastore version: "
+                                           f"{DATASTORE_VERSIONS}")
+        return Response(status=202)
+
+    @ns.response(501, DATASTORE_VERSIONS)
+    def delete(self, project_id, version_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version")
+        catalog.find_version_by_id(version_id)
+        raise errors.NotImplementedYet(f"A datastore version cannot be deleted: {DATASTORE_VERSIONS}")
 
 
 @ns.route("/quotas/<target_project>")

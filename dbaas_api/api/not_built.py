@@ -9,8 +9,10 @@ from dbaas_api import errors
 from dbaas_api.api.common import authorize
 
 SSL = "Instance TLS certificates (/instances/{id}/ssl) are not built: there is no certificate service."
-DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/), changed by a "
-                      "release, not through the API: managing them is not built.")
+DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/<name>.py: the "
+                      "server binaries a version runs, its configuration rules, how it backs up and "
+                      "replicates), changed by a release, not through the API or configuration; every "
+                      "one is active. GET /mgmt/datastore-versions lists them.")
 ROOT_HISTORY = "Root history is not kept: GET /instances/{id}/root says whether root is enabled now."
 
 
@@ -28,9 +30,6 @@ def not_built(ns, url, reason, rule, *methods):
 ssl_ns = Namespace("instance-ssl", description="Instance TLS (not built: 501)")
 not_built(ssl_ns, "", SSL, "dbaas:instance:ssl", "get", "post")
 mgmt_ns = Namespace("mgmt-not-built", description="Management calls not built (501)")
-not_built(mgmt_ns, "/datastore-versions", DATASTORE_VERSIONS, "dbaas:mgmt:datastore_version", "get", "post")
-not_built(mgmt_ns, "/datastore-versions/<version_id>", DATASTORE_VERSIONS, "dbaas:mgmt:datastore_version",
-          "get", "patch", "delete")
 not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters", DATASTORE_VERSIONS,
           "dbaas:mgmt:datastore_version", "post")
 not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters/<name>", DATASTORE_VERSIONS,

@@ -153,6 +153,17 @@ def datastore_version(datastore_record, version, include_datastore=True):
     return view
 
 
+def mgmt_datastore_version(datastore_record, version):
+    """trove/extensions/mgmt/datastores/views.py DatastoreVersionView: every version is
+    active; no image (the local driver runs the host's servers, the cloud driver one
+    generic guest image, templates/environments/openstack.yaml)."""
+    return {"id": datastore_record.version_id(version), "name": version, "version": version,
+            "datastore_id": datastore_record.datastore_id(), "datastore_name": datastore_record.name,
+            "datastore_manager": datastore_record.name, "active": True,
+            "default": version == datastore_record.default_version, "image": None, "image_tags": [],
+            "packages": [], "registry_ext": None, "repl_strategy": None}
+
+
 def database(name):
     """trove/extensions/common/views.py SchemaView."""
     return {"name": name}

@@ -286,6 +286,22 @@ def test_database_log_list_show_publish_discard(accounts, keystone_stack, pg_ins
     assert cli_fails(accounts["bob"], "database", "log", "list", created["id"])
 
 
+def test_datastore_version_management_answers_admins_and_says_why_it_cannot_change(accounts, keystone, keystone_stack):
+    admin = accounts["admin"]
+    (listed,) = cli_json(admin, "datastore", "version", "list", "postgresql")
+    as_admin = keystone_stack.client(keystone.project_ids[admin.project_name], keystone.token("admin"))
+    versions = as_admin.get("/mgmt/datastore-versions").json()["versions"]
+    pg = next(v for v in versions if v["id"] == listed["ID"])
+    assert (pg["datastore_name"], pg["name"], pg["active"], pg["default"]) == ("postgresql", "15", True, True)
+    assert as_admin.get(f"/mgmt/datastore-versions/{pg['id']}").json() == {"version": pg}
+    done = cli(admin, "datastore", "version", "set", pg["id"], "--enable")   # what it is already
+    assert done.returncode == 0, done.stderr
+    for args in (("set", pg["id"], "--disable"), ("delete", pg["id"]),
+                 ("create", "16", "postgresql", "postgresql", "some-image")):
+        assert "the service's own data" in cli_fails(admin, "datastore", "version", *args)
+    assert "dbaas:mgmt:datastore_version" in cli_fails(accounts["bob"], "datastore", "version", "delete", pg["id"])
+
+
 def test_database_backup_strategy_create_list_delete(accounts, http, pg_instance):
     created, _ = pg_instance
     alice = accounts["alice"]

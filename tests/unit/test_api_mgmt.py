@@ -10,7 +10,8 @@ def admin(tmp_path):
     """No admin exists in the no-auth profile: a policy file lets the members of proj-x in."""
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("".join(f'"dbaas:mgmt:{rule}": "rule:project_member"\n'
-                                   for rule in ("instance:show", "instance:action", "datastore_version")))
+                                   for rule in ("instance:show", "instance:action", "datastore_version",
+                                                "datastore_version:list")))
     return Harness(real_renderer=True, policy_file=policy_file, change_wait=0)
 
 
@@ -45,8 +46,7 @@ def test_mgmt_actions_not_built_are_501_with_a_reason(admin, action):
 
 @pytest.mark.parametrize("method, path", [
     ("get", "/instances/{id}/ssl"),
-    ("get", "/mgmt/datastore-versions"), ("post", "/mgmt/datastore-versions"),
-    ("patch", "/mgmt/datastore-versions/v1"), ("delete", "/mgmt/datastore-versions/v1"),
+    ("post", "/mgmt/datastore-versions"),
     ("post", "/mgmt/datastores/versions/v1/parameters"), ("put", "/mgmt/datastores/versions/v1/parameters/p"),
     ("delete", "/datastores/postgresql"), ("get", "/mgmt/instances/{id}/root"),
 ])
@@ -60,3 +60,21 @@ def test_management_calls_are_refused_to_members_by_default():
     for method, path in (("get", "/mgmt/instances/x"), ("post", "/mgmt/instances/x/action"),
                          ("get", "/mgmt/datastore-versions"), ("delete", "/datastores/redis")):
         assert_trove_error(getattr(api.client, method)(api.url(path), json={}), 403, "forbidden")
+
+
+def test_datastore_versions_are_listed_and_shown_from_the_registry_and_not_changed(admin):
+    versions = admin.get("/mgmt/datastore-versions", project="proj-x").get_json()["versions"]
+    assert [(v["datastore_name"], v["name"], v["active"], v["default"]) for v in versions] == [
+        ("postgresql", "15", True, True), ("mariadb", "10.11", True, True), ("redis", "7", True, True)]
+    pg = versions[0]
+    public = admin.get("/datastores/postgresql/versions/15", project="proj-x").get_json()["version"]
+    assert (pg["id"], pg["datastore_id"]) == (public["id"], public["datastore"])
+    assert admin.get(f"/mgmt/datastore-versions/{pg['id']}", project="proj-x").get_json() == {"version": pg}
+    url = f"/mgmt/datastore-versions/{pg['id']}"
+    assert admin.patch(url, {"active": True, "default": True}, project="proj-x").status_code == 202
+    for body, words in [({"active": False}, "Cannot change active"), ({"image": "x", "name": "16"}, "image, name")]:
+        message = assert_trove_error(admin.patch(url, body, project="proj-x"), 501, "notImplemented")
+        assert words in message and "dbaas_api/datastores/" in message
+    assert_trove_error(admin.delete(url, project="proj-x"), 501, "notImplemented")
+    assert_trove_error(admin.get("/mgmt/datastore-versions/nope", project="proj-x"), 404, "itemNotFound")
+    assert_trove_error(Harness().get("/mgmt/datastore-versions"), 403, "forbidden")   # the default policy
