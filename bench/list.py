@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
-from dbaas_api import tags  # noqa: E402
+from dbaas_api import records  # noqa: E402
 from dbaas_api.embedded import access_token  # noqa: E402
 from bench.common import embedded_stack  # noqa: E402
 
@@ -52,7 +52,7 @@ def main():
         print(f"created {len(ids)} instances (all ACTIVE) in {time.monotonic() - started:.1f} s")
 
         heat = f"{stack.settings.heat_endpoint}/{stack.settings.service_project}/stacks"
-        owner = ",".join(tags.owner_filter(project))
+        owner = ",".join(records.instance.owners(project))
         print(f"{'request':<44}{'median ms':>10}")
         for limit in (20, 100):
             api_ms = median_ms(lambda: requests.get(f"{client.base}/instances", params={"limit": limit},

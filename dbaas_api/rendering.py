@@ -10,8 +10,6 @@ A user whose password is None is rendered without a value for its hidden passwor
 on a PATCH update Heat keeps the value it has. That is how a change re-renders the whole
 instance without knowing (or ever reading back) its users' passwords.
 """
-import hashlib
-import json
 import logging
 import re
 import traceback
@@ -22,6 +20,11 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, St
 
 from dbaas_api.errors import TemplateFault
 from dbaas_api.model import RenderedStack
+from dbaas_api.records import backup as backup_record
+from dbaas_api.records import cluster as cluster_record
+from dbaas_api.records import configuration as configuration_record
+from dbaas_api.records import instance as instance_record
+from dbaas_api.records.instance import resource_key, user_keys
 
 LOG = logging.getLogger(__name__)
 
@@ -32,30 +35,6 @@ BACKUP = "backup"
 CONFIGURATION = "configuration"
 CLUSTER = "cluster"
 _MEMBER_KEY = re.compile(r"^(?:m[0-9a-f]{12}|member_[1-9][0-9]?)$")  # the service's, or dbaas template's
-
-
-def resource_key(kind, *parts):
-    digest = hashlib.sha256("\0".join((kind,) + parts).encode()).hexdigest()[:16]
-    return f"{kind}_{digest}"
-
-
-def user_keys(users, key=resource_key):
-    """Each user's resource key: the one its stack has it under, else one from its name and
-    host; a new user whose name a renamed one had first gets the next free one, so no two
-    share a key (the same name and host always find the same key again: the stack holds it)."""
-    taken = {user.key for user in users if user.key}
-    keys = []
-    for user in users:
-        if user.key:
-            keys.append(user.key)
-            continue
-        chosen, extra = key("user", user.name, user.host), 1
-        while chosen in taken:
-            extra += 1
-            chosen = key("user", user.name, user.host, str(extra))
-        taken.add(chosen)
-        keys.append(chosen)
-    return keys
 
 
 PACKAGED = "packaged"   # packaged/<name>: the packaged template, also where an override has that name
@@ -115,44 +94,8 @@ class Renderer:
         text = self.render(spec.datastore, spec.version, topology, datastore=spec.datastore, databases=databases,
                            users=users, retired_secrets=retired, root=spec.root is not None,
                            configuration=spec.configuration is not None, restore=bool(spec.restore), single=single)
-
-        parameters = {
-            "datastore": spec.datastore,
-            "datastore_version": spec.version,
-            "flavor": spec.flavor.id,
-            "volume_size": spec.volume_size,
-            "configuration_values": to_json(spec.configuration.values if spec.configuration else {}),
-            "configuration_started_with": to_json(spec.started_with),
-            "restart_generation": spec.restarts,
-            "is_public": str(spec.access.is_public),  # as Heat shows a boolean: True, False
-            "allowed_cidrs": to_json(list(spec.access.allowed_cidrs)),
-            "replica_of": spec.replica_of or "",
-            "replica_fence": spec.replica_fence or "",
-            **placement_parameters(spec.placement),
-        }
-        if spec.replica_seed:
-            parameters["replica_seed"] = spec.replica_seed
-        for database in databases:
-            parameters[f"{database['key']}_name"] = database["name"]
-            if database["options"]:
-                parameters[f"{database['key']}_character_set"], parameters[f"{database['key']}_collate"] = (
-                    value or "" for value in database["options"])
-        for user in users:
-            parameters[f"{user['key']}_name"] = user["spec"].name
-            parameters[f"{user['key']}_host"] = user["spec"].host
-            parameters[f"{user['key']}_databases"] = to_json(list(user["spec"].databases))
-            if user["spec"].password is not None:
-                parameters[f"{user['key']}_password"] = user["spec"].password
-        if spec.root is not None:
-            parameters["root_enabled"] = "yes"
-            if spec.root.password is not None:
-                parameters["root_password"] = spec.root.password
-        parameters.update({name: "" for name in retired})
-        if spec.configuration is not None:
-            parameters["configuration_id"] = spec.configuration.id
-        if spec.restore:
-            parameters["restore_from"] = json.dumps(list(spec.restore), sort_keys=True)
-        return RenderedStack(**text, parameters=parameters, environment=self.environment, files=self.files)
+        return RenderedStack(**text, parameters=instance_record.parameters(spec, key, retired),
+                             environment=self.environment, files=self.files)
 
     def render_backup(self, datastore, version, instance_id, parent=None, container=None):
         """A backup's stack: one DBaaS::Backup of the instance; ``parent`` is the parent
@@ -161,14 +104,13 @@ class Renderer:
         return RenderedStack(
             **self.render(datastore, version, BACKUP, datastore=datastore), environment=self.environment,
             files=self.files,
-            parameters={"instance_id": instance_id, "datastore": datastore, "datastore_version": version,
-                        "parent": json.dumps(parent or {}, sort_keys=True), "container": container or ""})
+            parameters=backup_record.parameters(datastore, version, instance_id, parent, container))
 
     def render_configuration(self, datastore, version, values):
         """A configuration group's stack: a record with its values as a json parameter."""
         return RenderedStack(
             **self.render(datastore, version, CONFIGURATION, datastore=datastore),
-            parameters={"datastore": datastore, "datastore_version": version, "values": to_json(values)})
+            parameters=configuration_record.parameters(datastore, version, values))
 
     def render_record(self):
         """A record that is only its tags (a project's quota limits, a quota claim)."""
@@ -189,15 +131,8 @@ class Renderer:
                     "share": bool(member.share)}
                    for index, member in enumerate(spec.members)]
         text = self.render(spec.datastore, spec.version, CLUSTER, datastore=spec.datastore, members=members)
-        parameters = {
-            "datastore": spec.datastore,
-            "datastore_version": spec.version,
-            "members": to_json({member.key: {"flavor": member.flavor.id, "volume_size": member.volume_size,
-                                             "role": member.role, "follows": member.follows, "index": index,
-                                             "number": member.number, "share": list(member.share)}
-                                for index, member in enumerate(spec.members)}),
-        }
-        return RenderedStack(**text, parameters=parameters, environment=self.environment, files={})
+        return RenderedStack(**text, parameters=cluster_record.parameters(spec), environment=self.environment,
+                             files={})
 
 
     def _select(self, datastore, version, topology):
@@ -261,15 +196,6 @@ def nested_templates(environment, search_path, base=None):
     return files
 
 
-PLACEMENT_PARAMETERS = {"network_id": "network_id", "subnet_id": "subnet_id", "subnet_cidr": "cidr",
-                        "fixed_ip": "fixed_ip", "volume_type": "volume_type"}
-
-
-def placement_parameters(placement):
-    """The stack parameters of a Placement (service/changes.py reads them back)."""
-    return {parameter: getattr(placement, field) for parameter, field in PLACEMENT_PARAMETERS.items()}
-
-
 def registry_names(environment, search_path, base=None):
     """{path in the environment: its name on the template search path} for each nested template."""
     names = {}
@@ -285,8 +211,3 @@ def registry_names(environment, search_path, base=None):
                     break
         names[target] = name
     return names
-
-
-def to_json(value):
-    """A json stack parameter's text, stable for comparisons (sorted keys, like Heat's)."""
-    return json.dumps(value, sort_keys=True)

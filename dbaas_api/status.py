@@ -53,7 +53,7 @@ def trove_status(stack_status, update_status=RESIZE):
 
 
 def instance_status(stack_status, instance_tags):
-    """The Trove status of an instance stack, with what its tags.InstanceTags add."""
+    """The Trove status of an instance stack, with what its records.instance.InstanceTags add."""
     result = trove_status(stack_status, update_status=instance_tags.operation or RESIZE)
     if result == ACTIVE and instance_tags.restart_required:
         return RESTART_REQUIRED
@@ -62,6 +62,11 @@ def instance_status(stack_status, instance_tags):
 
 def is_gone(stack_status):
     return TABLE.get(stack_status, ERROR) is GONE
+
+
+def is_busy(stack_status):
+    """Whether Heat is working on the stack (any ``<ACTION>_IN_PROGRESS``)."""
+    return (stack_status or "").endswith("_IN_PROGRESS")
 
 
 _HEAT_WRAPPING = re.compile(r"^(?:Resource \w+ failed: )?(?:\w+: )?(?:resources\.[\w.-]+: )?")

@@ -108,7 +108,7 @@ def _version_id(datastore, version):
 
 def _page(project, page):
     limit = page_args()[0]
-    return views.paged("backups", [view(record, project) for record in page.backups], page.next_marker, limit)
+    return views.paged("backups", [view(record, project) for record in page.items], page.next_marker, limit)
 
 
 @ns.route("")

@@ -48,7 +48,7 @@ class Clusters(Resource):
         project = authorize(project_id)
         limit, marker = page_args()
         page = services().clusters.list(project, limit, marker)
-        return views.paged("clusters", [views.cluster(record) for record in page.clusters], page.next_marker, limit)
+        return views.paged("clusters", [views.cluster(record) for record in page.items], page.next_marker, limit)
 
     @ns.expect(create_request)
     @ns.response(200, "The cluster being built", cluster_envelope)

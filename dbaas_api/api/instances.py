@@ -66,7 +66,7 @@ def _page(project_id, detail):
     project = authorize(project_id, "dbaas:instance:list")
     limit, marker = page_args()
     page = services().instances.list(project, limit, marker)
-    items = [views.instance(record, detail=detail) for record in page.instances]
+    items = [views.instance(record, detail=detail) for record in page.items]
     return views.paged("instances", items, page.next_marker, limit)
 
 

@@ -37,11 +37,11 @@ class MgmtInstances(Resource):
     def get(self, project_id):
         authorize(project_id, "dbaas:mgmt:instance:list")
         limit, marker = page_args()
-        page, next_marker = services().management.list_instances(
+        page = services().management.list_instances(
             limit, marker, project_id=request.args.get("project_id") or None)
         items = [{**views.instance(owned.instance, detail=True), "tenant_id": owned.project_id}
-                 for owned in page]
-        return views.paged("instances", items, next_marker, limit)
+                 for owned in page.items]
+        return views.paged("instances", items, page.next_marker, limit)
 
 
 # Trove's management actions; the ones that move or rebuild a server have no meaning here.

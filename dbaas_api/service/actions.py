@@ -39,9 +39,9 @@ changes wait for each other instead; see changes.py.)
 """
 from dataclasses import replace
 
-from dbaas_api import errors, status, tags
+from dbaas_api import errors, records, status
 from dbaas_api.service import catalog
-from dbaas_api.service.changes import Change, owned_stack
+from dbaas_api.service.changes import Change
 from dbaas_api.service.quotas import flavor_ram
 
 ACTIONS_WAIT = 0   # seconds an action waits for a change under way: none, 409 at once
@@ -85,7 +85,8 @@ class InstanceActions:
         if not isinstance(arguments, dict) or len(arguments) != 1 or set(arguments) - {"flavorRef", "volume"}:
             raise errors.BadRequest("resize takes exactly one of 'flavorRef' (a flavor) or "
                                     "'volume' ({\"size\": GB}).")
-        current = tags.decode(owned_stack(self.instances.gateway, project_id, instance_id).get("tags"))
+        current = records.instance.TAGS.decode(records.stack.owned(
+            self.instances.gateway, project_id, instance_id, records.instance.TAGS).get("tags"))
         replicas = {}
         if "flavorRef" in arguments:
             change = self._flavor_change(arguments["flavorRef"])
@@ -130,11 +131,11 @@ class InstanceActions:
     def reset_status(self, project_id, instance_id, arguments):
         _no_arguments("reset_status", arguments)
         gateway = self.instances.gateway
-        stack = owned_stack(gateway, project_id, instance_id, resolve_outputs=False)
+        stack = records.stack.owned(gateway, project_id, instance_id, records.instance.TAGS)
         stack_status = stack.get("stack_status") or ""
         if stack_status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
             gateway.cancel_stack_action(stack["id"])
-        elif stack_status.startswith("DELETE") or stack_status.endswith("_IN_PROGRESS"):
+        elif stack_status.startswith("DELETE") or status.is_busy(stack_status):
             # Heat is at work on something we do not cancel (a delete, a check, a backup):
             # nothing to reset. Accepted all the same: the OSC client's ``force delete``
             # sends reset_status and then the delete, which retries a failed one.

@@ -10,10 +10,8 @@ Creating one for a scope that has one replaces it (the newest wins; the older is
 import uuid
 from dataclasses import dataclass
 
-from dbaas_api import errors
+from dbaas_api import errors, records
 from dbaas_api.backup.storage import CONTAINER
-from dbaas_api.service.changes import owned_stack
-from dbaas_api.service.quotas import tag_fields
 
 MARKER = "dbaas-backup-strategy"
 
@@ -43,7 +41,7 @@ class BackupStrategyService:
     def create(self, project_id, instance_id, container):
         container = checked_container(container)
         if instance_id:
-            owned_stack(self.gateway, project_id, instance_id)   # 404 for another project's
+            records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)   # 404 for another project's
         older = self._records(project_id, instance_id or "")
         tags = [MARKER, f"project:{project_id}", f"container:{container}"]
         if instance_id:
@@ -56,7 +54,7 @@ class BackupStrategyService:
 
     def list(self, project_id, instance_id=None):
         return [self._strategy(project_id, fields.get("instance", ""), fields.get("container", ""))
-                for fields in (tag_fields(stack) for stack in self._records(project_id, instance_id))]
+                for fields in (records.tags.fields_of(stack) for stack in self._records(project_id, instance_id))]
 
     def delete(self, project_id, instance_id=None):
         """Delete the strategy of ``instance_id`` (None or "": the project's own)."""
@@ -65,7 +63,7 @@ class BackupStrategyService:
 
     def container_for(self, project_id, instance_id):
         """The container a backup of ``instance_id`` goes to by strategy; None: the operator's."""
-        found = {tag_fields(stack).get("instance", ""): tag_fields(stack).get("container")
+        found = {records.tags.fields_of(stack).get("instance", ""): records.tags.fields_of(stack).get("container")
                  for stack in reversed(self._records(project_id, None))}   # newest last: it wins
         return found.get(instance_id) or found.get("") or None
 
@@ -76,7 +74,7 @@ class BackupStrategyService:
         stacks = [stack for stack in self.gateway.list_stacks(tags=tags, limit=1000)
                   if not (stack.get("stack_status") or "").startswith("DELETE")]
         if instance_id == "":
-            stacks = [stack for stack in stacks if "instance" not in tag_fields(stack)]
+            stacks = [stack for stack in stacks if "instance" not in records.tags.fields_of(stack)]
         return stacks
 
     def _strategy(self, project_id, instance_id, container):

@@ -2,7 +2,7 @@
 
 Each backup stack lives in the service project, tagged ``dbaas-backup``, ``project:<id>``,
 ``instance:<id>``, ``datastore:``, ``version:``, ``parent:<id>`` for an incremental, and its
-name and description (see tags.py), so a page of backups is one Heat call. Its one resource,
+name and description (records/backup.py), so a page of backups is one Heat call. Its one resource,
 DBaaS::Backup, stores the backup; its outputs are the location, size, SHA-256 and position.
 The stack's status is the backup's:
 
@@ -17,11 +17,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from dbaas_api import datastores, errors, status, tags
+from dbaas_api import datastores, errors, records, status
 from dbaas_api.backup import storage as backup_storage
 from dbaas_api.service.backup_strategies import BackupStrategyService, checked_container
-from dbaas_api.service.changes import STACK_ID, owned_stack
-from dbaas_api.service.quotas import tag_fields
 
 NEW, BUILDING, COMPLETED, FAILED = "NEW", "BUILDING", "COMPLETED", "FAILED"
 DELETING, DELETE_FAILED = "DELETING", "DELETE_FAILED"
@@ -54,12 +52,6 @@ class Backup:
     def link(self):
         """What a restore or an incremental needs of this backup."""
         return {"location": self.location, "checksum": self.checksum, "position": self.position or {}}
-
-
-@dataclass(frozen=True)
-class Page:
-    backups: tuple
-    next_marker: str | None
 
 
 @dataclass(frozen=True)
@@ -99,35 +91,31 @@ class BackupService:
                      else self.strategies.container_for(project_id, instance.id))
         rendered = self.renderer.render_backup(instance.datastore, instance.version, instance.id,
                                                parent.link() if parent else None, container)
-        record = tags.BackupTags(
+        record = records.backup.BackupTags(
             project_id=project_id, instance_id=instance.id, datastore=instance.datastore,
             version=instance.version, name=body["name"], description=body.get("description"),
             parent_id=parent.id if parent else None)
         with self.instances.quotas.claim(project_id, backups=1) as claim:
             stack_id = self.gateway.create_stack(name=f"dbaas-backup-{uuid.uuid4().hex[:12]}", rendered=rendered,
-                                                 tags=tags.encode_backup(record) + claim.tags
+                                                 tags=records.backup.TAGS.encode(record) + claim.tags
                                                  + ([f"container:{container}"] if container else []))
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _backup(stack_id, record, NEW, created=now, updated=now)
 
     def list(self, project_id, limit, marker=None, instance_id=None, datastore=None):
         """One page, newest first, from the stack list alone."""
-        if marker is not None and not STACK_ID.match(marker):
-            raise errors.BadRequest("marker must be the id of a backup.")
         if datastore:
             datastore = _canonical(datastore)
-        stacks = self.gateway.list_stacks(
-            tags=tags.backup_filter(project_id, instance_id=instance_id, datastore=datastore),
-            limit=limit + 1, marker=marker)
-        backups = tuple(self._with_location(_from_stack(stack), stack) for stack in stacks[:limit])
-        return Page(backups, backups[-1].id if len(stacks) > limit and backups else None)
+        return records.stack.page(
+            self.gateway, records.backup.matching(project_id, instance_id=instance_id, datastore=datastore),
+            limit, marker, lambda stack: self._with_location(_from_stack(stack), stack), what="a backup")
 
     def _with_location(self, backup, stack):
         """A list has no outputs, but a completed backup's location follows from its
         ``container:`` tag and its id (Storage.location), as show reads it."""
         if backup.status != COMPLETED or backup.location:
             return backup
-        container = tag_fields(stack).get("container")
+        container = records.tags.fields_of(stack).get("container")
         try:
             return replace(backup, location=backup_storage.from_settings(self.settings, container).location(backup.id))
         except errors.DBaaSError:
@@ -136,7 +124,7 @@ class BackupService:
     def list_of_instance(self, project_id, instance_id, limit, marker=None):
         """GET /instances/{id}/backups: the instance must exist (its backups may outlive it:
         GET /backups?instance_id=... lists them after)."""
-        owned_stack(self.gateway, project_id, instance_id)
+        records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
         return self.list(project_id, limit, marker, instance_id=instance_id)
 
     def get(self, project_id, backup_id):
@@ -146,7 +134,7 @@ class BackupService:
         backup = _from_stack(self._owned_stack(project_id, backup_id, resolve_outputs=False))
         if backup.status in (NEW, BUILDING):
             raise errors.Conflict(f"Backup {backup_id} is still being taken; delete it when it has finished.")
-        children = self.gateway.list_stacks(tags=tags.backup_filter(project_id, parent_id=backup_id), limit=1)
+        children = self.gateway.list_stacks(tags=records.backup.matching(project_id, parent_id=backup_id), limit=1)
         if children:
             raise errors.Conflict(f"Backup {backup_id} has incremental backups ({children[0]['id']}...): "
                                   "delete those first.")
@@ -156,7 +144,7 @@ class BackupService:
         """Whether a backup of the instance is being taken (one Heat call). Backups of an
         instance are taken one at a time, so a running one is the newest. (Heat cannot
         combine its tags filter with a status filter: that query fails in Heat 27.)"""
-        newest = self.gateway.list_stacks(tags=tags.backup_filter(project_id, instance_id=instance_id), limit=1)
+        newest = self.gateway.list_stacks(tags=records.backup.matching(project_id, instance_id=instance_id), limit=1)
         return bool(newest) and STATUSES.get(newest[0].get("stack_status")) in (NEW, BUILDING)
 
     def restore_point(self, project_id, body):
@@ -191,7 +179,7 @@ class BackupService:
                 f"{datastore.title} backups are always full: incremental backups are not supported.")
         if not parent_id:
             recent = self.gateway.list_stacks(
-                tags=tags.backup_filter(project_id, instance_id=instance.id), limit=MAX_PAGE)
+                tags=records.backup.matching(project_id, instance_id=instance.id), limit=MAX_PAGE)
             completed = [stack["id"] for stack in recent if STATUSES.get(stack.get("stack_status")) == COMPLETED]
             if not completed:
                 raise errors.BadRequest(f"Instance {instance.id} has no completed backup to be incremental to.")
@@ -221,8 +209,8 @@ class BackupService:
         return chain
 
     def _owned_stack(self, project_id, backup_id, resolve_outputs):
-        return owned_stack(self.gateway, project_id, backup_id, resolve_outputs=resolve_outputs,
-                           decode=tags.decode_backup, what="Backup")
+        return records.stack.owned(self.gateway, project_id, backup_id, records.backup.TAGS, what="Backup",
+                                   resolve_outputs=resolve_outputs)
 
 
 def _canonical(name):
@@ -234,9 +222,8 @@ def _canonical(name):
 
 
 def _from_stack(stack):
-    record = tags.decode_backup(stack.get("tags"))
-    outputs = {output.get("output_key"): output.get("output_value")
-               for output in stack.get("outputs") or () if not output.get("output_error")}
+    record = records.backup.TAGS.decode(stack.get("tags"))
+    outputs = records.stack.outputs(stack)
     backup_status = STATUSES.get(stack.get("stack_status"), FAILED)
     created = stack.get("creation_time") or ""
     fault = status.fault_message(stack.get("stack_status_reason")) if backup_status in (FAILED, DELETE_FAILED) else None

@@ -18,15 +18,13 @@ Grow and shrink re-render the whole template with the new member list and PATCH 
 (the same update path as instance changes, ``service/changes.py``); a cluster that is busy
 (building, growing, shrinking, deleting) answers 409 at once.
 """
-import json
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from dbaas_api import datastores, errors, status, tags
+from dbaas_api import datastores, errors, records, status
 from dbaas_api.model import ClusterSpec, MemberSpec
-from dbaas_api.service.changes import CHANGEABLE, STACK_ID, changed_parameters, owned_stack
 from dbaas_api.service import catalog
 from dbaas_api.service.quotas import Claim
 from dbaas_api.service.instances import _datastore_and_version, _flavor_ref
@@ -80,12 +78,6 @@ class Cluster:
     fault: str | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    clusters: tuple
-    next_marker: str | None
-
-
 def member_id(cluster_id, key):
     """A member's id: stable, derived from its cluster's id and its key."""
     return str(uuid.uuid5(_MEMBER_NAMESPACE, f"{cluster_id}:{key}"))
@@ -114,31 +106,26 @@ class ClusterService:
                    zip(self._members(requested, plan, []), datastore.initial_shares(plan))]
         spec = ClusterSpec(project_id=project_id, name=body["name"], datastore=datastore.name,
                            version=version, members=tuple(members))
-        cluster_tags = tags.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
-                                        name=spec.name, members=tuple(member.key for member in members))
+        cluster_tags = records.cluster.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
+                                                   name=spec.name, members=tuple(member.key for member in members))
         with self.instances.quotas.claim(project_id, **held_by(members)) as claim:
             stack_id = self.gateway.create_stack(name=f"dbaas-c-{uuid.uuid4().hex[:12]}",
                                                  rendered=self.renderer.render_cluster(spec),
-                                                 tags=tags.encode_cluster(cluster_tags) + claim.tags)
+                                                 tags=records.cluster.TAGS.encode(cluster_tags) + claim.tags)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return Cluster(id=stack_id, name=spec.name, datastore=spec.datastore, version=version, task=BUILDING,
                        created=now, updated=now,
                        members=tuple(_member(stack_id, spec.name, member, "BUILD", {}) for member in members))
 
     def list(self, project_id, limit, marker=None):
-        if marker is not None and not STACK_ID.match(marker):
-            raise errors.BadRequest("marker must be the id of a cluster.")
-        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id, tags.CLUSTER_MARKER),
-                                          limit=limit + 1, marker=marker)
-        clusters = tuple(_from_stack(stack) for stack in stacks[:limit])
-        return Page(clusters, clusters[-1].id if len(stacks) > limit and clusters else None)
+        return records.stack.page(self.gateway, records.cluster.TAGS.filter(project_id), limit, marker, _from_stack,
+                                  what="a cluster")
 
     def get(self, project_id, cluster_id):
         """The cluster with its members, their status (from the stack's resources) and addresses."""
         stack = self._stack(project_id, cluster_id, resolve_outputs=True)
-        spec = spec_from_stack(stack)
-        outputs = {output.get("output_key"): output.get("output_value")
-                   for output in stack.get("outputs") or () if not output.get("output_error")}
+        spec = records.cluster.spec_from_stack(stack)
+        outputs = records.stack.outputs(stack)
         addresses = outputs.get("members") if isinstance(outputs.get("members"), dict) else {}
         resources = {resource.get("resource_name"): resource for resource in self.gateway.resources(stack["id"])}
         members = tuple(
@@ -160,11 +147,11 @@ class ClusterService:
         As in Trove, a cluster's instance can be shown by its id (clients look members up
         that way), though the instance list leaves them out."""
         not_found = errors.NotFound(f"Instance '{instance_id}' could not be found.")
-        if not STACK_ID.match(instance_id or ""):
+        if not records.stack.is_id(instance_id):
             raise not_found
-        for stack in self.gateway.list_stacks(tags=tags.owner_filter(project_id, tags.CLUSTER_MARKER),
+        for stack in self.gateway.list_stacks(tags=records.cluster.TAGS.filter(project_id),
                                               limit=self.MAX_CLUSTERS):
-            cluster_tags = tags.decode_cluster(stack.get("tags"))
+            cluster_tags = records.cluster.TAGS.decode(stack.get("tags"))
             if any(member_id(stack["id"], key) == instance_id for key in cluster_tags.members):
                 cluster = self.get(project_id, stack["id"])
                 return cluster, self.member_of(cluster, instance_id)
@@ -215,28 +202,26 @@ class ClusterService:
     # ---- helpers -------------------------------------------------------------------------
 
     def _stack(self, project_id, cluster_id, resolve_outputs=False):
-        return owned_stack(self.gateway, project_id, cluster_id, resolve_outputs=resolve_outputs,
-                           decode=tags.decode_cluster, what="Cluster")
+        return records.stack.owned(self.gateway, project_id, cluster_id, records.cluster.TAGS, what="Cluster",
+                                   resolve_outputs=resolve_outputs)
 
     def _change(self, project_id, cluster_id, task, change, claim=None):
         """``claim``: what the change takes of the project's quota (service/quotas.py), asked
         once the new members are known and held until Heat has the new stack."""
         stack = self._stack(project_id, cluster_id)
-        if stack.get("stack_status") not in CHANGEABLE:
+        if stack.get("stack_status") not in records.stack.CHANGEABLE:
             raise errors.Conflict(f"Cluster '{cluster_id}' is busy ({_task(stack).name}) or cannot be changed "
                                   f"({stack.get('stack_status')}); try again when it has finished.")
-        spec = spec_from_stack(stack)
+        spec = records.cluster.spec_from_stack(stack)
         new = change(spec, datastores.get(spec.datastore))
         rendered = self.renderer.render_cluster(new)
-        rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
-        cluster_tags = replace(tags.decode_cluster(stack.get("tags")), operation=task.name,
+        rendered = replace(rendered, parameters=records.stack.changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+        cluster_tags = replace(records.cluster.TAGS.decode(stack.get("tags")), operation=task.name,
                                members=tuple(member.key for member in new.members))
         with claim() if claim else nullcontext(Claim(None)) as granted:
-            again = self.gateway.get_stack(stack["id"], resolve_outputs=False) or {}
-            if (again.get("stack_status"), again.get("updated_time")) != (stack.get("stack_status"),
-                                                                           stack.get("updated_time")):
+            if not records.stack.unchanged_since(self.gateway, stack):
                 raise errors.Conflict(f"Cluster '{cluster_id}' changed meanwhile; try again.")
-            self.gateway.update_stack(stack["id"], rendered, tags.encode_cluster(cluster_tags) + granted.tags)
+            self.gateway.update_stack(stack["id"], rendered, records.cluster.TAGS.encode(cluster_tags) + granted.tags)
 
     def _members(self, requested, plan, existing):
         """MemberSpecs for the requested instances as the datastore planned them."""
@@ -263,26 +248,6 @@ def held_by(members):
             "ram": sum(member.flavor.ram_mb for member in members)}
 
 
-def spec_from_stack(stack):
-    """The ClusterSpec a stack holds, from its tags and its ``members`` parameter."""
-    cluster_tags = tags.decode_cluster(stack.get("tags"))
-    parameters = stack.get("parameters") or {}
-    try:
-        members = json.loads(parameters.get("members") or "{}")
-    except ValueError:
-        members = {}
-    ordered = sorted(members.items(), key=lambda item: item[1].get("index", 0))
-    return ClusterSpec(
-        project_id=cluster_tags.project_id, name=cluster_tags.name,
-        datastore=parameters.get("datastore") or cluster_tags.datastore,
-        version=parameters.get("datastore_version") or cluster_tags.version,
-        members=tuple(MemberSpec(key=key, flavor=datastores.find_flavor(value["flavor"]),
-                                 volume_size=int(value["volume_size"]), role=value["role"],
-                                 follows=value.get("follows"), number=int(value.get("number", 1)),
-                                 share=tuple(value.get("share") or ()))
-                         for key, value in ordered))
-
-
 def _task(stack):
     stack_status = stack.get("stack_status") or ""
     if stack_status in ("CREATE_IN_PROGRESS", "INIT_IN_PROGRESS"):
@@ -290,12 +255,12 @@ def _task(stack):
     if stack_status == "DELETE_IN_PROGRESS":
         return DELETING
     if stack_status == "UPDATE_IN_PROGRESS":
-        return _BY_OPERATION.get(tags.decode_cluster(stack.get("tags")).operation or "", GROWING)
+        return _BY_OPERATION.get(records.cluster.TAGS.decode(stack.get("tags")).operation or "", GROWING)
     return NONE
 
 
 def _from_stack(stack):
-    cluster_tags = tags.decode_cluster(stack.get("tags"))
+    cluster_tags = records.cluster.TAGS.decode(stack.get("tags"))
     created = stack.get("creation_time") or ""
     stack_status = stack.get("stack_status") or ""
     fault = status.fault_message(stack.get("stack_status_reason")) if stack_status.endswith("_FAILED") else None

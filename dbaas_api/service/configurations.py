@@ -16,17 +16,14 @@ changed only when every instance using it is free to change, and then each one i
 (waiting for it like any change). An instance that still could not be updated is named in
 a 409, and attaching the group to it again applies the new values.
 """
-import json
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from dbaas_api import datastores, errors, status, tags
+from dbaas_api import datastores, errors, records, status
 from dbaas_api.model import ConfigurationSpec
 from dbaas_api.service import catalog
-from dbaas_api.service.changes import (
-    CHANGEABLE, STACK_ID, Change, InstanceChanges, busy, changed_parameters, owned_stack, until_stack,
-    wait_until_free)
+from dbaas_api.service.changes import Change, InstanceChanges, busy, until_stack, wait_until_free
 
 ALL_PAGE = 100  # stacks per Heat call when every instance using a group is needed
 DELETE_WAIT = 5  # seconds a DELETE waits for the group's stack to be gone
@@ -43,12 +40,6 @@ class Group:
     updated: str
     values: dict | None = None           # show and create only: lists come from tags
     instance_count: int | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    items: tuple
-    next_marker: str | None
 
 
 @dataclass(frozen=True)
@@ -76,22 +67,19 @@ class ConfigurationService:
     def create(self, project_id, body):
         datastore, version = _datastore_and_version(body.get("datastore") or {})
         values = datastore.validate_configuration(version, body["values"])
-        group_tags = tags.ConfigurationTags(project_id=project_id, datastore=datastore.name, version=version,
-                                            name=body["name"], description=body.get("description"))
+        group_tags = records.configuration.ConfigurationTags(project_id=project_id, datastore=datastore.name, version=version,
+                                                            name=body["name"], description=body.get("description"))
         stack_id = self.gateway.create_stack(
             name=f"dbaas-cfg-{uuid.uuid4().hex[:12]}",
             rendered=self.renderer.render_configuration(datastore.name, version, values),
-            tags=tags.encode_configuration(group_tags))
+            tags=records.configuration.TAGS.encode(group_tags))
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _group(stack_id, group_tags, now, now, values=values, instance_count=0)
 
     def list(self, project_id, limit, marker=None):
         """One page, newest first, from the stack list alone."""
-        _check_marker(marker, "configuration group")
-        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id, tags.CONFIGURATION_MARKER),
-                                          limit=limit + 1, marker=marker)
-        groups = tuple(_from_stack(stack) for stack in stacks[:limit])
-        return Page(groups, groups[-1].id if len(stacks) > limit and groups else None)
+        return records.stack.page(self.gateway, records.configuration.TAGS.filter(project_id), limit, marker,
+                                  _from_stack, what="a configuration group")
 
     def get_record(self, project_id, configuration_id):
         """The group as its tags describe it (no values, no count): one Heat call."""
@@ -99,23 +87,21 @@ class ConfigurationService:
 
     def get(self, project_id, configuration_id):
         stack = self._owned(project_id, configuration_id)
-        return _from_stack(stack, values=_values(stack),
+        return _from_stack(stack, values=records.configuration.values_of(stack),
                            instance_count=len(self._all_instances(project_id, configuration_id)))
 
     def instances(self, project_id, configuration_id, limit, marker=None):
         """A page of the project's instances that have the group attached."""
         self._owned(project_id, configuration_id)
-        _check_marker(marker, "instance")
-        stacks = self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id),
-                                          limit=limit + 1, marker=marker)
-        refs = tuple(InstanceRef(stack["id"], tags.decode(stack.get("tags")).name) for stack in stacks[:limit])
-        return Page(refs, refs[-1].id if len(stacks) > limit and refs else None)
+        return records.stack.page(self.gateway, records.instance.with_configuration(project_id, configuration_id),
+                                  limit, marker, _instance_ref)
 
     def defaults_of(self, project_id, instance_id):
         """GET /instances/{id}/configuration: what Trove calls the instance's default
         configuration, the settings its config file starts from for its flavor (no group's
         values; ``None`` is a bare flag), and its port. One stack read."""
-        instance = tags.decode(owned_stack(self.gateway, project_id, instance_id).get("tags"))
+        instance = records.instance.TAGS.decode(
+            records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS).get("tags"))
         datastore = datastores.get(instance.datastore)
         settings = datastore.base_settings(datastores.find_flavor(instance.flavor_id))
         return {"port": datastore.port, **{name: "" if value is None else value for name, value in settings.items()}}
@@ -126,33 +112,33 @@ class ConfigurationService:
         is another datastore's or version's."""
         configuration_id = str(reference).rstrip("/").rsplit("/", 1)[-1]
         stack = self._owned(project_id, configuration_id)
-        group = tags.decode_configuration(stack.get("tags"))
+        group = records.configuration.TAGS.decode(stack.get("tags"))
         if (group.datastore, group.version) != (datastore, version):
             raise errors.BadRequest(
                 f"configuration: group '{configuration_id}' is for {group.datastore} {group.version}; "
                 f"the instance is {datastore} {version}.")
-        return ConfigurationSpec(stack["id"], _values(stack))
+        return ConfigurationSpec(stack["id"], records.configuration.values_of(stack))
 
     def update(self, project_id, configuration_id, body, merge):
         """PATCH (merge=True) adds or changes values; PUT replaces them (and name and
         description when given). Then the instances using the group get the new values."""
         def attempt():
             stack = self._owned(project_id, configuration_id)
-            if stack.get("stack_status") not in CHANGEABLE:
+            if stack.get("stack_status") not in records.stack.CHANGEABLE:
                 raise busy(f"Configuration group '{configuration_id}' is being changed; try again.")
-            group = tags.decode_configuration(stack.get("tags"))
+            group = records.configuration.TAGS.decode(stack.get("tags"))
             datastore, _ = _datastore_and_version({"type": group.datastore, "version": group.version})
             given = datastore.validate_configuration(group.version, body.get("values") or {})
-            values = {**_values(stack), **given} if merge else given
+            values = {**records.configuration.values_of(stack), **given} if merge else given
             group = replace(group, name=body.get("name", group.name),
                             description=body.get("description", group.description))
             users = self._all_instances(project_id, configuration_id)
             for instance in users:  # all free first, so the group never runs ahead of them
                 self._free(instance.id)
             rendered = self.renderer.render_configuration(group.datastore, group.version, values)
-            rendered = replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+            rendered = replace(rendered, parameters=records.stack.changed_parameters(rendered.parameters, stack.get("parameters") or {}))
             try:
-                self.gateway.update_stack(stack["id"], rendered, tags.encode_configuration(group))
+                self.gateway.update_stack(stack["id"], rendered, records.configuration.TAGS.encode(group))
             except errors.Conflict as exc:
                 raise busy(exc.message) from None
             return ConfigurationSpec(stack["id"], values), users
@@ -161,7 +147,7 @@ class ConfigurationService:
 
     def delete(self, project_id, configuration_id):
         self._owned(project_id, configuration_id)
-        if self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id), limit=1):
+        if self.gateway.list_stacks(tags=records.instance.with_configuration(project_id, configuration_id), limit=1):
             raise errors.BadRequest(
                 f"Configuration group '{configuration_id}' is attached to instances; detach it from "
                 f"them first (GET .../configurations/{configuration_id}/instances lists them).")
@@ -188,25 +174,23 @@ class ConfigurationService:
                 "(PUT /instances/{id}) to apply them.")
 
     def _free(self, instance_id):
-        stack = self.gateway.get_stack(instance_id, resolve_outputs=False) or {}
-        stack_status = stack.get("stack_status") or ""
-        if stack_status.endswith("_IN_PROGRESS"):
+        if records.stack.busy(self.gateway.get_stack(instance_id, resolve_outputs=False)):
             raise busy(f"Instance '{instance_id}', which uses this configuration group, is busy; try again.")
 
     def _all_instances(self, project_id, configuration_id):
         found, marker = [], None
         while True:
-            stacks = self.gateway.list_stacks(tags=tags.configuration_filter(project_id, configuration_id),
+            stacks = self.gateway.list_stacks(tags=records.instance.with_configuration(project_id, configuration_id),
                                               limit=ALL_PAGE, marker=marker)
-            found += [InstanceRef(s["id"], tags.decode(s.get("tags")).name) for s in stacks
+            found += [_instance_ref(s) for s in stacks
                       if not status.is_gone(s.get("stack_status"))]
             if len(stacks) < ALL_PAGE:
                 return found
             marker = stacks[-1]["id"]
 
     def _owned(self, project_id, configuration_id):
-        return owned_stack(self.gateway, project_id, configuration_id,
-                           decode=tags.decode_configuration, what="Configuration group")
+        return records.stack.owned(self.gateway, project_id, configuration_id, records.configuration.TAGS,
+                                   what="Configuration group")
 
 
 def _reattach(current, configuration):
@@ -224,21 +208,12 @@ def _datastore_and_version(requested):
         raise errors.BadRequest(f"datastore: {exc.message}") from None
 
 
-def _check_marker(marker, what):
-    if marker is not None and not STACK_ID.match(marker):
-        raise errors.BadRequest(f"marker must be the id of a{'n' if what[0] in 'aeiou' else ''} {what}.")
-
-
-def _values(stack):
-    try:
-        values = json.loads((stack.get("parameters") or {}).get("values") or "{}")
-    except ValueError:
-        values = {}
-    return values if isinstance(values, dict) else {}
+def _instance_ref(stack):
+    return InstanceRef(stack["id"], records.instance.TAGS.decode(stack.get("tags")).name)
 
 
 def _from_stack(stack, **fields):
-    group = tags.decode_configuration(stack.get("tags"))
+    group = records.configuration.TAGS.decode(stack.get("tags"))
     created = stack.get("creation_time") or ""
     return _group(stack["id"], group, created, stack.get("updated_time") or created, **fields)
 

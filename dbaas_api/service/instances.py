@@ -10,20 +10,18 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from dbaas_api import datastores, errors, status, tags
+from dbaas_api import errors, records, status
 from dbaas_api.model import AccessSpec, InstanceSpec, Placement, UserSpec
 from dbaas_api.service import access as access_rules
 from dbaas_api.service import catalog, networks
 from dbaas_api.service import health as live_health
 from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backups import BackupService, shown
-from dbaas_api.service.changes import (STACK_ID, Change, InstanceChanges, access_from_parameters, owned_stack,
-                                      placement_from_parameters, until_stack)
+from dbaas_api.service.changes import Change, InstanceChanges, until_stack
 from dbaas_api.service.configurations import ConfigurationService, configuration_change
 from dbaas_api.service.quotas import QuotaService
 from dbaas_api.service.replication import Replication
 
-_STACK_ID = STACK_ID  # service/management.py checks its markers with it
 # Seconds a DELETE of an instance Heat is still working on waits for the delete to begin
 # (see InstanceService.delete); past it, the answer goes anyway.
 DELETE_START_WAIT = 5
@@ -71,12 +69,6 @@ class Instance:
     service_status_updated: str | None = None  # when operating_status was read (it is live)
 
 
-@dataclass(frozen=True)
-class Page:
-    instances: tuple
-    next_marker: str | None  # the last id of this page when a further page exists
-
-
 class InstanceService:
     def __init__(self, settings, gateway, renderer, quotas=None):
         self.settings = settings
@@ -104,18 +96,13 @@ class InstanceService:
             return [self._create(spec, claim.tags) for spec in specs][0]
 
     def _create(self, spec, extra_tags=()):
-        project_id = spec.project_id
         rendered = self.renderer.render_instance(spec)
         # A configuration attached now is in the server's config from its first start: no
         # restart is required for any of its values.
-        instance_tags = tags.InstanceTags(
-            project_id=project_id, datastore=spec.datastore, version=spec.version,
-            flavor_id=spec.flavor.id, volume_size=spec.volume_size, name=spec.name,
-            configuration_id=spec.configuration.id if spec.configuration else None,
-            replica_of=spec.replica_of, is_public=spec.access.is_public, allowed_cidrs=spec.access.allowed_cidrs)
+        instance_tags = records.instance.tags_for(spec)
         stack_id = self.gateway.create_stack(
             name=f"dbaas-{uuid.uuid4().hex[:12]}", rendered=rendered,
-            tags=tags.encode(instance_tags) + list(extra_tags))
+            tags=records.instance.TAGS.encode(instance_tags) + list(extra_tags))
         # Heat's create answers with the id alone; now stands in for creation_time until a read.
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _instance(stack_id, instance_tags, status.BUILD, created=now, updated=now, access=spec.access,
@@ -123,27 +110,24 @@ class InstanceService:
 
     def list(self, project_id, limit, marker=None):
         """One page, newest first, from the stack list alone (no call per instance)."""
-        if marker is not None and not STACK_ID.match(marker):
-            raise errors.BadRequest("marker must be the id of an instance.")
-        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=limit + 1, marker=marker)
-        instances = self._live(tuple(_from_stack(stack) for stack in stacks[:limit]))
+        page = records.stack.page(self.gateway, records.instance.owners(project_id), limit, marker, from_stack)
+        instances = self._live(page.items)
         addresses = self.health.addresses([instance.id for instance in instances])
         replicas = self._replicas_of(project_id, [i.id for i in instances if not i.replica_of])
         instances = tuple(replace(instance, address=instance.address or addresses.get(instance.id),
                                   replicas=replicas.get(instance.id) or None) for instance in instances)
-        next_marker = instances[-1].id if len(stacks) > limit and instances else None
-        return Page(instances, next_marker)
+        return replace(page, items=instances)
 
     def _replicas_of(self, project_id, source_ids):
         """{source id: its replicas' ids} for a list page: one Heat call (``tags_any``) for
         the whole page, none when no instance on it can be a source."""
         if not source_ids:
             return {}
-        stacks = self.gateway.list_stacks(tags=tags.owner_filter(project_id), limit=1000,
+        stacks = self.gateway.list_stacks(tags=records.instance.owners(project_id), limit=1000,
                                           tags_any=[f"replica_of:{source_id}" for source_id in source_ids])
         found = {}
         for stack in stacks:
-            source = tags.decode(stack.get("tags")).replica_of
+            source = records.instance.TAGS.decode(stack.get("tags")).replica_of
             if source and not status.is_gone(stack.get("stack_status")):
                 found.setdefault(source, []).append(stack["id"])
         return {source: tuple(ids) for source, ids in found.items()}
@@ -153,11 +137,11 @@ class InstanceService:
         the parameters, the instances that replicate it (one Heat call), its live health and
         volume use, its progress while Heat works, and the name of its configuration group
         when one is attached."""
-        stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
-        (instance,) = self._live((_from_stack(stack),))
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS, resolve_outputs=True)
+        (instance,) = self._live((from_stack(stack),))
         used = self.health.used_bytes(instance.id)
-        instance = replace(instance, access=access_from_parameters(stack.get("parameters") or {}),
-                           placement=placement_from_parameters(stack.get("parameters") or {}),
+        instance = replace(instance, access=records.instance.access_from_parameters(stack.get("parameters") or {}),
+                           placement=records.instance.placement_from_parameters(stack.get("parameters") or {}),
                            replicas=self.replication.replica_ids(project_id, instance_id),
                            volume_used=None if used is None else round(used / 1024 ** 3, 2),
                            progress=self._progress(stack))
@@ -173,8 +157,8 @@ class InstanceService:
         """The instance with its status as show has it (its live health; BACKUP while a
         backup runs) but none of show's other reads: one stack read without outputs and one
         list, for deciding whether it can be backed up now."""
-        stack = owned_stack(self.gateway, project_id, instance_id)
-        (instance,) = self._live((_from_stack(stack),))
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
+        (instance,) = self._live((from_stack(stack),))
         return shown(self.backups, project_id, instance)
 
     def update(self, project_id, instance_id, body):
@@ -220,19 +204,14 @@ class InstanceService:
     def owner(self, instance_id):
         """The project that owns instance ``instance_id``; None when it is no instance (for
         the calls whose policy lets an admin act on any project's: api/common.instance_project)."""
-        if not STACK_ID.match(instance_id or ""):
-            return None
-        stack = self.gateway.get_stack(instance_id, resolve_outputs=False)
-        if stack is None or status.is_gone(stack.get("stack_status")):
-            return None
-        owner = tags.decode(stack.get("tags"))
+        owner = records.stack.owner(self.gateway, instance_id, records.instance.TAGS)
         return owner.project_id if owner is not None else None
 
     def delete(self, project_id, instance_id):
-        stack = owned_stack(self.gateway, project_id, instance_id)
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
         self.replication.refuse_delete_with_replicas(project_id, instance_id)
         self.gateway.delete_stack(instance_id)
-        if (stack.get("stack_status") or "").endswith("_IN_PROGRESS"):
+        if records.stack.busy(stack):
             # Heat deletes a stack it is still creating or updating by cancelling that
             # first; until its delete begins the stack reads *_FAILED ("Operation
             # cancelled"), which shows as ERROR. The answer waits for the delete to begin,
@@ -262,7 +241,7 @@ class InstanceService:
         """(done, total) of the stack's resources while Heat works on it, else None: one
         Heat call, on show only. A resource is done once its last action completed (a
         resource Heat has not started is INIT)."""
-        if not (stack.get("stack_status") or "").endswith("_IN_PROGRESS"):
+        if not records.stack.busy(stack):
             return None
         try:
             resources = self.gateway.resources(stack["id"])
@@ -405,11 +384,10 @@ def _deleting(stack):
     return stack is None or (stack.get("stack_status") or "").startswith("DELETE_")
 
 
-def _from_stack(stack):
+def from_stack(stack):
     """A stack from Heat's list (tags only) or show (outputs too) -> Instance."""
-    instance_tags = tags.decode(stack.get("tags"))
-    outputs = {output.get("output_key"): output.get("output_value")
-               for output in stack.get("outputs") or () if not output.get("output_error")}
+    instance_tags = records.instance.TAGS.decode(stack.get("tags"))
+    outputs = records.stack.outputs(stack)
     created = stack.get("creation_time") or ""
     trove_status = status.instance_status(stack.get("stack_status"), instance_tags)
     fault = status.fault_message(stack.get("stack_status_reason")) if trove_status == status.ERROR else None

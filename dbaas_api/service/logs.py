@@ -14,10 +14,9 @@ import hashlib
 import json
 import time
 
-from dbaas_api import datastores, errors, tags
+from dbaas_api import datastores, errors, records
 from dbaas_api.backup import storage as backup_storage
 from dbaas_api.service import health
-from dbaas_api.service.changes import owned_stack
 
 CONTAINER = "database_logs"   # Trove's guest_log_container_name
 OBJECT_BYTES = 1 << 20        # Trove's guest_log_limit
@@ -56,8 +55,8 @@ class LogService:
     # ---- what is on disk, and what was published ----------------------------------------
 
     def _instance(self, project_id, instance_id):
-        stack = owned_stack(self.gateway, project_id, instance_id)
-        return _Instance(stack["id"], datastores.get(tags.decode(stack["tags"]).datastore),
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
+        return _Instance(stack["id"], datastores.get(records.instance.TAGS.decode(stack["tags"]).datastore),
                          self.probe.home(stack["id"]))
 
     def _storage(self):

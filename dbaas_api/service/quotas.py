@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors
+from dbaas_api.records.tags import fields_of
 
 LOG = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class _Record:
     @classmethod
     def of(cls, stack, cluster_held):
         marker = next((tag for tag in stack.get("tags") or () if tag in MARKERS), None)
-        fields = tag_fields(stack)
+        fields = fields_of(stack)
         if marker == INSTANCE_MARKER:
             held = {"instances": 1, "volumes": _int(fields.get("volume")), "ram": flavor_ram(fields.get("flavor"))}
         elif marker == BACKUP_MARKER:
@@ -214,16 +215,6 @@ class _Record:
             held = {}
         return cls(stack["id"], (stack.get("creation_time") or "", stack["id"]),
                    str(stack.get("stack_status") or ""), marker, fields, held)
-
-
-def tag_fields(stack):
-    """{key: value} of a stack's ``key:value`` tags (the first of each key)."""
-    fields = {}
-    for tag in stack.get("tags") or ():
-        key, colon, value = tag.partition(":")
-        if colon:
-            fields.setdefault(key, value)
-    return fields
 
 
 def _live_claims(records, now, keep=None):

@@ -23,9 +23,9 @@ API never talks to a database itself. See docs/replication.md.
 """
 from dataclasses import replace
 
-from dbaas_api import datastores, errors, status, tags
+from dbaas_api import datastores, errors, records, status
 from dbaas_api.service import catalog
-from dbaas_api.service.changes import CHANGEABLE, Change, owned_stack, spec_from_stack
+from dbaas_api.service.changes import Change
 
 PROMOTE, EJECT, DETACH = "PROMOTE", "EJECT", "DETACH"
 MAX_REPLICAS = 5   # per source; Trove's max_replicas_per_master is 3
@@ -53,16 +53,16 @@ class Replication:
             raise errors.BadRequest("replica_of must be the id of an instance.")
         source_id = source_id.rstrip("/").rsplit("/", 1)[-1]   # an id or a link, as for flavors
         try:
-            stack = owned_stack(self.gateway, project_id, source_id)
+            stack = records.stack.owned(self.gateway, project_id, source_id, records.instance.TAGS)
         except errors.NotFound as exc:
             raise errors.BadRequest(f"replica_of: {exc.message}") from None
-        source = spec_from_stack(stack)
+        source = records.instance.spec_from_stack(stack)
         if source.replica_of:
             raise errors.BadRequest(f"replica_of: instance '{source_id}' is itself a replica (of "
                                     f"'{source.replica_of}'); make replicas of that one.")
-        if stack.get("stack_status") not in CHANGEABLE:
+        if stack.get("stack_status") not in records.stack.CHANGEABLE:
             raise errors.Conflict(f"replica_of: instance '{source_id}' is "
-                                  f"{status.instance_status(stack.get('stack_status'), tags.decode(stack.get('tags')))}"
+                                  f"{status.instance_status(stack.get('stack_status'), records.instance.TAGS.decode(stack.get('tags')))}"
                                   "; replicas are made of an ACTIVE instance.")
         datastore = datastores.get(source.datastore)
         if not datastore.supports_replication:
@@ -106,13 +106,14 @@ class Replication:
 
     def replica_ids(self, project_id, source_id):
         """The ids of the instances that follow ``source_id`` (one Heat call)."""
-        stacks = self.gateway.list_stacks(tags=tags.replicas_filter(project_id, source_id), limit=ALL)
+        stacks = self.gateway.list_stacks(tags=records.instance.replicas(project_id, source_id), limit=ALL)
         return tuple(stack["id"] for stack in stacks if not status.is_gone(stack.get("stack_status")))
 
     def live(self, project_id, instance_id):
         """What the instance's server says now: {"role", "position"} from its stack's
         ``replication`` output (read live by the engine's plugin), or role unreachable."""
-        stack = owned_stack(self.gateway, project_id, instance_id, resolve_outputs=True)
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS,
+                                    resolve_outputs=True)
         return stack, live_state(stack)
 
     def smaller_replicas(self, project_id, source_id, size):
@@ -120,7 +121,8 @@ class Replication:
         grow with it); 409 when one of them cannot be changed now."""
         replicas = self.replica_ids(project_id, source_id)
         self._settled(project_id, replicas)
-        sizes = {rid: spec_from_stack(owned_stack(self.gateway, project_id, rid)).volume_size for rid in replicas}
+        sizes = {rid: records.instance.spec_from_stack(records.stack.owned(
+            self.gateway, project_id, rid, records.instance.TAGS)).volume_size for rid in replicas}
         return {rid: have for rid, have in sizes.items() if have < size}
 
     def refuse_delete_with_replicas(self, project_id, instance_id):
@@ -195,12 +197,14 @@ class Replication:
         datastore = datastores.get(spec.datastore)
         if current.spec.replica_of:
             try:
-                source = spec_from_stack(owned_stack(self.gateway, spec.project_id, current.spec.replica_of))
+                source = records.instance.spec_from_stack(records.stack.owned(
+                    self.gateway, spec.project_id, current.spec.replica_of, records.instance.TAGS))
             except errors.NotFound:
                 return
             datastore.check_replica_flavor(source.flavor, spec.flavor)
         for replica in self.replica_ids(spec.project_id, current.id):
-            follower = spec_from_stack(owned_stack(self.gateway, spec.project_id, replica))
+            follower = records.instance.spec_from_stack(
+                records.stack.owned(self.gateway, spec.project_id, replica, records.instance.TAGS))
             try:
                 datastore.check_replica_flavor(spec.flavor, follower.flavor)
             except errors.BadRequest as exc:
@@ -222,9 +226,9 @@ class Replication:
     def _settled(self, project_id, instance_ids):
         """Refuse before changing anything when an instance of the set is busy or broken."""
         for other in instance_ids:
-            stack = owned_stack(self.gateway, project_id, other)
-            if stack.get("stack_status") not in CHANGEABLE:
-                shown = status.instance_status(stack.get("stack_status"), tags.decode(stack.get("tags")))
+            stack = records.stack.owned(self.gateway, project_id, other, records.instance.TAGS)
+            if stack.get("stack_status") not in records.stack.CHANGEABLE:
+                shown = status.instance_status(stack.get("stack_status"), records.instance.TAGS.decode(stack.get("tags")))
                 raise errors.Conflict(f"Instance '{other}' of the replication set is {shown}; try again "
                                       "when it is ACTIVE.")
 
@@ -244,7 +248,8 @@ class Replication:
         if not datastores.get(spec.datastore).replicates_accounts:
             return spec
         try:
-            source = spec_from_stack(owned_stack(self.gateway, spec.project_id, source_id))
+            source = records.instance.spec_from_stack(
+                records.stack.owned(self.gateway, spec.project_id, source_id, records.instance.TAGS))
         except errors.NotFound:
             return spec
         have = {(user.name, user.host) for user in spec.users}
@@ -259,9 +264,5 @@ class Replication:
 
 def live_state(stack):
     """The ``replication`` output of a stack read with its outputs."""
-    for output in stack.get("outputs") or ():
-        if output.get("output_key") == "replication" and not output.get("output_error"):
-            value = output.get("output_value")
-            if isinstance(value, dict) and value.get("role") in (PRIMARY, REPLICA):
-                return value
-    return {"role": UNREACHABLE}
+    value = records.stack.outputs(stack).get("replication")
+    return value if isinstance(value, dict) and value.get("role") in (PRIMARY, REPLICA) else {"role": UNREACHABLE}

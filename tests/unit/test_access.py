@@ -192,11 +192,11 @@ def test_redis_on_the_local_driver_refuses_a_restriction(api):
 
 
 def test_access_tags_round_trip_in_any_order():
-    from dbaas_api import tags
+    from dbaas_api import records
     cidrs = tuple(f"10.{i}.0.0/16" for i in range(12)) + ("255.255.255.255/32",)
-    instance = tags.InstanceTags(project_id="p", datastore="postgresql", version="15", flavor_id="1",
+    instance = records.instance.InstanceTags(project_id="p", datastore="postgresql", version="15", flavor_id="1",
                                  volume_size=1, name="n", is_public=True, allowed_cidrs=cidrs)
-    encoded = tags.encode(instance)
+    encoded = records.instance.TAGS.encode(instance)
     assert "public" in encoded and "cidr12:255.255.255.255/32" in encoded
-    assert tags.decode(list(reversed(encoded))) == instance
-    assert tags.decode(tags.encode(tags.InstanceTags("p", "redis", "7", "1", 1, "n"))).allowed_cidrs == ()
+    assert records.instance.TAGS.decode(list(reversed(encoded))) == instance
+    assert records.instance.TAGS.decode(records.instance.TAGS.encode(records.instance.InstanceTags("p", "redis", "7", "1", 1, "n"))).allowed_cidrs == ()

@@ -2,7 +2,7 @@
 reaches Heat, statuses, the chain rules. The real thing is tests/e2e/test_backups.py."""
 import pytest
 
-from dbaas_api import tags
+from dbaas_api import records
 from dbaas_api.model import RenderedStack
 from tests.unit.api_fakes import FakeRenderer, Harness, assert_trove_error
 
@@ -55,10 +55,10 @@ def test_backup_is_a_tagged_stack_and_shows_its_outputs_when_completed(api):
     instance_id = active_instance(api)
     backup = take(api, instance_id, description="before the upgrade")["backup"]
     assert backup["status"] == "NEW" and backup["instance_id"] == instance_id
-    record = tags.decode_backup(api.gateway.stacks[backup["id"]]["tags"])
+    record = records.backup.TAGS.decode(api.gateway.stacks[backup["id"]]["tags"])
     assert (record.project_id, record.instance_id, record.name, record.description, record.parent_id) == (
         "proj-a", instance_id, "nightly", "before the upgrade", None)
-    assert tags.decode(api.gateway.stacks[backup["id"]]["tags"]) is None   # not an instance
+    assert records.instance.TAGS.decode(api.gateway.stacks[backup["id"]]["tags"]) is None   # not an instance
     assert api.renderer.backups == [("mariadb", "10.11", instance_id, None)]
 
     shown = api.get(f"/backups/{backup['id']}").get_json()["backup"]

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from dbaas_api import datastores, errors, tags
+from dbaas_api import datastores, errors, records
 from dbaas_api.config import Settings
 from dbaas_api.model import ConfigurationSpec, InstanceSpec, RootSpec, UserSpec
 from dbaas_api.rendering import Renderer, resource_key
@@ -24,9 +24,9 @@ def as_heat_shows_it(spec, rendered):
     for name, schema in declared.items():
         value = rendered.parameters.get(name, schema.get("default"))
         shown[name] = "******" if schema.get("hidden") else value if isinstance(value, str) else json.dumps(value)
-    instance_tags = tags.InstanceTags(spec.project_id, spec.datastore, spec.version, spec.flavor.id,
+    instance_tags = records.instance.InstanceTags(spec.project_id, spec.datastore, spec.version, spec.flavor.id,
                                       spec.volume_size, spec.name)
-    return {"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d", "parameters": shown, "tags": tags.encode(instance_tags)}
+    return {"id": "6f0fdcb1-1e0b-4bf4-9a3b-1a1f6f1b2c3d", "parameters": shown, "tags": records.instance.TAGS.encode(instance_tags)}
 
 
 def full_spec(datastore="mariadb", version="10.11"):
@@ -42,7 +42,7 @@ def full_spec(datastore="mariadb", version="10.11"):
 
 def test_the_spec_comes_back_from_the_stack_with_every_password_kept_not_known():
     spec = full_spec()
-    rebuilt = changes.spec_from_stack(as_heat_shows_it(spec, Renderer(Settings.from_env(env={})).render_instance(spec)))
+    rebuilt = records.instance.spec_from_stack(as_heat_shows_it(spec, Renderer(Settings.from_env(env={})).render_instance(spec)))
     assert rebuilt.databases == tuple(sorted(spec.databases))
     assert {(u.name, u.host, u.databases) for u in rebuilt.users} == {(u.name, u.host, u.databases) for u in spec.users}
     assert all(u.password is None for u in rebuilt.users) and rebuilt.root == RootSpec(None)
@@ -56,9 +56,9 @@ def test_re_rendering_a_rebuilt_spec_changes_nothing():
     spec = full_spec()
     first = renderer.render_instance(spec)
     stack = as_heat_shows_it(spec, first)
-    again = renderer.render_instance(changes.spec_from_stack(stack))
+    again = renderer.render_instance(records.instance.spec_from_stack(stack))
     assert set(yaml.safe_load(again.template)["resources"]) == set(yaml.safe_load(first.template)["resources"])
-    assert changes.changed_parameters(again.parameters, stack["parameters"]) == {}
+    assert records.stack.changed_parameters(again.parameters, stack["parameters"]) == {}
 
 
 def test_only_new_and_changed_parameters_are_sent():
@@ -67,7 +67,7 @@ def test_only_new_and_changed_parameters_are_sent():
     rendered = {"volume_size": 5, "user_1_databases": '["a", "b"]', "database_1_name": "a",
                 "user_1_password": "******", "configuration_values": '{"a": 2, "b": 1}',
                 "database_2_name": "new", "user_1_host": "%"}
-    assert changes.changed_parameters(rendered, current) == {
+    assert records.stack.changed_parameters(rendered, current) == {
         "user_1_password": "******",       # a password that happens to read ****** still goes
         "database_2_name": "new", "user_1_host": "%"}
 
@@ -81,7 +81,7 @@ def test_a_removed_thing_left_as_its_default_is_not_in_the_spec():
     for key in list(stack["parameters"]):
         if stack["parameters"][key] == "u" or key == "configuration_id":
             stack["parameters"][key] = ""
-    rebuilt = changes.spec_from_stack(stack)
+    rebuilt = records.instance.spec_from_stack(stack)
     assert rebuilt.users == () and rebuilt.configuration is None
 
 
@@ -91,8 +91,8 @@ def test_a_renamed_user_keeps_its_key_and_a_new_user_of_its_old_name_gets_anothe
     first = resource_key("user", "a", "%")
     stack = {"parameters": {"datastore": "redis", "datastore_version": "7", "flavor": "1", "volume_size": "1",
                             f"{first}_name": "b"},
-             "tags": tags.encode(tags.InstanceTags("p", "redis", "7", "1", 1, "n"))}
-    spec = changes.spec_from_stack(stack)
+             "tags": records.instance.TAGS.encode(records.instance.InstanceTags("p", "redis", "7", "1", 1, "n"))}
+    spec = records.instance.spec_from_stack(stack)
     assert spec.users == (UserSpec("b", None, key=first),)
     spec = replace(spec, users=spec.users + (UserSpec("a", "pw"),))
     parameters = Renderer(Settings.from_env(env={})).render_instance(spec).parameters

@@ -60,7 +60,7 @@ def test_fault_message_unwraps_heat(reason, message):
 
 
 def test_an_instance_shows_its_changes_status_and_a_pending_restart():
-    from dbaas_api.tags import InstanceTags
+    from dbaas_api.records.instance import InstanceTags
     plain = InstanceTags("p", "postgresql", "15", "1", 1, "n")
     changing = InstanceTags("p", "postgresql", "15", "1", 1, "n", operation="ACTIVE")
     waiting = InstanceTags("p", "postgresql", "15", "1", 1, "n", operation="ACTIVE", restart_required=True)
