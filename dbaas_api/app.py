@@ -11,22 +11,28 @@ from dbaas_api import api
 from dbaas_api.api.common import SERVICES
 from dbaas_api.config import Settings
 from dbaas_api.policy import Policy
+from dbaas_api.service import health, replication
 from dbaas_api.service.accounts import AccountService
-from dbaas_api.service.configurations import ConfigurationService
+from dbaas_api.service.actions import InstanceActions
 from dbaas_api.service.backup_strategies import BackupStrategyService
 from dbaas_api.service.backups import BackupService
+from dbaas_api.service.changes import InstanceChanges
 from dbaas_api.service.clusters import ClusterService
+from dbaas_api.service.configurations import ConfigurationService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.logs import LogService
 from dbaas_api.service.management import ManagementService
 from dbaas_api.service.quotas import QuotaService
+from dbaas_api.service.replication import Replication
+from dbaas_api.service.specs import CreateSpecs
 
 
 @dataclass(frozen=True)
 class Services:
-    """What the handlers call, built once per app."""
+    """What the handlers call, built once per app (build_services)."""
     settings: Settings
     instances: InstanceService
+    actions: InstanceActions
     backups: BackupService
     accounts: AccountService
     configurations: ConfigurationService
@@ -34,8 +40,33 @@ class Services:
     management: ManagementService
     quotas: QuotaService
     backup_strategies: BackupStrategyService
-    clusters: ClusterService = None
-    logs: LogService = None
+    clusters: ClusterService
+    logs: LogService
+
+
+def build_services(settings, gateway, renderer):
+    """Every service, once, each handed the ones below it: the graph runs one way (no service
+    calls back into one that holds it). One InstanceChanges, so every change to an instance,
+    from whichever service, passes the rules that span instances."""
+    quotas = QuotaService(settings, gateway, renderer)
+    changes = InstanceChanges(settings, gateway, renderer,
+                              checks=[lambda current, spec: replication.check_flavor_change(gateway, current, spec)])
+    configurations = ConfigurationService(settings, gateway, renderer, changes)
+    specs = CreateSpecs(settings, configurations)
+    probe = health.probe_for(settings)
+    strategies = BackupStrategyService(settings, gateway, renderer)
+    backups = BackupService(settings, gateway, renderer, quotas=quotas, strategies=strategies, health=probe)
+    replicas = Replication(gateway, changes, specs)
+    return Services(
+        settings=settings,
+        instances=InstanceService(settings, gateway, renderer, quotas=quotas, changes=changes,
+                                  configurations=configurations, specs=specs, backups=backups,
+                                  replication=replicas, health=probe),
+        actions=InstanceActions(settings, gateway, changes=changes, quotas=quotas, replication=replicas),
+        backups=backups, accounts=AccountService(changes), configurations=configurations,
+        policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
+        backup_strategies=strategies, clusters=ClusterService(settings, gateway, renderer, quotas=quotas, specs=specs),
+        logs=LogService(settings, gateway, probe))
 
 
 def create_app(config=None, gateway=None, renderer=None):
@@ -56,15 +87,7 @@ def create_app(config=None, gateway=None, renderer=None):
         ERROR_INCLUDE_MESSAGE=False,    # no flask-restx "message" beside Trove's error key
         RESTX_MASK_SWAGGER=False,
     )
-    quotas = QuotaService(settings, gateway, renderer)
-    instances = InstanceService(settings, gateway, renderer, quotas)
-    app.extensions[SERVICES] = Services(
-        settings=settings, instances=instances, backups=instances.backups,
-        accounts=AccountService(settings, gateway, renderer),
-        configurations=ConfigurationService(settings, gateway, renderer),
-        policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
-        backup_strategies=instances.backups.strategies,
-        clusters=ClusterService(settings, gateway, renderer, instances), logs=LogService(settings, gateway))
+    app.extensions[SERVICES] = build_services(settings, gateway, renderer)
     api.init_app(app)
     if settings.keystone:
         from dbaas_api import identity

@@ -2,6 +2,7 @@
 
 One frozen object, built once per process and passed down explicitly.
 """
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 AUTH_STRATEGIES = ("noauth", "keystone")
 PROFILES = ("embedded", "production")
 SOURCE_ROOT = PACKAGE_DIR.parent
+LOCAL_SERVER = "DBaaS::Local::Server"   # the resource type of the local driver's servers
 
 
 def _packaged(subdir):
@@ -36,6 +38,20 @@ QUOTA_ENV = (
     ("quota_backups", "DBAAS_QUOTA_BACKUPS", int), ("quota_ram", "DBAAS_QUOTA_RAM", int),
     ("quota_settle", "DBAAS_QUOTA_SETTLE", float),
 )
+
+
+@functools.lru_cache(maxsize=8)
+def _server_type(environment_file):
+    """What the environment file maps DBaaS::Server to (None when it cannot be read: the
+    renderer, which reads it too, says why)."""
+    import yaml
+    try:
+        with open(environment_file) as handle:
+            environment = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    return ((environment if isinstance(environment, dict) else {}).get("resource_registry") or {}).get(
+        "DBaaS::Server")
 
 
 def _flag(value):
@@ -132,6 +148,12 @@ class Settings:
     def quota_env(self):
         """The quota settings as the environment variables from_env reads (for the API)."""
         return {name: str(getattr(self, key)) for key, name, _ in QUOTA_ENV}
+
+    @property
+    def local_driver(self):
+        """Whether servers are local processes (the environment maps DBaaS::Server to the local
+        driver's plugin) rather than cloud servers: the one place that knows which runs."""
+        return _server_type(str(self.environment_file)) == LOCAL_SERVER
 
     @property
     def heat_endpoint(self):

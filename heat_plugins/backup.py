@@ -22,7 +22,7 @@ from heat.engine import attributes, constraints, properties, resource, support
 
 from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.backup import streams, worker
+from dbaas_api.backup import client, streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
@@ -76,7 +76,7 @@ class Backup(resource.Resource):
         workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
             source = self._source(workdir)
-            result = worker.call(worker.request(datastore.name, prefix, source, parent and parent.get("position"),
+            result = client.call(client.request(datastore.name, prefix, source, parent and parent.get("position"),
                                                 container),
                                  ahead=True)
         except backup_storage.StorageRefused as exc:

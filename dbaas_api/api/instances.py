@@ -166,5 +166,5 @@ class InstanceAction(Resource):
             project = authorize(project_id)
         body = json_body()
         schemas.validate(schemas.INSTANCE_ACTION, body)
-        services().instances.actions.run(project, instance_id, body)
+        services().actions.run(project, instance_id, body)
         return Response(status=202)

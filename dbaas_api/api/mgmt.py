@@ -92,7 +92,7 @@ class MgmtInstanceAction(Resource):
             raise errors.BadRequest(f"Unknown action '{name}': one of "
                                     f"{', '.join(sorted({*MGMT_ACTIONS, *MGMT_NOT_BUILT}))}.")
         owner = services().management.owner_of(instance_id)
-        services().instances.actions.run(owner, instance_id, {MGMT_ACTIONS[name]: {}})
+        services().actions.run(owner, instance_id, {MGMT_ACTIONS[name]: {}})
         return Response(status=202)
 
 

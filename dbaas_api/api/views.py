@@ -10,7 +10,7 @@ from flask import request
 from flask_restx import Model, fields
 
 from dbaas_api import datastores as registry
-from dbaas_api.service.instances import REGION
+from dbaas_api.service.specs import REGION
 
 API_VERSION = "v1.0"
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dbaas_api import errors
+from dbaas_api.backup import client
+from dbaas_api.backup import storage as backup_storage
 
 CHUNK = 1 << 20        # bytes handed on at a time, from one buffer reused for every chunk
 PIPE_SIZE = 1 << 20    # the tool's stdout pipe (Linux' default is 64 KiB: sixteen times the reads)
@@ -174,7 +176,6 @@ class StoredBackup:
     does); either way a missing or altered object raises CorruptBackup naming it."""
 
     def __init__(self, settings, location, checksum):
-        from dbaas_api.backup import storage as backup_storage
         self.storage, self.prefix = backup_storage.for_location(settings, location)
         self.location, self.checksum = location, checksum
 
@@ -213,9 +214,8 @@ class StoredBackup:
         return self._in_worker(fd)
 
     def _in_worker(self, fd):
-        from dbaas_api.backup import worker
-        request = worker.restore_request(self.location, self.checksum, fd)
-        return worker.call(request, pass_fds=() if fd is None else (fd,))["size"]
+        request = client.restore_request(self.location, self.checksum, fd)
+        return client.call(request, pass_fds=() if fd is None else (fd,))["size"]
 
 
 def open_chain(settings, chain):

@@ -3,7 +3,7 @@ for a restore (verified, into the restore tool's pipe), outside the Heat engine'
 (In the engine it shares one GIL with every thread Heat runs; measured there, the same backup
 took 1.5x as long, and a restore streamed there reached 0.4x of a bare ``tar -x``.)
 
-DBaaS::Backup starts ``python -m dbaas_api.backup.worker``, writes one JSON line of request to
+DBaaS::Backup starts ``python -m dbaas_api.backup.worker`` (through backup/client.py), writes one JSON line of request to
 its stdin (the instance's admin password included: a pipe, never argv, a file or a log) and
 keeps stdin open; the worker answers one JSON line on stdout, ``{"location", "size",
 "checksum", "position"}`` or ``{"error"}`` (with ``"refused"`` when the storage cannot take it:
@@ -19,96 +19,18 @@ once every segment was written and verified, or ``{"error", "corrupt"}``.
 """
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-REQUEST_FIELDS = ("datastore", "prefix", "source", "parent_position", "container")
-
-
-def request(datastore, prefix, source, parent_position=None, container=None):
-    """The line DBaaS::Backup sends (source: a streams.Source)."""
-    fields = {"host": source.host, "port": source.port, "password": source.password, "version": source.version,
-              "datadir": str(source.datadir) if source.datadir else None,
-              "workdir": str(source.workdir) if source.workdir else None}
-    return json.dumps({"datastore": datastore, "prefix": prefix, "source": fields,
-                       "parent_position": parent_position, "container": container}) + "\n"
-
-
-def restore_request(location, checksum, fd):
-    """The line a restore sends: the backup's bytes are to go, verified, into ``fd`` (None:
-    only verified)."""
-    return json.dumps({"restore": {"location": location, "checksum": checksum, "fd": fd}}) + "\n"
-
-
-_ahead = None   # the next backup's worker, started ahead of it (see call)
-
-
-def call(line, pass_fds=(), ahead=False):
-    """Run a request in a worker process (the engine's side): the request, password included,
-    goes through its stdin, which stays open while it works (its end tells the worker that
-    the engine is gone). Returns the worker's result or raises its error.
-
-    ``ahead``: take the worker started ahead for this (its start and imports, about a third
-    of a second, already done) and start the next one once this one answered. It waits for
-    its request on its stdin and stops with the engine as any worker does. Not for requests
-    with descriptors to pass: a process' inherited descriptors are fixed when it starts."""
-    global _ahead
-    worker, _ahead = (_ahead, None) if ahead else (None, _ahead)
-    if worker is None or worker.process.poll() is not None:
-        worker = _Worker(pass_fds, warm=ahead)
-    try:
-        return worker.ask(line)
-    finally:
-        if ahead and _ahead is None:
-            _ahead = _Worker((), warm=True)
-
-
-class _Worker:
-    """One worker process, started and waiting for its request."""
-
-    def __init__(self, pass_fds=(), warm=False):
-        self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dbaas_api.backup.worker", *(["--warm"] if warm else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, close_fds=True, pass_fds=pass_fds)
-
-    def ask(self, line):
-        from dbaas_api.backup.storage import CorruptBackup, StorageRefused
-        from dbaas_api.errors import DBaaSError
-
-        with self.stderr:
-            try:
-                self.process.stdin.write(line.encode())
-                self.process.stdin.flush()
-                answer = self.process.stdout.readline()
-            except BrokenPipeError:   # it died waiting: its stderr says why
-                answer = b""
-            finally:
-                self.process.stdin.close()
-                self.process.wait()
-                self.process.stdout.close()
-            try:
-                result = json.loads(answer)
-            except ValueError:
-                self.stderr.seek(0)
-                lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
-                raise DBaaSError(f"The backup worker exited with code {self.process.returncode}: "
-                                 f"{lines[-1][:300] if lines else 'no message'}") from None
-        if "error" in result:
-            kind = CorruptBackup if result.get("corrupt") else StorageRefused if result.get("refused") else DBaaSError
-            raise kind(result["error"])
-        return result
+from dbaas_api.backup import storage as backup_storage
+from dbaas_api.backup import streams
+from dbaas_api.config import Settings
+from dbaas_api.errors import DBaaSError
 
 
 def run(line):
     """Take the backup (or copy the restore) a request line asks for; the result as a dict."""
-    from dbaas_api.backup import storage as backup_storage
-    from dbaas_api.config import Settings
-    from dbaas_api.errors import DBaaSError
-
     asked = json.loads(line)
     settings = Settings.from_env()
     if settings.backup_storage == "swift" and settings.swift_auth_version == "1":
@@ -126,7 +48,6 @@ def run(line):
         except DBaaSError as exc:
             return {"error": exc.message, "corrupt": isinstance(exc, backup_storage.CorruptBackup)}
     from dbaas_api import datastores   # a restore goes without: their imports take 0.3 s
-    from dbaas_api.backup.streams import Source, take
 
     fields = dict(asked["source"])
     for key in ("datadir", "workdir"):
@@ -134,8 +55,8 @@ def run(line):
     storage = None
     try:
         storage = backup_storage.from_settings(settings, asked.get("container"))
-        stored, position = take(storage, asked["prefix"], datastores.get(asked["datastore"]), Source(**fields),
-                                asked.get("parent_position"))
+        stored, position = streams.take(storage, asked["prefix"], datastores.get(asked["datastore"]),
+                                        streams.Source(**fields), asked.get("parent_position"))
     except (DBaaSError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno not in backup_storage.REFUSALS:
             raise
@@ -148,15 +69,13 @@ def run(line):
 
 def _stop_with_parent():
     sys.stdin.read()
-    from dbaas_api.backup.streams import stop_running_tools
-    stop_running_tools()   # its tool too: one writing into a file would not notice
+    streams.stop_running_tools()   # its tool too: one writing into a file would not notice
     os._exit(3)
 
 
 def main():
     if "--warm" in sys.argv:   # started ahead of its backup: import now, not once asked
         from dbaas_api import datastores  # noqa: F401
-        from dbaas_api.backup import storage, streams  # noqa: F401
     line = sys.stdin.readline()
     if not line:   # the engine went away before asking
         os._exit(0)

@@ -42,6 +42,7 @@ from pathlib import Path
 from dbaas_api import datastores, errors
 from dbaas_api.datastores.base import Paths
 from dbaas_api.model import Flavor
+from dbaas_api.waiting import TimedOut, poll_until
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 DEFAULT_BAND = "127.0.0.0/16"   # where instances go on a stack that names no subnet
@@ -349,12 +350,11 @@ class LocalDriver:
         promotes it meanwhile)."""
         instance = self._instance(key)
         ds = datastores.get(instance.datastore)
-        deadline = time.monotonic() + self.FOLLOW_TIMEOUT
-        while _source_role(ds, source) != "primary":
-            if time.monotonic() > deadline:
-                raise errors.DBaaSError(f"The new primary at {source.host} did not take writes within "
-                                        f"{self.FOLLOW_TIMEOUT:.0f} s.")
-            time.sleep(0.05)
+        try:
+            poll_until(lambda: _source_role(ds, source) == "primary", timeout=self.FOLLOW_TIMEOUT, interval=0.05)
+        except TimedOut:
+            raise errors.DBaaSError(f"The new primary at {source.host} did not take writes within "
+                                    f"{self.FOLLOW_TIMEOUT:.0f} s.") from None
         home = self._existing_home(key)
         with _flock(home / ".lock"):
             paths = Paths(home)
@@ -482,9 +482,8 @@ class LocalDriver:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, first_signal)
-        deadline = time.monotonic() + timeout
-        while any(map(_alive, pids)) and time.monotonic() < deadline:
-            time.sleep(self.POLL)
+        with contextlib.suppress(TimedOut):
+            poll_until(lambda: not any(map(_alive, pids)), timeout=timeout, interval=self.POLL)
         for pid in pids:
             if _alive(pid):
                 LOG.warning("Server %s of %s did not stop in %.0f s; killing it", pid, paths.home, timeout)
@@ -492,11 +491,10 @@ class LocalDriver:
                     os.killpg(pid, signal.SIGKILL)  # its session: the server and its children
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)    # in case it leads no group (found by scan)
-        deadline = time.monotonic() + 10.0
-        while any(map(_alive, pids)):
-            if time.monotonic() > deadline:
-                raise errors.DBaaSError(f"The server of {paths.home} survived SIGKILL.")
-            time.sleep(self.POLL)
+        try:
+            poll_until(lambda: not any(map(_alive, pids)), timeout=10.0, interval=self.POLL)
+        except TimedOut:
+            raise errors.DBaaSError(f"The server of {paths.home} survived SIGKILL.") from None
         with contextlib.suppress(FileNotFoundError):
             (paths.home / "pid").unlink()
 
@@ -643,7 +641,7 @@ class _Waiter:
         self.deadline = time.monotonic() + timeout
 
     def __call__(self, check, what):
-        while True:
+        def answer():
             # Alive before and after the check: an answer while our server is dead (it could
             # not bind, say) came from someone else's.
             self._fail_if_exited()
@@ -651,10 +649,12 @@ class _Waiter:
             if result and self.process.poll() is None:
                 return result
             self._fail_if_exited()
-            if time.monotonic() > self.deadline:
-                raise errors.DBaaSError(f"{what} did not answer within {self.timeout:.0f} s; "
-                                        f"see {self.paths.home / 'server.log'}.")
-            time.sleep(self.ds.ready_poll_interval)
+            return None
+        try:
+            return poll_until(answer, timeout=self.deadline - time.monotonic(), interval=self.ds.ready_poll_interval)
+        except TimedOut:
+            raise errors.DBaaSError(f"{what} did not answer within {self.timeout:.0f} s; "
+                                    f"see {self.paths.home / 'server.log'}.") from None
 
     def _fail_if_exited(self):
         if self.process.poll() is not None:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import yaml
 
 from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
+from dbaas_api.waiting import TimedOut, poll_until
 
 LOG = logging.getLogger(__name__)
 START_TIMEOUT = 90
@@ -75,14 +75,16 @@ class Component:
         return True
 
     def wait_healthy(self, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answered():
             if self.healthy():
                 return True
             if not self.pid():
                 raise RuntimeError(f"{self.name} exited during start; see {self.logfile}:\n{self.log_tail()}")
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.logfile}")
+            return False
+        try:
+            return poll_until(answered, timeout=timeout, interval=0.2)
+        except TimedOut:
+            raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.logfile}") from None
 
     def log_tail(self, lines=15):
         try:
@@ -131,11 +133,11 @@ def _terminate(pid, timeout):
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
-                return
-            time.sleep(0.1)
+        try:
+            poll_until(lambda: not Path(f"/proc/{pid}").exists() or _is_zombie(pid), timeout=wait)
+            return
+        except TimedOut:
+            pass   # still there: the next signal
 
 
 def _is_zombie(pid):

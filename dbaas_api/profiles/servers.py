@@ -13,7 +13,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -254,14 +253,3 @@ class PrivateRabbitMQ:
     def stop(self):
         self.component.stop()
         self.epmd.stop()
-
-
-def wait_until(check, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except Unreachable:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.2)

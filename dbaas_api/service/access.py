@@ -17,16 +17,12 @@ On a change (``PUT /instances/{id}``) a key left out keeps its current value, so
 ``openstack database instance update --allowed-cidr X`` (which sends only allowed_cidrs)
 leaves is_public alone.
 """
-import functools
 import ipaddress
-
-import yaml
 
 from dbaas_api import errors
 from dbaas_api.model import AccessSpec
 
 MAX_CIDRS = 20
-LOCAL_SERVER = "DBaaS::Local::Server"
 
 
 def requested(body, current=AccessSpec()):
@@ -72,9 +68,9 @@ def allowed_cidrs(values):
     return tuple(networks)
 
 
-def check_driver(access, datastore, environment_file):
+def check_driver(access, datastore, settings):
     """Refuse what the instance's driver cannot honour (see the module's docstring)."""
-    if _server_type(str(environment_file)) == LOCAL_SERVER:
+    if settings.local_driver:
         check_local(access, datastore)
     # else a cloud driver: a security group filters every datastore alike
 
@@ -89,13 +85,6 @@ def check_local(access, datastore):
 def restricts(access):
     """Whether any client address is left out (0.0.0.0/0 among the networks: none is)."""
     return bool(access.allowed_cidrs) and "0.0.0.0/0" not in access.allowed_cidrs
-
-
-@functools.lru_cache(maxsize=8)
-def _server_type(environment_file):
-    with open(environment_file) as handle:
-        environment = yaml.safe_load(handle) or {}
-    return (environment.get("resource_registry") or {}).get("DBaaS::Server")
 
 
 def _shown(value):

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from dbaas_api import datastores, errors
 from dbaas_api.model import RootSpec, UserSpec
-from dbaas_api.service.changes import Change, InstanceChanges
+from dbaas_api.service.changes import Change
 
 ROOT_PASSWORD_LENGTH = 32
 _ROOT_ALPHABET = string.ascii_letters + string.digits
@@ -36,8 +36,8 @@ class User:
 
 
 class AccountService:
-    def __init__(self, settings, gateway, renderer):
-        self.changes = InstanceChanges(settings, gateway, renderer)
+    def __init__(self, changes):
+        self.changes = changes   # the one InstanceChanges (create_app)
 
     # ---- databases -------------------------------------------------------------------------
 

@@ -57,8 +57,12 @@ ACTIONS = {
 
 
 class InstanceActions:
-    def __init__(self, instances):
-        self.instances = instances  # the InstanceService: its gateway, renderer and changes
+    def __init__(self, settings, gateway, *, changes, quotas, replication):
+        self.settings = settings
+        self.gateway = gateway
+        self.changes = changes
+        self.quotas = quotas
+        self.replication = replication
 
     def run(self, project_id, instance_id, body):
         """Dispatch the body's one action; the action raises errors.* to refuse."""
@@ -69,9 +73,6 @@ class InstanceActions:
             raise errors.BadRequest(f"Unknown action '{name}': one of {', '.join(sorted(ACTIONS))}.")
         return getattr(self, ACTIONS[name])(project_id, instance_id, arguments)
 
-    def _not_yet(self, what):
-        raise errors.NotImplementedYet(f"The {what} action is not supported yet.")
-
     def restart(self, project_id, instance_id, arguments):
         _no_arguments("restart", arguments)
 
@@ -79,30 +80,30 @@ class InstanceActions:
             spec = current.spec
             return Change(replace(spec, started_with=_applied(spec), restarts=spec.restarts + 1),
                           operation=status.REBOOT, restart_required=False)
-        self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+        self.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
 
     def resize(self, project_id, instance_id, arguments):
         if not isinstance(arguments, dict) or len(arguments) != 1 or set(arguments) - {"flavorRef", "volume"}:
             raise errors.BadRequest("resize takes exactly one of 'flavorRef' (a flavor) or "
                                     "'volume' ({\"size\": GB}).")
         current = records.instance.TAGS.decode(records.stack.owned(
-            self.instances.gateway, project_id, instance_id, records.instance.TAGS).get("tags"))
+            self.gateway, project_id, instance_id, records.instance.TAGS).get("tags"))
         replicas = {}
         if "flavorRef" in arguments:
             change = self._flavor_change(arguments["flavorRef"])
             more = {"ram": catalog.find_flavor_ref(arguments["flavorRef"]).ram_mb - flavor_ram(current.flavor_id)}
         else:
-            size = _volume_size(arguments["volume"], self.instances.settings.max_volume_size)
+            size = _volume_size(arguments["volume"], self.settings.max_volume_size)
             change = self._volume_change(size)
             # A source's replicas grow with it, as in Trove: each keeps at least its volume.
-            replicas = self.instances.replication.smaller_replicas(project_id, instance_id, size)
+            replicas = self.replication.smaller_replicas(project_id, instance_id, size)
             more = {"volumes": size - (current.volume_size or 0) + sum(size - have for have in replicas.values())}
         # Only growth is claimed. With Heat's convergence engine (both profiles) the stack's new
         # tags are stored before the update call returns, so the claim can go then.
-        with self.instances.quotas.claim(project_id, **more):
-            self.instances.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+        with self.quotas.claim(project_id, **more):
+            self.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
             for replica_id in replicas:
-                self.instances.changes.apply(project_id, replica_id, change, wait=ACTIONS_WAIT)
+                self.changes.apply(project_id, replica_id, change, wait=ACTIONS_WAIT)
 
     @staticmethod
     def _flavor_change(flavor_ref):
@@ -130,7 +131,7 @@ class InstanceActions:
 
     def reset_status(self, project_id, instance_id, arguments):
         _no_arguments("reset_status", arguments)
-        gateway = self.instances.gateway
+        gateway = self.gateway
         stack = records.stack.owned(gateway, project_id, instance_id, records.instance.TAGS)
         stack_status = stack.get("stack_status") or ""
         if stack_status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
@@ -146,10 +147,10 @@ class InstanceActions:
     # Replication (service/replication.py): role changes are updates of every stack of the set.
 
     def promote_to_replica_source(self, project_id, instance_id, arguments):
-        self.instances.replication.promote(project_id, instance_id)
+        self.replication.promote(project_id, instance_id)
 
     def eject_replica_source(self, project_id, instance_id, arguments):
-        self.instances.replication.eject(project_id, instance_id)
+        self.replication.eject(project_id, instance_id)
 
 
 def _no_arguments(action, arguments):

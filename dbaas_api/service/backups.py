@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 
 from dbaas_api import datastores, errors, records, status
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.service.backup_strategies import BackupStrategyService, checked_container
+from dbaas_api.service import reading
+from dbaas_api.service.backup_strategies import checked_container
 
 NEW, BUILDING, COMPLETED, FAILED = "NEW", "BUILDING", "COMPLETED", "FAILED"
 DELETING, DELETE_FAILED = "DELETING", "DELETE_FAILED"
@@ -70,16 +71,17 @@ class RestorePoint:
 
 
 class BackupService:
-    def __init__(self, settings, gateway, renderer, instances):
+    def __init__(self, settings, gateway, renderer, *, quotas, strategies, health):
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
-        self.instances = instances   # the InstanceService: reads instances as users see them
-        self.strategies = BackupStrategyService(settings, gateway, renderer)
+        self.quotas = quotas
+        self.strategies = strategies
+        self.health = health   # the live signal: an instance whose server died is not backed up
 
     def create(self, project_id, body):
         """Start a backup of ``body["instance"]`` (the shape-validated ``backup`` object)."""
-        instance = self.instances.get_status(project_id, body["instance"])
+        instance = self._as_shown(project_id, body["instance"])
         if instance.status == status.BACKUP:
             raise errors.Conflict(f"A backup of instance {instance.id} is already running.")
         if instance.status != status.ACTIVE:
@@ -95,7 +97,7 @@ class BackupService:
             project_id=project_id, instance_id=instance.id, datastore=instance.datastore,
             version=instance.version, name=body["name"], description=body.get("description"),
             parent_id=parent.id if parent else None)
-        with self.instances.quotas.claim(project_id, backups=1) as claim:
+        with self.quotas.claim(project_id, backups=1) as claim:
             stack_id = self.gateway.create_stack(name=f"dbaas-backup-{uuid.uuid4().hex[:12]}", rendered=rendered,
                                                  tags=records.backup.TAGS.encode(record) + claim.tags
                                                  + ([f"container:{container}"] if container else []))
@@ -139,6 +141,21 @@ class BackupService:
             raise errors.Conflict(f"Backup {backup_id} has incremental backups ({children[0]['id']}...): "
                                   "delete those first.")
         self.gateway.delete_stack(backup_id)
+
+    def shown(self, project_id, instance):
+        """The instance as show presents it: BACKUP instead of ACTIVE while a backup of it runs
+        (one Heat call; a list shows ACTIVE, as it costs one call per page)."""
+        if instance.status == status.ACTIVE and self.running(project_id, instance.id):
+            return replace(instance, status=status.BACKUP)
+        return instance
+
+    def _as_shown(self, project_id, instance_id):
+        """The instance with its status as show has it (its live health; BACKUP while a
+        backup runs) but none of show's other reads: one stack read without outputs and one
+        list, for deciding whether it can be backed up now."""
+        stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
+        (instance,) = reading.live((reading.from_stack(stack),), self.health)
+        return self.shown(project_id, instance)
 
     def running(self, project_id, instance_id):
         """Whether a backup of the instance is being taken (one Heat call). Backups of an
@@ -247,11 +264,3 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def shown(backups, project_id, instance):
-    """The instance as show presents it: BACKUP instead of ACTIVE while a backup of it runs
-    (one Heat call; a list shows ACTIVE, as it costs one call per page)."""
-    if instance.status == status.ACTIVE and backups.running(project_id, instance.id):
-        return replace(instance, status=status.BACKUP)
-    return instance

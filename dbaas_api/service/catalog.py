@@ -49,3 +49,14 @@ def find_flavor_ref(flavor_ref):
         return datastores.find_flavor(flavor_id)
     except errors.NotFound:
         raise errors.BadRequest(f"Flavor '{flavor_ref}' not found.") from None
+
+
+def requested_datastore(requested, field=""):
+    """(Datastore, version) a request's ``datastore`` object names (``type``; ``version`` or
+    ``version_number``; defaults when omitted); 400, prefixed with ``field``, when unknown."""
+    try:
+        datastore = find_datastore(requested.get("type"))
+        version = find_version(datastore, requested.get("version") or requested.get("version_number"))
+    except errors.NotFound as exc:
+        raise errors.BadRequest(f"{field}{exc.message}") from None
+    return datastore, version

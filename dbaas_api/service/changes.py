@@ -24,11 +24,11 @@ return a ``Change`` with their own ``operation`` (the status shown while Heat wo
 values now applied>), operation=status.REBOOT, restart_required=False)``: that is what
 clears RESTART_REQUIRED.
 """
-import time
 from dataclasses import dataclass, replace
 
 from dbaas_api import datastores, errors, records, status
 from dbaas_api.model import InstanceSpec
+from dbaas_api.waiting import TimedOut, poll_until
 
 POLL_INTERVAL = 0.1
 
@@ -66,13 +66,14 @@ class _Busy(Exception):
 
 
 class InstanceChanges:
-    def __init__(self, settings, gateway, renderer):
+    def __init__(self, settings, gateway, renderer, checks=()):
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
-        # More rules a change must pass: callables (current, new spec) raising errors.*,
-        # registered by the services that know them (service/replication.py).
-        self.checks = []
+        # The rules that span instances, which every change passes: callables (current, new
+        # spec) raising errors.* (create_app gives service/replication.py's). One
+        # InstanceChanges serves every service, so none can skip them.
+        self.checks = tuple(checks)
 
     def read(self, project_id, instance_id):
         """The instance as its stack holds it, whatever its status."""
@@ -146,27 +147,21 @@ def _keeping_secrets(spec, current):
 
 def wait_until_free(wait, attempt):
     """Run ``attempt`` until it is not _Busy, for at most ``wait`` seconds; then 409."""
-    deadline = time.monotonic() + max(wait, 0)
-    while True:
-        try:
-            return attempt()
-        except _Busy as busy:
-            if time.monotonic() + POLL_INTERVAL > deadline:
-                raise errors.Conflict(str(busy)) from None
-            time.sleep(POLL_INTERVAL)
+    try:
+        return poll_until(attempt, until=lambda _: True, timeout=wait, interval=POLL_INTERVAL, retry=(_Busy,))
+    except TimedOut as timed_out:
+        raise errors.Conflict(str(timed_out.last)) from None
 
 
 def until_stack(gateway, stack_id, reached, wait):
     """Read the stack (None once gone) until ``reached(stack)``, for at most ``wait``
     seconds; whether it was reached. For a DELETE that answers once Heat's delete has got
     far enough that nobody reads the record as it was."""
-    deadline = time.monotonic() + wait
-    while True:
-        if reached(gateway.get_stack(stack_id, resolve_outputs=False)):
-            return True
-        if time.monotonic() + POLL_INTERVAL > deadline:
-            return False
-        time.sleep(POLL_INTERVAL)
+    try:
+        return poll_until(lambda: reached(gateway.get_stack(stack_id, resolve_outputs=False)), timeout=wait,
+                          interval=POLL_INTERVAL)
+    except TimedOut:
+        return False
 
 
 def busy(message):

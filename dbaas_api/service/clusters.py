@@ -27,7 +27,7 @@ from dbaas_api import datastores, errors, records, status
 from dbaas_api.model import ClusterSpec, MemberSpec
 from dbaas_api.service import catalog
 from dbaas_api.service.quotas import Claim
-from dbaas_api.service.instances import _datastore_and_version, _flavor_ref
+from dbaas_api.service.specs import flavor_ref
 
 _MEMBER_NAMESPACE = uuid.UUID("0d6c3c52-7a53-5bb8-9d0e-6b8f0c7b1e11")
 
@@ -90,14 +90,15 @@ def new_member_key():
 
 class ClusterService:
     MAX_CLUSTERS = 1000   # a project's clusters searched for a member's id (one Heat call)
-    def __init__(self, settings, gateway, renderer, instances):
+    def __init__(self, settings, gateway, renderer, *, quotas, specs):
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
-        self.instances = instances   # for its checks of a volume
+        self.quotas = quotas
+        self.specs = specs   # a member's flavor and volume are checked as an instance's
 
     def create(self, project_id, body):
-        datastore, version = _datastore_and_version(body.get("datastore") or {})
+        datastore, version = catalog.requested_datastore(body.get("datastore") or {})
         if not datastore.cluster_kind:
             raise errors.BadRequest(f"Datastore '{datastore.name}' does not support clusters.")
         requested = body.get("instances") or []
@@ -108,7 +109,7 @@ class ClusterService:
                            version=version, members=tuple(members))
         cluster_tags = records.cluster.ClusterTags(project_id=project_id, datastore=spec.datastore, version=version,
                                                    name=spec.name, members=tuple(member.key for member in members))
-        with self.instances.quotas.claim(project_id, **held_by(members)) as claim:
+        with self.quotas.claim(project_id, **held_by(members)) as claim:
             stack_id = self.gateway.create_stack(name=f"dbaas-c-{uuid.uuid4().hex[:12]}",
                                                  rendered=self.renderer.render_cluster(spec),
                                                  tags=records.cluster.TAGS.encode(cluster_tags) + claim.tags)
@@ -174,7 +175,7 @@ class ClusterService:
             added.extend(self._members(requested, plan, spec.members))
             return replace(spec, members=spec.members + tuple(added))
         self._change(project_id, cluster_id, GROWING, change,
-                     claim=lambda: self.instances.quotas.claim(project_id, **held_by(added)))
+                     claim=lambda: self.quotas.claim(project_id, **held_by(added)))
 
     def shrink(self, project_id, cluster_id, requested):
         """Remove members by id: Heat deletes them, each leaving the cluster cleanly first."""
@@ -235,8 +236,8 @@ class ClusterService:
                 if item.get(field):
                     raise errors.NotImplementedYet(f"{feature} ('{field}') is not supported for cluster instances.")
             members.append(MemberSpec(
-                key=new_keys[index], flavor=catalog.find_flavor_ref(_flavor_ref(item)),
-                volume_size=self.instances._volume_size(item.get("volume")),
+                key=new_keys[index], flavor=catalog.find_flavor_ref(flavor_ref(item)),
+                volume_size=self.specs.volume_size(item.get("volume")),
                 role=role, follows=all_keys[follows] if follows is not None else None,
                 number=first_number + index))
         return members

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from dbaas_api import datastores, errors, records, status
 from dbaas_api.model import ConfigurationSpec
 from dbaas_api.service import catalog
-from dbaas_api.service.changes import Change, InstanceChanges, busy, until_stack, wait_until_free
+from dbaas_api.service.changes import Change, busy, until_stack, wait_until_free
 
 ALL_PAGE = 100  # stacks per Heat call when every instance using a group is needed
 DELETE_WAIT = 5  # seconds a DELETE waits for the group's stack to be gone
@@ -58,14 +58,14 @@ def configuration_change(current, configuration):
 
 
 class ConfigurationService:
-    def __init__(self, settings, gateway, renderer):
+    def __init__(self, settings, gateway, renderer, changes):
         self.settings = settings
         self.gateway = gateway
         self.renderer = renderer
-        self.changes = InstanceChanges(settings, gateway, renderer)
+        self.changes = changes   # the one InstanceChanges: a group's new values reach its instances
 
     def create(self, project_id, body):
-        datastore, version = _datastore_and_version(body.get("datastore") or {})
+        datastore, version = catalog.requested_datastore(body.get("datastore") or {}, "datastore: ")
         values = datastore.validate_configuration(version, body["values"])
         group_tags = records.configuration.ConfigurationTags(project_id=project_id, datastore=datastore.name, version=version,
                                                             name=body["name"], description=body.get("description"))
@@ -127,7 +127,8 @@ class ConfigurationService:
             if stack.get("stack_status") not in records.stack.CHANGEABLE:
                 raise busy(f"Configuration group '{configuration_id}' is being changed; try again.")
             group = records.configuration.TAGS.decode(stack.get("tags"))
-            datastore, _ = _datastore_and_version({"type": group.datastore, "version": group.version})
+            datastore, _ = catalog.requested_datastore({"type": group.datastore, "version": group.version},
+                                                       "datastore: ")
             given = datastore.validate_configuration(group.version, body.get("values") or {})
             values = {**records.configuration.values_of(stack), **given} if merge else given
             group = replace(group, name=body.get("name", group.name),
@@ -200,12 +201,6 @@ def _reattach(current, configuration):
     return configuration_change(current, configuration)
 
 
-def _datastore_and_version(requested):
-    try:
-        datastore = catalog.find_datastore(requested.get("type"))
-        return datastore, catalog.find_version(datastore, requested.get("version") or requested.get("version_number"))
-    except errors.NotFound as exc:
-        raise errors.BadRequest(f"datastore: {exc.message}") from None
 
 
 def _instance_ref(stack):

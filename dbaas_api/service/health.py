@@ -22,24 +22,16 @@ The same process table gives ``volume.used`` (bytes under the data dir) on show,
 page's addresses (each server's ``instance.json``), which Heat's stack list does not return.
 """
 import threading
-from pathlib import Path
-
-import yaml
 
 from dbaas_api.drivers.local import LocalDriver
 
 HEALTHY, SHUTDOWN, UNKNOWN = "HEALTHY", "SHUTDOWN", ""
-LOCAL_SERVER = "DBaaS::Local::Server"
 
 
 def probe_for(settings):
     """The probe the configured environment allows: the local process table when servers are
     local processes under this state dir, else one that knows nothing."""
-    try:
-        environment = yaml.safe_load(Path(settings.environment_file).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        environment = {}
-    if (environment.get("resource_registry") or {}).get("DBaaS::Server") == LOCAL_SERVER:
+    if settings.local_driver:
         return ProcessTable(settings.state_dir)
     return NoProbe()
 

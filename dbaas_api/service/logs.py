@@ -16,7 +16,6 @@ import time
 
 from dbaas_api import datastores, errors, records
 from dbaas_api.backup import storage as backup_storage
-from dbaas_api.service import health
 
 CONTAINER = "database_logs"   # Trove's guest_log_container_name
 OBJECT_BYTES = 1 << 20        # Trove's guest_log_limit
@@ -26,9 +25,9 @@ ACTIONS = ("enable", "disable", "publish", "discard")
 
 
 class LogService:
-    def __init__(self, settings, gateway):
+    def __init__(self, settings, gateway, probe):
         self.settings, self.gateway = settings, gateway
-        self.probe = health.probe_for(settings)
+        self.probe = probe   # the live signal (service/health.py), built once by create_app
 
     def list(self, project_id, instance_id):
         instance = self._instance(project_id, instance_id)

@@ -4,13 +4,13 @@ with the ``dbaas`` marker tag alone instead of one project's owner tag."""
 from dataclasses import dataclass
 
 from dbaas_api import errors, records
-from dbaas_api.service import instances
+from dbaas_api.service import reading
 
 
 @dataclass(frozen=True)
 class OwnedInstance:
     project_id: str
-    instance: instances.Instance
+    instance: reading.Instance
 
 
 class ManagementService:
@@ -32,4 +32,4 @@ class ManagementService:
 
 
 def _owned(stack):
-    return OwnedInstance(records.instance.TAGS.decode(stack.get("tags")).project_id, instances.from_stack(stack))
+    return OwnedInstance(records.instance.TAGS.decode(stack.get("tags")).project_id, reading.from_stack(stack))

@@ -36,13 +36,10 @@ NOT_FOR_REPLICAS = ("databases", "users", "restorePoint")
 
 
 class Replication:
-    def __init__(self, instances):
-        self.instances = instances   # the InstanceService: gateway, changes, configurations
-        instances.changes.checks.append(self.check_flavor_change)
-
-    @property
-    def gateway(self):
-        return self.instances.gateway
+    def __init__(self, gateway, changes, specs):
+        self.gateway = gateway
+        self.changes = changes   # the one InstanceChanges: every role change is a change
+        self.create_specs = specs   # service/specs.py: a replica's spec is a create's, checked
 
     # ---- create --------------------------------------------------------------------------
 
@@ -80,7 +77,7 @@ class Replication:
                                     f"{MAX_REPLICAS} are allowed per source.")
         flavor = source.flavor if body.get("flavorRef") is None and body.get("flavor") is None else None
         volume = body.get("volume") or {"size": source.volume_size}
-        spec = self.instances.spec_for_create(project_id, {
+        spec = self.create_specs.instance(project_id, {
             **{k: v for k, v in body.items() if k not in ("replica_of", "replica_count")},
             "datastore": {"type": source.datastore, "version": source.version},
             **({"flavorRef": flavor.id} if flavor else {}), "volume": volume})
@@ -106,8 +103,7 @@ class Replication:
 
     def replica_ids(self, project_id, source_id):
         """The ids of the instances that follow ``source_id`` (one Heat call)."""
-        stacks = self.gateway.list_stacks(tags=records.instance.replicas(project_id, source_id), limit=ALL)
-        return tuple(stack["id"] for stack in stacks if not status.is_gone(stack.get("stack_status")))
+        return replica_ids(self.gateway, project_id, source_id)
 
     def live(self, project_id, instance_id):
         """What the instance's server says now: {"role", "position"} from its stack's
@@ -155,7 +151,7 @@ class Replication:
         """Failover. Asked of the dead source, as Trove does, or of one of its replicas:
         the most advanced replica takes writes and the others follow it. The dead source is
         left out of the set. Returns the new primary's id."""
-        current = self.instances.changes.read(project_id, instance_id)
+        current = self.changes.read(project_id, instance_id)
         if current.spec.replica_of:
             source_id, preferred = current.spec.replica_of, instance_id
         elif self.replica_ids(project_id, instance_id):
@@ -188,28 +184,6 @@ class Replication:
                 self._apply(project_id, follower, EJECT, replica_of=winner)
         return winner
 
-    def check_flavor_change(self, current, spec):
-        """A resize keeps every follower able to follow (PostgreSQL: a replica's connections
-        at least its source's): checked against the source of a replica and the replicas of
-        a source, only when the flavor changes."""
-        if spec.flavor == current.spec.flavor:
-            return
-        datastore = datastores.get(spec.datastore)
-        if current.spec.replica_of:
-            try:
-                source = records.instance.spec_from_stack(records.stack.owned(
-                    self.gateway, spec.project_id, current.spec.replica_of, records.instance.TAGS))
-            except errors.NotFound:
-                return
-            datastore.check_replica_flavor(source.flavor, spec.flavor)
-        for replica in self.replica_ids(spec.project_id, current.id):
-            follower = records.instance.spec_from_stack(
-                records.stack.owned(self.gateway, spec.project_id, replica, records.instance.TAGS))
-            try:
-                datastore.check_replica_flavor(spec.flavor, follower.flavor)
-            except errors.BadRequest as exc:
-                raise errors.BadRequest(f"{exc.message} Resize replica '{replica}' first.") from None
-
     def detach_change(self, current):
         """The Change that makes the replica ``current`` a standalone instance."""
         if not current.spec.replica_of:
@@ -218,7 +192,7 @@ class Replication:
         return Change(replace(spec, replica_of=None, replica_fence=None), operation=DETACH)
 
     def _replica(self, project_id, instance_id, action):
-        current = self.instances.changes.read(project_id, instance_id)
+        current = self.changes.read(project_id, instance_id)
         if not current.spec.replica_of:
             raise errors.BadRequest(f"{action}: instance '{instance_id}' is not a replica.")
         return current
@@ -238,7 +212,7 @@ class Replication:
         def change(current):
             spec = self._carried(current.spec, carry) if carry else current.spec
             return Change(replace(spec, replica_of=replica_of, replica_fence=fence), operation=operation)
-        self.instances.changes.apply(project_id, instance_id, change)
+        self.changes.apply(project_id, instance_id, change)
 
     def _carried(self, spec, source_id):
         """``spec`` with its source's databases and users as its own: its server has them
@@ -260,6 +234,36 @@ class Replication:
         return replace(spec, databases=tuple(sorted(spec.databases + databases)),
                        database_options={**spec.database_options, **options},
                        users=tuple(sorted(spec.users + users, key=lambda user: (user.name, user.host))))
+
+
+def replica_ids(gateway, project_id, source_id):
+    """The ids of the instances that follow ``source_id`` (one Heat call)."""
+    stacks = gateway.list_stacks(tags=records.instance.replicas(project_id, source_id), limit=ALL)
+    return tuple(stack["id"] for stack in stacks if not status.is_gone(stack.get("stack_status")))
+
+
+def check_flavor_change(gateway, current, spec):
+    """A resize keeps every follower able to follow (PostgreSQL: a replica's connections
+    at least its source's): checked against the source of a replica and the replicas of
+    a source, only when the flavor changes. One of the rules every change passes
+    (InstanceChanges.checks, given by create_app)."""
+    if spec.flavor == current.spec.flavor:
+        return
+    datastore = datastores.get(spec.datastore)
+    if current.spec.replica_of:
+        try:
+            source = records.instance.spec_from_stack(records.stack.owned(
+                gateway, spec.project_id, current.spec.replica_of, records.instance.TAGS))
+        except errors.NotFound:
+            return
+        datastore.check_replica_flavor(source.flavor, spec.flavor)
+    for replica in replica_ids(gateway, spec.project_id, current.id):
+        follower = records.instance.spec_from_stack(
+            records.stack.owned(gateway, spec.project_id, replica, records.instance.TAGS))
+        try:
+            datastore.check_replica_flavor(spec.flavor, follower.flavor)
+        except errors.BadRequest as exc:
+            raise errors.BadRequest(f"{exc.message} Resize replica '{replica}' first.") from None
 
 
 def live_state(stack):

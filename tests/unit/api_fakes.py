@@ -157,14 +157,17 @@ def _heat_parameters(template, existing, sent):
 
 class Harness:
     """A Flask test client over the real app, wired to the FAKE gateway and (unless
-    ``real_renderer``: the Jinja2 one, which changes need) the FAKE renderer."""
+    ``real_renderer``: the Jinja2 one, which changes need; or the ``renderer`` given) the FAKE
+    renderer."""
 
-    def __init__(self, real_renderer=False, **settings):
+    def __init__(self, real_renderer=False, renderer=None, **settings):
         # Unlimited quotas unless a test sets them: a quota claim waits for its second to end.
         unlimited = {f"quota_{resource}": -1 for resource in ("instances", "volumes", "backups", "ram")}
         self.settings = Settings(**{**unlimited, **settings})
         self.gateway = FakeGateway()
-        if real_renderer:
+        if renderer is not None:
+            self.renderer = renderer
+        elif real_renderer:
             from dbaas_api.rendering import Renderer
             self.renderer = Renderer(Settings.from_env(env={}))
         else:

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from dbaas_api import datastores, errors
+from dbaas_api.config import Settings
 from dbaas_api.model import AccessSpec
 from dbaas_api.service import access
 from tests.unit.api_fakes import Harness, assert_trove_error
@@ -61,7 +62,7 @@ def test_a_cloud_environment_lets_a_security_group_do_it(tmp_path):
     environment = tmp_path / "cloud.yaml"
     environment.write_text(yaml.safe_dump({"resource_registry": {"DBaaS::Server": "server.yaml"}}))
     access.check_driver(AccessSpec(is_public=True, allowed_cidrs=("10.0.0.0/8",)), datastores.get("redis"),
-                        environment)
+                        Settings(environment_file=environment))
 
 
 # ---- the rules each datastore writes ---------------------------------------------------------

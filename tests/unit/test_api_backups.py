@@ -23,11 +23,7 @@ class BackupRenderer(FakeRenderer):
 
 @pytest.fixture
 def api():
-    harness = Harness()
-    harness.renderer = BackupRenderer()
-    harness.app.extensions["dbaas"].instances.renderer = harness.renderer
-    harness.app.extensions["dbaas"].backups.renderer = harness.renderer
-    return harness
+    return Harness(renderer=BackupRenderer())
 
 
 def active_instance(api, datastore="mariadb"):

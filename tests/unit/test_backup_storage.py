@@ -277,24 +277,24 @@ def test_a_one_file_backup_is_the_restore_tools_stdin_verified_beside_it(monkeyp
 
 
 def test_a_worker_started_ahead_answers_the_next_request(monkeypatch, tmp_path):
-    """worker.call(ahead=True): the request goes to the worker started after the previous
+    """client.call(ahead=True): the request goes to the worker started after the previous
     one (its imports done while nothing waited), and the next is started; a worker started
     ahead stops when its engine goes (its stdin ends) without having been asked."""
-    from dbaas_api.backup import worker
+    from dbaas_api.backup import client
     monkeypatch.setenv("DBAAS_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setattr(worker, "_ahead", None)
+    monkeypatch.setattr(client, "_ahead", None)
     storage = backup_storage.LocalStorage(tmp_path / "backups")
     stored = storage.write("a1", [b"z" * 5000])
-    request = worker.restore_request(stored.location, stored.checksum, None)
+    request = client.restore_request(stored.location, stored.checksum, None)
     try:
-        assert worker.call(request, ahead=True) == {"size": 5000}
-        first_ahead = worker._ahead
+        assert client.call(request, ahead=True) == {"size": 5000}
+        first_ahead = client._ahead
         assert first_ahead.process.poll() is None   # started, waiting
-        assert worker.call(request, ahead=True) == {"size": 5000}
+        assert client.call(request, ahead=True) == {"size": 5000}
         # it answered and ended (0, or 3 when it saw its stdin close before its own exit)
-        assert first_ahead.process.returncode in (0, 3) and worker._ahead is not first_ahead
+        assert first_ahead.process.returncode in (0, 3) and client._ahead is not first_ahead
     finally:
-        spare = worker._ahead
+        spare = client._ahead
         spare.process.stdin.close()   # as when the engine dies
         assert spare.process.wait(timeout=30) == 0
         spare.process.stdout.close()
