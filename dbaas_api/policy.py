@@ -2,6 +2,11 @@
 (``Settings.policy_file``, the packaged ``etc/policy.yaml`` by default, which lists every rule
 commented out). The same rules apply in both profiles; a no-auth caller has the member role.
 
+Every API call has a named rule of its own (``dbaas:<resource>:<action>``), so an operator can
+restrict one call (root enable, backup delete...) without touching the others. The calls
+without a stricter default take ``rule:dbaas:default:read`` (GET) or ``dbaas:default:write``,
+so a policy file that changes those two changes every such call at once.
+
 Defaults follow OpenStack's secure RBAC personas: a project's ``reader`` may look, its
 ``member`` may also change, ``admin`` may also use the management endpoints that see every
 project. Keystone's bootstrap roles imply each other (admin > member > reader), so an admin
@@ -19,8 +24,11 @@ BASE_RULES = (
     policy.RuleDefault("project_member", "role:member and project_id:%(project_id)s",
                        description="May also create, change and delete them."),
 )
-# For handlers that name no rule of their own: reads need reader, changes need member.
+# The default of the calls below that take it: reads need reader, changes member.
 DEFAULT_READ, DEFAULT_WRITE = "dbaas:default:read", "dbaas:default:write"
+# The instance actions (service/actions.py ACTIONS), each its own rule dbaas:instance:<action>.
+INSTANCE_ACTIONS = ("restart", "resize", "reset_status", "promote_to_replica_source", "eject_replica_source")
+UNKNOWN_ACTION = "dbaas:instance:action"
 
 
 def _rule(name, check, method, path, description):
@@ -28,9 +36,23 @@ def _rule(name, check, method, path, description):
         name, check, description, [{"method": method, "path": f"/v1.0/{{project_id}}{path}"}])
 
 
+def _read(name, path, description):
+    return _rule(name, f"rule:{DEFAULT_READ}", "GET", path, description)
+
+
+def _write(name, method, path, description):
+    return _rule(name, f"rule:{DEFAULT_WRITE}", method, path, description)
+
+
+def action_rule(action):
+    """The rule of POST /instances/{id}/action with ``{action: ...}`` (one the API does not
+    know: UNKNOWN_ACTION, and then a 400)."""
+    return f"dbaas:instance:{action}" if action in INSTANCE_ACTIONS else UNKNOWN_ACTION
+
+
 RULES = BASE_RULES + (
-    _rule(DEFAULT_READ, "rule:project_reader", "GET", "/...", "Any read without a rule of its own."),
-    _rule(DEFAULT_WRITE, "rule:project_member", "POST", "/...", "Any change without a rule of its own."),
+    _rule(DEFAULT_READ, "rule:project_reader", "GET", "/...", "The default of the reads below that take it."),
+    _rule(DEFAULT_WRITE, "rule:project_member", "POST", "/...", "The default of the changes below that take it."),
     _rule("dbaas:datastore:list", "rule:project_reader", "GET", "/datastores", "List datastores."),
     _rule("dbaas:datastore:show", "rule:project_reader", "GET", "/datastores/{datastore}",
           "Show a datastore or its versions."),
@@ -50,6 +72,62 @@ RULES = BASE_RULES + (
           "reset_status of an instance (an admin: any project's, before a forced delete)."),
     _rule("dbaas:instance:configuration", "rule:project_reader", "GET", "/instances/{instance_id}/configuration",
           "Show the settings an instance's configuration starts from."),
+    _write("dbaas:instance:update", "PUT", "/instances/{instance_id}",
+           "Rename an instance, attach or detach a configuration group, change its access, detach a replica "
+           "(also PATCH)."),
+    _write("dbaas:instance:restart", "POST", "/instances/{instance_id}/action", "restart an instance."),
+    _write("dbaas:instance:resize", "POST", "/instances/{instance_id}/action",
+           "resize an instance's flavor or volume."),
+    _write("dbaas:instance:promote_to_replica_source", "POST", "/instances/{instance_id}/action",
+           "promote_to_replica_source: a replica takes over from its source (switchover)."),
+    _write("dbaas:instance:eject_replica_source", "POST", "/instances/{instance_id}/action",
+           "eject_replica_source: the most advanced replica takes over from a dead source (failover)."),
+    _write(UNKNOWN_ACTION, "POST", "/instances/{instance_id}/action",
+           "An action body that names no known action (answered 400)."),
+    _read("dbaas:database:list", "/instances/{instance_id}/databases", "List an instance's databases."),
+    _write("dbaas:database:create", "POST", "/instances/{instance_id}/databases", "Create databases."),
+    _write("dbaas:database:delete", "DELETE", "/instances/{instance_id}/databases/{database}",
+           "Delete a database."),
+    _read("dbaas:user:list", "/instances/{instance_id}/users", "List an instance's users."),
+    _write("dbaas:user:create", "POST", "/instances/{instance_id}/users",
+           "Create users (also POST /users/{user}, as openstacksdk sends it)."),
+    _write("dbaas:user:change_password", "PUT", "/instances/{instance_id}/users", "Change users' passwords."),
+    _read("dbaas:user:show", "/instances/{instance_id}/users/{user}", "Show a user."),
+    _write("dbaas:user:update", "PUT", "/instances/{instance_id}/users/{user}",
+           "Change a user's name, host or password."),
+    _write("dbaas:user:delete", "DELETE", "/instances/{instance_id}/users/{user}", "Delete a user."),
+    _read("dbaas:user:database:list", "/instances/{instance_id}/users/{user}/databases",
+          "List the databases a user may use."),
+    _write("dbaas:user:grant", "PUT", "/instances/{instance_id}/users/{user}/databases",
+           "Grant a user databases."),
+    _write("dbaas:user:revoke", "DELETE", "/instances/{instance_id}/users/{user}/databases/{database}",
+           "Revoke a user's database."),
+    _read("dbaas:root:show", "/instances/{instance_id}/root", "Whether root has been enabled."),
+    _write("dbaas:root:create", "POST", "/instances/{instance_id}/root", "Enable root, with a new password."),
+    _write("dbaas:root:delete", "DELETE", "/instances/{instance_id}/root", "Disable root."),
+    _read("dbaas:configuration:list", "/configurations", "List the project's configuration groups."),
+    _write("dbaas:configuration:create", "POST", "/configurations", "Create a configuration group."),
+    _read("dbaas:configuration:show", "/configurations/{configuration_id}", "Show a configuration group."),
+    _write("dbaas:configuration:update", "PUT", "/configurations/{configuration_id}",
+           "Replace a group's values (and apply them to its instances)."),
+    _write("dbaas:configuration:edit", "PATCH", "/configurations/{configuration_id}",
+           "Merge values into a group (and apply them to its instances)."),
+    _write("dbaas:configuration:delete", "DELETE", "/configurations/{configuration_id}",
+           "Delete a configuration group."),
+    _read("dbaas:configuration:instances", "/configurations/{configuration_id}/instances",
+          "List the instances a group is attached to."),
+    _read("dbaas:backup:list", "/backups", "List the project's backups."),
+    _write("dbaas:backup:create", "POST", "/backups", "Back up an instance."),
+    _read("dbaas:backup:show", "/backups/{backup_id}", "Show a backup."),
+    _write("dbaas:backup:delete", "DELETE", "/backups/{backup_id}", "Delete a backup and its stored data."),
+    _read("dbaas:instance:backup:list", "/instances/{instance_id}/backups", "List an instance's backups."),
+    _read("dbaas:cluster:list", "/clusters", "List the project's clusters."),
+    _write("dbaas:cluster:create", "POST", "/clusters", "Create a cluster."),
+    _read("dbaas:cluster:show", "/clusters/{cluster_id}", "Show a cluster."),
+    _write("dbaas:cluster:action", "POST", "/clusters/{cluster_id}", "Grow or shrink a cluster."),
+    _write("dbaas:cluster:delete", "DELETE", "/clusters/{cluster_id}", "Delete a cluster."),
+    _read("dbaas:cluster:instance:show", "/clusters/{cluster_id}/instances/{instance_id}",
+          "Show a member of a cluster."),
     _rule("dbaas:mgmt:instance:list", "rule:admin", "GET", "/mgmt/instances",
           "List every project's instances, with their owners."),
     _rule("dbaas:mgmt:instance:show", "rule:admin", "GET", "/mgmt/instances/{instance_id}",

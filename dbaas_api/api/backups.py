@@ -116,7 +116,7 @@ class Backups(Resource):
     @ns.doc(params=list_params)
     @ns.response(200, "A page of backups, newest first", backup_page)
     def get(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:backup:list")
         limit, marker = page_args()
         page = services().backups.list(project, limit, marker, instance_id=request.args.get("instance_id"),
                                        datastore=request.args.get("datastore"))
@@ -129,7 +129,7 @@ class Backups(Resource):
     @ns.response(409, "A backup of the instance is already running")
     @ns.response(422, "The instance is not ACTIVE")
     def post(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:backup:create")
         body = json_body()
         schemas.validate(BACKUP_CREATE, body)
         record = services().backups.create(project, body["backup"])
@@ -141,14 +141,14 @@ class Backup(Resource):
     @ns.response(200, "The backup, with its size, checksum and location once COMPLETED", backup_envelope)
     @ns.response(404, "No such backup in this project")
     def get(self, project_id, backup_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:backup:show")
         return {"backup": view(services().backups.get(project, backup_id), project)}
 
     @ns.response(202, "Deletion started: the stored objects go with it")
     @ns.response(404, "No such backup in this project")
     @ns.response(409, "The backup is still running, or has incremental backups (delete those first)")
     def delete(self, project_id, backup_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:backup:delete")
         services().backups.delete(project, backup_id)
         return Response(status=202)
 
@@ -159,6 +159,6 @@ class InstanceBackups(Resource):
     @instance_ns.response(200, "A page of the instance's backups, newest first", backup_page)
     @instance_ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:instance:backup:list")
         limit, marker = page_args()
         return _page(project, services().backups.list_of_instance(project, instance_id, limit, marker))

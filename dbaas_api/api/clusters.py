@@ -45,7 +45,7 @@ class Clusters(Resource):
     @ns.doc(params=views.page_params("id"))
     @ns.response(200, "A page of clusters, newest first, from the stack list alone", cluster_page)
     def get(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:list")
         limit, marker = page_args()
         page = services().clusters.list(project, limit, marker)
         return views.paged("clusters", [views.cluster(record) for record in page.items], page.next_marker, limit)
@@ -54,7 +54,7 @@ class Clusters(Resource):
     @ns.response(200, "The cluster being built", cluster_envelope)
     @ns.response(400, "The request is not valid (too few instances, a datastore without clusters...)")
     def post(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:create")
         body = json_body()
         schemas.validate(schemas.CLUSTER_CREATE, body)
         return {"cluster": views.cluster(services().clusters.create(project, body["cluster"]))}
@@ -65,7 +65,7 @@ class Cluster(Resource):
     @ns.response(200, "The cluster with its instances", cluster_envelope)
     @ns.response(404, "No such cluster in this project")
     def get(self, project_id, cluster_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:show")
         return {"cluster": views.cluster(services().clusters.get(project, cluster_id))}
 
     @ns.expect(action_request)
@@ -75,7 +75,7 @@ class Cluster(Resource):
     @ns.response(409, "The cluster is busy")
     def post(self, project_id, cluster_id):
         """One action: ``grow`` (a list of instances to add) or ``shrink`` (``[{"id": member id}]``)."""
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:action")
         body = json_body()
         schemas.validate(schemas.CLUSTER_ACTION, body)
         if "grow" in body:
@@ -89,7 +89,7 @@ class Cluster(Resource):
     @ns.response(202, "Deletion started")
     @ns.response(404, "No such cluster in this project")
     def delete(self, project_id, cluster_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:delete")
         services().clusters.delete(project, cluster_id)
         return Response(status=202)
 
@@ -99,6 +99,6 @@ class ClusterInstance(Resource):
     @ns.response(200, "One member of the cluster", member_envelope)
     @ns.response(404, "No such cluster in this project, or no such member")
     def get(self, project_id, cluster_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:cluster:instance:show")
         cluster = services().clusters.get(project, cluster_id)
         return {"instance": views.cluster_instance(services().clusters.member_of(cluster, instance_id), cluster)}

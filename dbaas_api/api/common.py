@@ -5,7 +5,7 @@ import re
 
 from flask import current_app, request
 
-from dbaas_api import errors, identity, policy
+from dbaas_api import errors, identity
 
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 MAX_PAGE_SIZE = 100
@@ -18,15 +18,13 @@ def services():
     return current_app.extensions[SERVICES]
 
 
-def authorize(project_id, rule=None):
-    """The project the request acts for, once the caller may do ``rule`` there: 401 without
-    a valid token, 403 when the URL's project is not the token's or the policy says no
-    (identity.py, policy.py). Without a rule, reads need the reader role, changes member."""
+def authorize(project_id, rule):
+    """The project the request acts for, once the caller may do ``rule`` (the handler's own
+    policy rule, policy.RULES) there: 401 without a valid token, 403 when the URL's project
+    is not the token's or the policy says no (identity.py, policy.py)."""
     caller = identity.caller(services().settings, request.environ, project_id)
     if not PROJECT_ID.match(project_id or ""):
         raise errors.BadRequest("The project id in the URL must be 1 to 64 letters, digits, '_' or '-'.")
-    if rule is None:
-        rule = policy.DEFAULT_READ if request.method in ("GET", "HEAD") else policy.DEFAULT_WRITE
     services().policy.enforce(rule, caller.credentials(), project_id)
     return caller.project_id
 

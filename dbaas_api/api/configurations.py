@@ -40,7 +40,7 @@ class Configurations(Resource):
     @ns.response(200, "A page of the project's groups, newest first, from the stack list alone",
                  configuration_page)
     def get(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:configuration:list")
         limit, marker = page_args()
         page = services().configurations.list(project, limit, marker)
         return views.paged("configurations", [views.configuration(g) for g in page.items], page.next_marker, limit)
@@ -50,7 +50,7 @@ class Configurations(Resource):
     @ns.response(400, "The body or datastore is not valid")
     @ns.response(422, "A parameter is unknown, managed by the service, mistyped or out of range")
     def post(self, project_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:configuration:create")
         body = json_body()
         schemas.validate(schemas.CONFIGURATION_CREATE, body)
         group = services().configurations.create(project, body["configuration"])
@@ -62,7 +62,7 @@ class Configuration(Resource):
     @ns.response(200, "The group with its values", configuration_envelope)
     @ns.response(404, "No such group in this project")
     def get(self, project_id, configuration_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:configuration:show")
         group = services().configurations.get(project, configuration_id)
         return {"configuration": views.configuration(group, detail=True)}
 
@@ -84,7 +84,7 @@ class Configuration(Resource):
     @ns.response(400, "Instances use the group")
     @ns.response(404, "No such group in this project")
     def delete(self, project_id, configuration_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:configuration:delete")
         services().configurations.delete(project, configuration_id)
         return Response(status=202)
 
@@ -95,7 +95,7 @@ class ConfigurationInstances(Resource):
     @ns.response(200, "The project's instances that use the group", instance_page)
     @ns.response(404, "No such group in this project")
     def get(self, project_id, configuration_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:configuration:instances")
         limit, marker = page_args()
         page = services().configurations.instances(project, configuration_id, limit, marker)
         items = [{"id": ref.id, "name": ref.name} for ref in page.items]
@@ -104,7 +104,7 @@ class ConfigurationInstances(Resource):
 
 def _update(project_id, configuration_id, merge, done):
     """PUT answers 202 and PATCH 200, both without a body, as Trove's do."""
-    project = authorize(project_id)
+    project = authorize(project_id, "dbaas:configuration:edit" if merge else "dbaas:configuration:update")
     body = json_body()
     schemas.validate(schemas.CONFIGURATION_UPDATE, body)
     services().configurations.update(project, configuration_id, body["configuration"], merge=merge)

@@ -25,7 +25,7 @@ class Databases(Resource):
     @ns.response(404, "No such instance in this project")
     @ns.response(501, "The datastore has no databases (Redis)")
     def get(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:database:list")
         limit, marker = page_args()
         names = services().accounts.list_databases(project, instance_id)
         return views.paged_list("databases", names, str, views.database, limit, marker)
@@ -35,7 +35,7 @@ class Databases(Resource):
     @ns.response(400, "A name is invalid, reserved or taken")
     @ns.response(409, "The instance is busy or not ACTIVE")
     def post(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:database:create")
         body = one_as_list(json_body(), "database", "databases")
         schemas.validate(schemas.DATABASES_CREATE, body)
         services().accounts.create_databases(project, instance_id, body["databases"])
@@ -48,6 +48,6 @@ class Database(Resource):
     @ns.response(404, "No such instance or database")
     @ns.response(409, "The instance is busy or not ACTIVE")
     def delete(self, project_id, instance_id, database):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:database:delete")
         services().accounts.delete_database(project, instance_id, database)
         return Response(status=202)

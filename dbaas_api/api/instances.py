@@ -3,7 +3,7 @@ call the service, wrap the view (Keystone's order)."""
 from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
-from dbaas_api import errors, schemas
+from dbaas_api import errors, policy, schemas
 from dbaas_api.api import views
 from dbaas_api.api.common import authorize, instance_project, json_body, page_args, services
 
@@ -126,7 +126,7 @@ class Instance(Resource):
     def put(self, project_id, instance_id):
         """Rename, and attach (``configuration``: an id) or detach (null, or ``{}``) a
         configuration group; at most one attribute besides ``name``, as in Trove."""
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:instance:update")
         body = json_body()
         schemas.validate(schemas.INSTANCE_UPDATE, body)
         services().instances.update(project, instance_id, body["instance"])
@@ -159,11 +159,12 @@ class InstanceAction(Resource):
     def post(self, project_id, instance_id):
         """restart, resize, reset_status, promote_to_replica_source, eject_replica_source:
         one per request, as Trove takes them (service/actions.py)."""
-        asked = request.get_json(silent=True)   # reset_status has a rule of its own: admins reach any project
-        if isinstance(asked, dict) and list(asked) == ["reset_status"]:
+        asked = request.get_json(silent=True)   # each action has a rule of its own
+        action = next(iter(asked)) if isinstance(asked, dict) and len(asked) == 1 else None
+        if action == "reset_status":   # admins reach any project's
             project = instance_project(project_id, instance_id, "dbaas:instance:reset_status")
         else:
-            project = authorize(project_id)
+            project = authorize(project_id, policy.action_rule(action))
         body = json_body()
         schemas.validate(schemas.INSTANCE_ACTION, body)
         services().actions.run(project, instance_id, body)

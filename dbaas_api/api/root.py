@@ -24,7 +24,7 @@ class Root(Resource):
     @ns.response(404, "No such instance in this project")
     @ns.response(501, "The datastore has no root user (Redis)")
     def get(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:root:show")
         return {"rootEnabled": services().accounts.root_enabled(project, instance_id)}
 
     @ns.expect(enable_request)
@@ -32,7 +32,7 @@ class Root(Resource):
     @ns.response(409, "The instance is busy or not ACTIVE")
     @ns.response(501, "The datastore has no root user (Redis)")
     def post(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:root:create")
         body = json_body() if request.get_data() else None
         schemas.validate(schemas.ROOT_ENABLE, body)
         name, password = services().accounts.enable_root(project, instance_id, (body or {}).get("password"))
@@ -41,6 +41,6 @@ class Root(Resource):
     @ns.response(204, "Root is being disabled")
     @ns.response(404, "No such instance, or root is not enabled")
     def delete(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:root:delete")
         services().accounts.disable_root(project, instance_id)
         return Response(status=204)

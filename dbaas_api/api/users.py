@@ -42,7 +42,7 @@ class Users(Resource):
     @ns.response(200, "The instance's users (root is not one of them)", user_page)
     @ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:list")
         limit, marker = page_args()
         users = services().accounts.list_users(project, instance_id)
         return views.paged_list("users", users, _user_key, views.user, limit, marker)
@@ -52,7 +52,7 @@ class Users(Resource):
     @ns.response(400, "A name, password, host or database is invalid, reserved, taken or missing")
     @ns.response(409, "The instance is busy or not ACTIVE")
     def post(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:create")
         body = one_as_list(json_body(), "user", "users")
         schemas.validate(schemas.USERS_CREATE, body)
         services().accounts.create_users(project, instance_id, body["users"])
@@ -62,7 +62,7 @@ class Users(Resource):
     @ns.response(202, "The passwords are being changed")
     @ns.response(404, "No such instance or user")
     def put(self, project_id, instance_id):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:change_password")
         body = json_body()
         schemas.validate(schemas.USERS_PASSWORDS, body)
         services().accounts.change_passwords(project, instance_id, body["users"])
@@ -74,14 +74,14 @@ class User(Resource):
     @ns.response(200, "The user", user_envelope)
     @ns.response(404, "No such instance or user")
     def get(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:show")
         return {"user": views.user(services().accounts.get_user(project, instance_id, user))}
 
     @ns.expect(create_request)
     @ns.response(202, "The user is being created (openstacksdk's create_user posts here)")
     @ns.response(400, "The user in the body is not the one in the URL")
     def post(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:create")
         body = one_as_list(json_body(), "user", "users")
         schemas.validate(schemas.USERS_CREATE, body)
         new = body["users"]
@@ -95,7 +95,7 @@ class User(Resource):
     @ns.response(400, "A name, host or password is invalid or reserved, or the new name is taken")
     @ns.response(404, "No such instance or user")
     def put(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:update")
         body = json_body()
         schemas.validate(schemas.USER_UPDATE, body)
         services().accounts.update_user(project, instance_id, user, body["user"])
@@ -104,7 +104,7 @@ class User(Resource):
     @ns.response(202, "The user is being dropped")
     @ns.response(404, "No such instance or user")
     def delete(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:delete")
         services().accounts.delete_user(project, instance_id, user)
         return Response(status=202)
 
@@ -114,7 +114,7 @@ class UserAccess(Resource):
     @ns.response(200, "The databases the user may use", access_model)
     @ns.response(404, "No such instance or user")
     def get(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:database:list")
         names = services().accounts.user_databases(project, instance_id, user)
         return {"databases": [views.database(name) for name in names]}
 
@@ -123,7 +123,7 @@ class UserAccess(Resource):
     @ns.response(400, "A database the instance does not have")
     @ns.response(404, "No such instance or user")
     def put(self, project_id, instance_id, user):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:grant")
         body = json_body()
         schemas.validate(schemas.USER_GRANT, body)
         services().accounts.grant(project, instance_id, user, body["databases"])
@@ -135,6 +135,6 @@ class UserDatabase(Resource):
     @ns.response(202, "Access is being revoked")
     @ns.response(404, "No such instance or user, or the user has no access to that database")
     def delete(self, project_id, instance_id, user, database):
-        project = authorize(project_id)
+        project = authorize(project_id, "dbaas:user:revoke")
         services().accounts.revoke(project, instance_id, user, database)
         return Response(status=202)

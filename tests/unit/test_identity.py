@@ -128,8 +128,44 @@ def test_every_rule_the_handlers_name_is_registered():
     assert used and used <= names, used - names
 
 
+def test_every_call_has_a_rule_of_its_own():
+    """No handler falls back to a shared rule: every rule but the base ones and the two
+    defaults is named by a handler, and each instance action has its own."""
+    import re
+    from dbaas_api.service.actions import ACTIONS
+    named = set()
+    for path in (SOURCE_ROOT / "dbaas_api" / "api").glob("*.py"):
+        named.update(re.findall(r'"(dbaas:[a-z_:]+)"', path.read_text()))
+    named.update(policy.action_rule(action) for action in (*ACTIONS, None))
+    shared = {rule.name for rule in policy.BASE_RULES} | {policy.DEFAULT_READ, policy.DEFAULT_WRITE}
+    assert {rule.name for rule in policy.RULES} - shared - named == set()
+    assert set(policy.INSTANCE_ACTIONS) == set(ACTIONS)
+    assert policy.action_rule("resize") == "dbaas:instance:resize"
+    assert policy.action_rule("explode") == policy.UNKNOWN_ACTION
+
+
+def test_an_operator_restricts_one_call_alone(tmp_path):
+    """Root enable and backup delete each have a rule: forbidding one leaves the rest."""
+    rules_file = tmp_path / "policy.yaml"
+    rules_file.write_text('"dbaas:root:create": "rule:admin"\n"dbaas:backup:delete": "rule:admin"\n')
+    rules = policy.Policy(rules_file)
+    member = creds("member", "reader")
+    for forbidden in ("dbaas:root:create", "dbaas:backup:delete"):
+        with pytest.raises(errors.Forbidden):
+            rules.enforce(forbidden, member, "p1")
+    for allowed in ("dbaas:root:show", "dbaas:root:delete", "dbaas:backup:create", "dbaas:user:create"):
+        rules.enforce(allowed, member, "p1")
+    with pytest.raises(errors.Forbidden):
+        rules.enforce("dbaas:user:create", creds("reader"), "p1")   # a change still needs member
+
+
 def test_the_packaged_policy_file_is_the_generated_sample():
     assert (SOURCE_ROOT / "etc" / "policy.yaml").read_text() == policy.sample() + "\n"
+
+
+def test_the_docs_name_every_rule():
+    documented = (SOURCE_ROOT / "docs" / "identity.md").read_text()
+    assert [rule.name for rule in policy.RULES if f"`{rule.name}`" not in documented] == []
 
 
 def test_a_policy_file_overrides_the_defaults(tmp_path):
