@@ -3,16 +3,16 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run down status test unit e2e tempest tempest-venv bench clean
+.PHONY: setup run down status test lint unit e2e tempest tempest-venv bench clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt setup.py
+$(VENV)/.installed: requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	scripts/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -r requirements.txt -r requirements-test.txt
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .   # setuptools and wheel: the venv's, pinned
 	touch $@
 
 run: setup
@@ -24,7 +24,7 @@ down:
 status:
 	$(BIN)/dbaas status
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q tests --ignore=tests/tempest
 	$(MAKE) tempest
 
@@ -40,6 +40,10 @@ $(TEMPEST_VENV)/.installed: tests/tempest/requirements.txt tests/tempest/constra
 
 tempest: setup tempest-venv
 	DBAAS_TEMPEST_VENV=$(TEMPEST_VENV) $(BIN)/python -m pytest -q -rxXs tests/tempest
+
+# ruff, configured in pyproject.toml; make test runs it first.
+lint: setup
+	$(BIN)/ruff check dbaas_api heat_plugins bench tests
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit

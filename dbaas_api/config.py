@@ -16,7 +16,8 @@ LOCAL_SERVER = "DBaaS::Local::Server"   # the resource type of the local driver'
 
 def _packaged(subdir):
     """The packaged copy of templates/ or etc/: the source tree in a checkout or an
-    editable install, else the data files setup.py installed under sys.prefix."""
+    editable install, else the data files the wheel installed under sys.prefix
+    (pyproject.toml, [tool.setuptools.data-files])."""
     import sys
     here = SOURCE_ROOT / subdir
     if here.is_dir():
@@ -110,7 +111,7 @@ class Settings:
     profile: str = "embedded"
     heat_engines: int = 2                   # heat-engine processes (production)
     heat_api_workers: int = 2               # gunicorn workers of Heat's API (production)
-    heat_convergence: bool = False          # Heat's convergence engine instead of legacy (production; docs/operators.md)
+    heat_convergence: bool = False          # convergence engine instead of legacy (production; docs/operators.md)
     # Heat's database and message bus (production). Empty: a private MariaDB and RabbitMQ
     # under the state dir, on these loopback ports (RabbitMQ uses rabbit_port + 1 and + 2 for
     # its node distribution and its port mapper).
@@ -176,7 +177,8 @@ class Settings:
         for key, name, cast in (
             ("api_host", "DBAAS_API_HOST", str), ("api_port", "DBAAS_API_PORT", int),
             ("heat_host", "DBAAS_HEAT_HOST", str), ("heat_port", "DBAAS_HEAT_PORT", int),
-            ("heat_url", "DBAAS_HEAT_URL", str), ("heat_timeout", "DBAAS_HEAT_TIMEOUT", float), ("service_project", "DBAAS_SERVICE_PROJECT", str),
+            ("heat_url", "DBAAS_HEAT_URL", str), ("heat_timeout", "DBAAS_HEAT_TIMEOUT", float),
+            ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
             ("change_wait", "DBAAS_CHANGE_WAIT", float),
             *QUOTA_ENV,

@@ -2,7 +2,8 @@
 
 ``handle_create`` runs the datastore's own backup tool against the instance's server and
 streams its output into storage (see dbaas_api/backup/), in a worker process of its own
-(dbaas_api/backup/worker.py) that holds a few MiB whatever the database's size. Size, SHA-256 and location become the resource's attributes
+(dbaas_api/backup/worker.py) that holds a few MiB whatever the database's size. Size, SHA-256
+and location become the resource's attributes
 (the backup stack's outputs); the position (where an incremental on top starts) too.
 
 Where the instance's admin endpoint comes from: the instance's own stack, loaded from Heat's

@@ -54,7 +54,8 @@ class BackupStrategies(Resource):
         project = authorize(project_id, "dbaas:backup_strategy:create")
         body = json_body()
         data = body.get("backup_strategy") if isinstance(body, dict) else None
-        if not isinstance(data, dict) or set(data) - {"instance_id", "swift_container"} or "swift_container" not in data:
+        if (not isinstance(data, dict) or set(data) - {"instance_id", "swift_container"}
+                or "swift_container" not in data):
             raise errors.BadRequest('The body must be {"backup_strategy": {"swift_container": NAME, '
                                     '"instance_id": ID (optional)}}.')
         instance_id = data.get("instance_id") or None

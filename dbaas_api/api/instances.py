@@ -19,7 +19,8 @@ instance_model = ns.model("Instance", {
     "id": fields.String, "name": fields.String,
     "status": fields.String(description="BUILD, ACTIVE, RESIZE, SHUTDOWN, ERROR..."),
     "operating_status": fields.String(
-        description="the database's own health from a live signal: HEALTHY, SHUTDOWN, BUILD or RESTARTING (down while Heat works), or '' when unknown"),
+        description="the database's own health from a live signal: HEALTHY, SHUTDOWN, BUILD or RESTARTING "
+                    "(down while Heat works), or '' when unknown"),
     "links": views.LINKS,
     "flavor": fields.Nested(ns.model("InstanceFlavor", {"id": fields.String, "links": views.LINKS})),
     "datastore": fields.Nested(ns.model("InstanceDatastore", {

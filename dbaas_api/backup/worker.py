@@ -3,8 +3,8 @@ for a restore (verified, into the restore tool's pipe), outside the Heat engine'
 (In the engine it shares one GIL with every thread Heat runs; measured there, the same backup
 took 1.5x as long, and a restore streamed there reached 0.4x of a bare ``tar -x``.)
 
-DBaaS::Backup starts ``python -m dbaas_api.backup.worker`` (through backup/client.py), writes one JSON line of request to
-its stdin (the instance's admin password included: a pipe, never argv, a file or a log) and
+DBaaS::Backup starts ``python -m dbaas_api.backup.worker`` (through backup/client.py), writes
+one JSON line of request to its stdin (the instance's admin password included: a pipe, never argv, a file or a log) and
 keeps stdin open; the worker answers one JSON line on stdout, ``{"location", "size",
 "checksum", "position"}`` or ``{"error"}`` (with ``"refused"`` when the storage cannot take it:
 full, read-only; no retry will do better). Storage settings come from the environment, as in

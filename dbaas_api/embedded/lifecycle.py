@@ -201,7 +201,8 @@ class Embedded:
         """Templates or an environment of the operator's own (the packaged ones are tested)."""
         settings = self.settings
         return bool(settings.template_dirs) or (
-            settings.environment_file.resolve() != (settings.packaged_templates / "environments" / "local.yaml").resolve())
+            settings.environment_file.resolve()
+            != (settings.packaged_templates / "environments" / "local.yaml").resolve())
 
     def check_templates(self, renderer=None, with_heat=False):
         """Every template combination renders (and, ``with_heat``, Heat validates it), or a

@@ -77,7 +77,7 @@ class Production(Embedded):
         replaced = {
             "host = embedded": "host = heat",
             "transport_url = fake://": f"transport_url = {self.transport_url}",
-            f"convergence_engine = false": f"convergence_engine = {str(settings.heat_convergence).lower()}",
+            "convergence_engine = false": f"convergence_engine = {str(settings.heat_convergence).lower()}",
             f"connection = sqlite:///{files.database}": f"connection = {self.database_url}",
             "periodic_interval = 5": "periodic_interval = 5\nrpc_response_timeout = 30\n"
                                      "engine_life_check_timeout = 2",

@@ -214,7 +214,8 @@ def spec_from_stack(stack):
         configuration = ConfigurationSpec(values["configuration_id"], from_json(values.get("configuration_values"), {}))
     return InstanceSpec(
         project_id=instance_tags.project_id, name=instance_tags.name, **_read(PARAMETERS, values),
-        databases=tuple(sorted(databases)), database_options=database_options, users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
+        databases=tuple(sorted(databases)), database_options=database_options,
+        users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
         root=RootSpec() if values.get("root_enabled") else None, configuration=configuration,
         access=access_from_parameters(values), placement=placement_from_parameters(values),
         replica_seed=values.get("replica_seed") or None)

@@ -6,7 +6,7 @@ instead of an id) is simply not found, so no caller ever learns that it exists.
 """
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dbaas_api import errors, status
 
@@ -83,6 +83,12 @@ def unchanged_since(gateway, stack):
     again = gateway.get_stack(stack["id"], resolve_outputs=False) or {}
     return ((again.get("stack_status"), again.get("updated_time")) ==
             (stack.get("stack_status"), stack.get("updated_time")))
+
+
+def as_update(rendered, stack):
+    """``rendered`` (a RenderedStack) as a PATCH update of ``stack`` sends it: only the
+    parameters that are new or changed (Heat keeps the others, hidden ones included)."""
+    return replace(rendered, parameters=changed_parameters(rendered.parameters, stack.get("parameters") or {}))
 
 
 def changed_parameters(parameters, current):

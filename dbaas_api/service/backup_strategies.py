@@ -41,7 +41,8 @@ class BackupStrategyService:
     def create(self, project_id, instance_id, container):
         container = checked_container(container)
         if instance_id:
-            records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)   # 404 for another project's
+            # 404 for another project's
+            records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
         older = self._records(project_id, instance_id or "")
         tags = [MARKER, f"project:{project_id}", f"container:{container}"]
         if instance_id:

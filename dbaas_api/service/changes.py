@@ -78,7 +78,7 @@ class InstanceChanges:
     def read(self, project_id, instance_id):
         """The instance as its stack holds it, whatever its status."""
         stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
-        return Current(id=stack["id"], stack=stack, tags=records.instance.TAGS.decode(stack.get("tags")), spec=records.instance.spec_from_stack(stack))
+        return _current(stack)
 
     def apply(self, project_id, instance_id, change, wait=None):
         """Run ``change(current) -> Change`` against the instance's current state and update
@@ -93,21 +93,20 @@ class InstanceChanges:
         stack_status = stack.get("stack_status") or ""
         if status.is_busy(stack_status):
             raise _Busy(f"Instance '{instance_id}' is busy with another change "
-                        f"({status.instance_status(stack_status, records.instance.TAGS.decode(stack.get('tags')))}); "
+                        f"({_shown_status(stack)}); "
                         "try again when it has finished.")
         if stack_status not in records.stack.CHANGEABLE:
             raise errors.Conflict(f"Instance '{instance_id}' is "
-                                  f"{status.instance_status(stack_status, records.instance.TAGS.decode(stack.get('tags')))} "
+                                  f"{_shown_status(stack)} "
                                   "and cannot be changed.")
-        current = Current(id=stack["id"], stack=stack, tags=records.instance.TAGS.decode(stack.get("tags")),
-                          spec=records.instance.spec_from_stack(stack))
+        current = _current(stack)
         result = change(current)
         _refuse_writes_to_a_replica(current.spec, result.spec)
         for check in self.checks:
             check(current, result.spec)
         result = replace(result, spec=_keeping_secrets(result.spec, stack.get("parameters") or {}))
         rendered = self.renderer.render_instance(result.spec)
-        rendered = replace(rendered, parameters=records.stack.changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+        rendered = records.stack.as_update(rendered, stack)
         new_tags = records.instance.tags_for(
             result.spec, result.operation,
             current.tags.restart_required if result.restart_required is None else result.restart_required)
@@ -123,6 +122,15 @@ class InstanceChanges:
         was read, start over from what it made."""
         if not records.stack.unchanged_since(self.gateway, stack):
             raise _Busy(f"Instance '{stack['id']}' changed while this change was prepared; try again.")
+
+
+def _current(stack):
+    return Current(id=stack["id"], stack=stack, tags=records.instance.TAGS.decode(stack.get("tags")),
+                   spec=records.instance.spec_from_stack(stack))
+
+
+def _shown_status(stack):
+    return status.instance_status(stack.get("stack_status"), records.instance.TAGS.decode(stack.get("tags")))
 
 
 def _refuse_writes_to_a_replica(before, after):

@@ -216,7 +216,7 @@ class ClusterService:
         spec = records.cluster.spec_from_stack(stack)
         new = change(spec, datastores.get(spec.datastore))
         rendered = self.renderer.render_cluster(new)
-        rendered = replace(rendered, parameters=records.stack.changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+        rendered = records.stack.as_update(rendered, stack)
         cluster_tags = replace(records.cluster.TAGS.decode(stack.get("tags")), operation=task.name,
                                members=tuple(member.key for member in new.members))
         with claim() if claim else nullcontext(Claim(None)) as granted:

@@ -67,8 +67,9 @@ class ConfigurationService:
     def create(self, project_id, body):
         datastore, version = catalog.requested_datastore(body.get("datastore") or {}, "datastore: ")
         values = datastore.validate_configuration(version, body["values"])
-        group_tags = records.configuration.ConfigurationTags(project_id=project_id, datastore=datastore.name, version=version,
-                                                            name=body["name"], description=body.get("description"))
+        group_tags = records.configuration.ConfigurationTags(
+            project_id=project_id, datastore=datastore.name, version=version, name=body["name"],
+            description=body.get("description"))
         stack_id = self.gateway.create_stack(
             name=f"dbaas-cfg-{uuid.uuid4().hex[:12]}",
             rendered=self.renderer.render_configuration(datastore.name, version, values),
@@ -137,7 +138,7 @@ class ConfigurationService:
             for instance in users:  # all free first, so the group never runs ahead of them
                 self._free(instance.id)
             rendered = self.renderer.render_configuration(group.datastore, group.version, values)
-            rendered = replace(rendered, parameters=records.stack.changed_parameters(rendered.parameters, stack.get("parameters") or {}))
+            rendered = records.stack.as_update(rendered, stack)
             try:
                 self.gateway.update_stack(stack["id"], rendered, records.configuration.TAGS.encode(group))
             except errors.Conflict as exc:

@@ -54,9 +54,9 @@ def live(instances, probe):
         settled = instance.status in (status.ACTIVE, status.RESTART_REQUIRED)
         if operating == health_probe.SHUTDOWN and instance.status in STARTING:
             operating = STARTING[instance.status]
-        live.append(replace(instance, operating_status=operating,
-                            service_status_updated=read_at if operating else None,
-                            status=status.SHUTDOWN if settled and operating == health_probe.SHUTDOWN else instance.status))
+        died = settled and operating == health_probe.SHUTDOWN
+        live.append(replace(instance, operating_status=operating, service_status_updated=read_at if operating else None,
+                            status=status.SHUTDOWN if died else instance.status))
     return tuple(live)
 
 

@@ -59,7 +59,7 @@ class Replication:
                                     f"'{source.replica_of}'); make replicas of that one.")
         if stack.get("stack_status") not in records.stack.CHANGEABLE:
             raise errors.Conflict(f"replica_of: instance '{source_id}' is "
-                                  f"{status.instance_status(stack.get('stack_status'), records.instance.TAGS.decode(stack.get('tags')))}"
+                                  f"{_shown_status(stack)}"
                                   "; replicas are made of an ACTIVE instance.")
         datastore = datastores.get(source.datastore)
         if not datastore.supports_replication:
@@ -202,7 +202,7 @@ class Replication:
         for other in instance_ids:
             stack = records.stack.owned(self.gateway, project_id, other, records.instance.TAGS)
             if stack.get("stack_status") not in records.stack.CHANGEABLE:
-                shown = status.instance_status(stack.get("stack_status"), records.instance.TAGS.decode(stack.get("tags")))
+                shown = _shown_status(stack)
                 raise errors.Conflict(f"Instance '{other}' of the replication set is {shown}; try again "
                                       "when it is ACTIVE.")
 
@@ -264,6 +264,10 @@ def check_flavor_change(gateway, current, spec):
             datastore.check_replica_flavor(spec.flavor, follower.flavor)
         except errors.BadRequest as exc:
             raise errors.BadRequest(f"{exc.message} Resize replica '{replica}' first.") from None
+
+
+def _shown_status(stack):
+    return status.instance_status(stack.get("stack_status"), records.instance.TAGS.decode(stack.get("tags")))
 
 
 def live_state(stack):

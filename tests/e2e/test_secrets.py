@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROFILE
-from tests.e2e.support import change, heat_client, settled
+from tests.e2e.support import change, heat_client
 from tests.harness import Stack
 
 DATASTORE_GROUPS = {pwd.getpwnam(name).pw_gid for name in ("postgres", "mysql", "redis")

@@ -3,7 +3,6 @@ import json
 
 import pytest
 
-from dbaas_api.model import Placement
 
 from dbaas_api import errors
 from dbaas_api.datastores.postgresql import PostgreSQL
