@@ -114,14 +114,20 @@ class BackupService:
 
     def _with_location(self, backup, stack):
         """A list has no outputs, but a completed backup's location follows from its
-        ``container:`` tag and its id (Storage.location), as show reads it."""
+        ``container:`` tag and its id (Storage.location), and its size and checksum are in
+        its manifest there: what show reads from the outputs, the storage wrote first."""
         if backup.status != COMPLETED or backup.location:
             return backup
         container = records.tags.fields_of(stack).get("container")
         try:
-            return replace(backup, location=backup_storage.from_settings(self.settings, container).location(backup.id))
+            storage = backup_storage.from_settings(self.settings, container)
+            backup = replace(backup, location=storage.location(backup.id))
+            manifest = storage.manifest(backup.id)
         except errors.DBaaSError:
+            return backup   # no manifest readable: the list leaves size out, show still has it
+        if not isinstance(manifest, dict):
             return backup
+        return replace(backup, size=_int(manifest.get("size")), checksum=manifest.get("sha256"))
 
     def list_of_instance(self, project_id, instance_id, limit, marker=None):
         """GET /instances/{id}/backups: the instance must exist (its backups may outlive it:

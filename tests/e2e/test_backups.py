@@ -302,6 +302,8 @@ def test_local_directory_is_the_embedded_default(stack, datastore):
         assert backup["locationRef"] == f"local://{backup_id}"      # no path on the server
         [listed] = current.client.get("/backups").json()["backups"]
         assert (listed["locationRef"], listed["status"]) == (f"local://{backup_id}", "COMPLETED")
+        assert [listed[key] for key in ("size", "size_bytes", "checksum")] == [
+            backup[key] for key in ("size", "size_bytes", "checksum")] and backup["size_bytes"] > 0
         assert sorted(p.name for p in directory.iterdir()) == ["manifest.json", "segment-000000"]
         restored = current.instance(datastore, restore=backup_id, users=datastore == "redis", name="restored")
         assert backup_content.fingerprint(datastore, *login(datastore, current.active(restored))) == expected
@@ -331,8 +333,9 @@ def test_backup_strategies_change_the_swift_container_backups_land_in(session, s
     assert by_project["locationRef"] == f"swift://project-box/{by_project['id']}"
     assert "manifest.json" in session.objects(by_project["id"], "project-box")
     assert session.objects(by_project["id"]) == []            # not in the operator's container
-    listed = {b["id"]: b["locationRef"] for b in client.get("/backups").json()["backups"]}
-    assert listed[by_project["id"]] == by_project["locationRef"]
+    listed = {b["id"]: b for b in client.get("/backups").json()["backups"]}
+    assert [listed[by_project["id"]][key] for key in ("locationRef", "size", "size_bytes", "checksum")] == [
+        by_project[key] for key in ("locationRef", "size", "size_bytes", "checksum")]   # read from Swift
 
     assert client.post("/backup_strategies", {"backup_strategy": {
         "instance_id": source, "swift_container": "instance-box"}}).status_code == 202

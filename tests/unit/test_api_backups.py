@@ -1,5 +1,8 @@
 """Backups over HTTP, against the FAKE gateway and renderer in api_fakes (not Heat): what
 reaches Heat, statuses, the chain rules. The real thing is tests/e2e/test_backups.py."""
+import json
+from dataclasses import replace
+
 import pytest
 
 from dbaas_api import records
@@ -203,3 +206,24 @@ def test_another_projects_strategies_are_for_admins(api):
     bad = api.post("/backups", {"backup": {"name": "b", "instance": active_instance(api),
                                            "swift_container": "no/slash"}})
     assert bad.status_code == 400 and "swift_container" in bad.get_json()["badRequest"]["message"]
+
+
+def test_a_list_shows_a_completed_backups_size_from_its_manifest_as_show_does(api, tmp_path):
+    """A list page has no stack outputs: size and checksum come from the manifest the
+    storage wrote (local storage here, a file under the backup dir), still one Heat call."""
+    from dbaas_api.backup.storage import LocalStorage
+    services = api.app.extensions["dbaas"]
+    services.backups.settings = replace(services.backups.settings, backup_dir=tmp_path)
+    instance_id = active_instance(api)
+    done = take(api, instance_id)["backup"]["id"]
+    complete(api, done, size=3 * 1024 ** 2, checksum="cd" * 32)
+    LocalStorage(tmp_path).put_stream(done, "manifest.json", [json.dumps(
+        {"size": 3 * 1024 ** 2, "sha256": "cd" * 32, "segments": []}).encode()])
+    api.gateway.stacks[done]["outputs"] = None   # as Heat's stack list returns it
+    busy = take(api, active_instance(api, "redis"))["backup"]["id"]
+    calls = len(api.gateway.list_calls)
+    listed = {b["id"]: b for b in api.get("/backups").get_json()["backups"]}
+    assert len(api.gateway.list_calls) == calls + 1
+    assert (listed[done]["size"], listed[done]["size_bytes"], listed[done]["checksum"]) == (
+        round(3 / 1024, 6), 3 * 1024 ** 2, "cd" * 32)
+    assert (listed[busy]["status"], listed[busy]["size"]) == ("BUILDING", None)
