@@ -64,10 +64,8 @@ EXPECTED_FAILURES = {
 }
 # Skipped by the plugin's own options, each for a service this machine cannot run (README):
 # test_instance_upgrade (pre_upgrade_datastore_versions: one version per datastore here) and
-# test_rebuild (rebuild_image_id: a Glance image). A class's tearDownClass may fail too (seen:
-# the admin's reset_status of a basic class's instance, 400 "Cancelling update when stack is
-# UPDATE_COMPLETE is not supported", a reset racing the end of a change); tempest counts that
-# apart from the tests.
+# test_rebuild (rebuild_image_id: a Glance image). A class's tearDownClass may fail too;
+# tempest counts that apart from the tests.
 RESULTS = Path(os.environ.get("DBAAS_TEMPEST_RESULTS", Path(__file__).resolve().parents[2] / ".tempest-results.json"))
 
 

@@ -3,6 +3,8 @@ semantics, not Heat) and the real renderer: what restart and resize send to the 
 what they refuse before Heat sees anything (the stack is not updated)."""
 import pytest
 
+from dbaas_api import errors
+
 from tests.unit.api_fakes import Harness, assert_trove_error
 
 INSTANCE = "6d4c3b2a-1f0e-4d9c-8b7a-000000000001"
@@ -160,6 +162,19 @@ def test_reset_status_cancels_what_is_stuck_and_checks_what_is_settled(api, stac
     assert action(api, iid, {"reset_status": {}}).status_code == 202
     assert api.gateway.stack_actions == [(heat_action, iid)]
     assert api.gateway.updates == []
+
+
+def test_reset_status_of_a_change_that_ends_before_its_cancel_checks_the_stack(api, monkeypatch):
+    """Heat refuses the cancel (400) of an update that finished after the stack was read."""
+    iid = instance(api)
+    api.gateway.stacks[iid]["stack_status"] = "UPDATE_IN_PROGRESS"
+
+    def finished_meanwhile(stack_id):
+        api.gateway.stacks[stack_id]["stack_status"] = "UPDATE_COMPLETE"
+        raise errors.BadRequest("Cancelling update when stack is UPDATE_COMPLETE is not supported.")
+    monkeypatch.setattr(api.gateway, "cancel_stack_action", finished_meanwhile)
+    assert action(api, iid, {"reset_status": {}}).status_code == 202
+    assert api.gateway.stack_actions == [("check", iid)]
 
 
 @pytest.mark.parametrize("stack_status", ["DELETE_IN_PROGRESS", "DELETE_FAILED", "CHECK_IN_PROGRESS",
