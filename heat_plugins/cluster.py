@@ -19,7 +19,7 @@ from heat.common.i18n import _
 from heat.engine import constraints, properties
 
 from dbaas_api import datastores
-from dbaas_api.errors import DBaaSError
+from heat_plugins.failures import resource_in_error
 from heat_plugins.local_server import LocalServer, _driver
 
 
@@ -87,14 +87,12 @@ class LocalClusterMember(LocalServer):
         datastore = datastores.get(self.properties[self.DATASTORE])
         membership = self._membership()
         password = self.properties[self.ADMIN_PASSWORD]
-        try:
+        with resource_in_error():
             instance = _driver().create(
                 key, owner, datastore, self.properties[self.DATASTORE_VERSION],
                 datastores.find_flavor(self.properties[self.FLAVOR]), password,
                 overrides=self.properties[self.CONFIGURATION], membership=membership)
             datastore.join_cluster(instance.address, instance.port, password, membership)
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         return key
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
@@ -102,14 +100,12 @@ class LocalClusterMember(LocalServer):
         if self.resource_id and (self.PEERS in prop_diff or self.PRIMARY in prop_diff):
             driver = _driver()
             membership = self._membership(prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY))
-            try:
+            with resource_in_error():
                 driver.set_membership(self.resource_id, membership)
                 instance = driver.get(self.resource_id)
                 if self.PRIMARY in prop_diff and instance is not None and instance.pid is not None:
                     datastores.get(instance.datastore).follow_primary(
                         instance.address, instance.port, self.properties[self.ADMIN_PASSWORD], membership)
-            except DBaaSError as exc:
-                raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 
     def handle_delete(self):
         if not self.resource_id:
@@ -118,12 +114,10 @@ class LocalClusterMember(LocalServer):
         instance = driver.get(self.resource_id)
         if instance is not None and instance.pid is not None and self.stack.action != self.stack.DELETE:
             # A shrink: the cluster stays, so leave it cleanly before the server goes.
-            try:
+            with resource_in_error():
                 datastores.get(instance.datastore).leave_cluster(
                     instance.address, instance.port, self.properties[self.ADMIN_PASSWORD],
                     driver.membership(self.resource_id) or self._membership(), self._others(driver))
-            except DBaaSError as exc:
-                raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         driver.destroy(self.resource_id)  # tolerates "already gone"
 
     def _others(self, driver):

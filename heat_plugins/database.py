@@ -18,6 +18,7 @@ from heat.engine import constraints, properties, resource, support
 from dbaas_api import datastores
 from dbaas_api.errors import Conflict, DBaaSError, NotFound
 from dbaas_api.model import UserSpec
+from heat_plugins.failures import resource_in_error, validation_failed
 
 
 class AdminEndpointResource(resource.Resource):
@@ -58,11 +59,9 @@ class AdminEndpointResource(resource.Resource):
 
     def _apply(self, operation):
         """Run operation(session), turning our errors into a resource failure with a clear reason."""
-        try:
+        with resource_in_error():
             with self._session() as session:
                 return operation(session)
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 
     def _drop(self, operation):
         """Drop this thing, unless the whole stack (and so the server) is going away anyway,
@@ -228,12 +227,10 @@ class Configuration(AdminEndpointResource):
 
     def validate(self):
         super().validate()
-        try:
+        with validation_failed():
             datastore = datastores.get(self.properties[self.DATASTORE])
             datastore.validate_configuration(self.properties[self.DATASTORE_VERSION], self.properties[self.VALUES])
             datastores.find_flavor(self.properties[self.FLAVOR])
-        except DBaaSError as exc:
-            raise exception.StackValidationFailed(message=exc.message)
 
     def _applier(self, values, previous, flavor=None):
         version = self.properties[self.DATASTORE_VERSION]

@@ -22,9 +22,9 @@ from dbaas_api.backup import streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers import local as local_driver
 from dbaas_api.drivers.local import LocalDriver
-from dbaas_api.errors import DBaaSError
 from dbaas_api.service import access as access_rules
 from heat_plugins import instance_stacks
+from heat_plugins.failures import resource_in_error, validation_failed
 
 
 def _driver():
@@ -162,28 +162,22 @@ class LocalServer(resource.Resource):
 
     def validate(self):
         super().validate()
-        try:
+        with validation_failed():
             datastore = datastores.get(self.properties[self.DATASTORE])
             datastores.find_flavor(self.properties[self.FLAVOR])
-        except DBaaSError as exc:
-            raise exception.StackValidationFailed(message=exc.message)
         if self.properties[self.DATASTORE_VERSION] not in datastore.versions:
             raise exception.StackValidationFailed(message=_("Unknown %(ds)s version %(v)s") % {
                 "ds": datastore.name, "v": self.properties[self.DATASTORE_VERSION]})
         if self.properties[self.CONFIGURATION]:
-            try:
+            with validation_failed():
                 datastore.validate_configuration(self.properties[self.DATASTORE_VERSION],
                                                  self.properties[self.CONFIGURATION], field="configuration")
-            except DBaaSError as exc:
-                raise exception.StackValidationFailed(message=exc.message)
-        try:
+        with validation_failed():
             local_driver.check_placement(self.properties[self.SUBNET_CIDR] or None,
                                          self.properties[self.FIXED_IP] or None)
             access = access_rules.requested({"is_public": self.properties[self.IS_PUBLIC],
                                              "allowed_cidrs": list(self.properties[self.ALLOWED_CIDRS])})
             access_rules.check_local(access, datastore)
-        except DBaaSError as exc:
-            raise exception.StackValidationFailed(message=exc.message)
 
     def handle_create(self):
         key = self.physical_resource_name()
@@ -191,7 +185,7 @@ class LocalServer(resource.Resource):
         self.resource_id_set(key)
         owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
                  "project": self.stack.context.project_id}
-        try:
+        with resource_in_error():
             _driver().create(
                 key, owner,
                 datastores.get(self.properties[self.DATASTORE]),
@@ -205,8 +199,6 @@ class LocalServer(resource.Resource):
                 band=self.properties[self.SUBNET_CIDR] or None,
                 fixed_ip=self.properties[self.FIXED_IP] or None,
             )
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         return key
 
     # A failed update (a restart whose server would not start, say) must not make Heat
@@ -235,7 +227,7 @@ class LocalServer(resource.Resource):
         if not self.resource_id:
             return
         driver, password = _driver(), self.properties[self.ADMIN_PASSWORD]
-        try:
+        with resource_in_error():
             if self.CONFIGURATION in prop_diff:
                 driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
             if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
@@ -251,8 +243,6 @@ class LocalServer(resource.Resource):
             if self.REPLICA_OF in prop_diff:
                 self._change_role(prop_diff[self.REPLICA_OF] or "",
                                   prop_diff.get(self.REPLICA_FENCE, self.properties[self.REPLICA_FENCE]) or "")
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
 
     def handle_delete(self):
         if self.resource_id:

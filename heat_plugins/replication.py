@@ -8,12 +8,11 @@ into its own encrypted resource data, as RandomString keeps its value: the passw
 becomes a parameter, property, output or log line of the replica's stack, and the replica
 keeps it when the source is gone (promoted replicas outlive their source).
 """
-from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes, properties, resource, support
 
-from dbaas_api.errors import DBaaSError
 from heat_plugins import instance_stacks
+from heat_plugins.failures import resource_in_error
 
 
 class SourceSecret(resource.Resource):
@@ -38,10 +37,8 @@ class SourceSecret(resource.Resource):
     }
 
     def handle_create(self):
-        try:
+        with resource_in_error():
             source = instance_stacks.endpoint(self.context, self.properties[self.INSTANCE_ID], running=False)
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
         self.data_set(self.VALUE, source.password, redact=True)
         self.resource_id_set(self.physical_resource_name())
 
