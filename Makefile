@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run down status test lint unit e2e tempest tempest-venv bench clean
+.PHONY: setup run down status test lint unit e2e e2e-production tempest tempest-venv bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,8 +25,25 @@ status:
 	$(BIN)/dbaas status
 
 test: setup lint
-	$(BIN)/python -m pytest -q tests --ignore=tests/tempest
+	$(BIN)/python -m pytest -q tests --ignore=tests/tempest --ignore=tests/e2e/test_production_faults.py
+	$(MAKE) e2e-production
 	$(MAKE) tempest
+
+# The e2e tests that run on the production profile too (Heat's own heat-engine x2 and WSGI
+# API over RabbitMQ and MariaDB; DBAAS_TEST_PROFILE, tests/conftest.py): create, change,
+# actions, backup, replica, cluster and the Keystone tests, then the profile's faults.
+PRODUCTION_E2E = \
+	'tests/e2e/test_instances.py::test_create_connect_write_read_delete' \
+	'tests/e2e/test_accounts.py::test_users_databases_grants_and_passwords[postgresql-15]' \
+	'tests/e2e/test_actions.py::test_restart_runs_a_new_server_with_the_same_data[postgresql]' \
+	'tests/e2e/test_actions.py::test_two_resizes_at_once_one_wins_the_other_is_409' \
+	'tests/e2e/test_backups.py::test_local_directory_is_the_embedded_default[postgresql]' \
+	'tests/e2e/test_replication.py::test_replicas_promote_eject_detach[redis]' \
+	'tests/e2e/test_clusters.py::test_galera_cluster_create_grow_shrink_delete' \
+	tests/e2e/test_keystone.py \
+	tests/e2e/test_production_faults.py
+e2e-production: setup
+	DBAAS_TEST_PROFILE=production $(BIN)/python -m pytest -q --durations=10 $(PRODUCTION_E2E)
 
 # Trove's own suite (trove-tempest-plugin, unmodified) against the keystone profile, serially:
 # tests/tempest/. tempest and the plugin get a venv of their own, pinned.

@@ -34,12 +34,12 @@ def keystone():
 
 @pytest.fixture(scope="session")
 def keystone_stack(keystone):
-    """The embedded stack in the keystone profile: the API and Heat validate tokens with
+    """The stack (of PROFILE) in the keystone profile: the API and Heat validate tokens with
     ``keystone``, the API reaches Heat as the dbaas service user, and the catalog's
     ``database`` endpoint points at this API."""
     from tests.harness import Stack
     config_file = keystone.dir / "dbaas-api.conf"
-    embedded = Stack(auth_strategy="keystone", config_file=config_file)
+    embedded = Stack(profile=PROFILE, auth_strategy="keystone", config_file=config_file)
     try:
         config_file.write_text(keystone.dbaas_conf())
         config_file.chmod(0o600)

@@ -15,13 +15,17 @@ import requests
 from dbaas_api.heat_gateway import HeatGateway
 from dbaas_api.profiles import servers
 from tests.e2e.test_instances import pid_alive
+from tests.conftest import PROFILE
 from tests.harness import Stack
 
 SETTLED = ("ACTIVE", "ERROR")
 
 
 @pytest.fixture(scope="module")
-def prod():
+def prod(request):
+    if PROFILE == "production":   # make e2e-production: the session's stack is one already
+        yield request.getfixturevalue("stack")
+        return
     stack = Stack(profile="production", heat_engines=2)
     try:
         stack.up()
