@@ -7,6 +7,7 @@
     dbaas wait ID  a progress bar until the instance is ACTIVE (exit 0) or ERROR (exit 1)
     dbaas template DATASTORE --out DIR   a plain HOT template for `openstack stack create`
     dbaas heat-env the exports for the unmodified `openstack stack ...` CLI on this Heat
+    dbaas plugin-dir  the directory of the DBaaS:: plugins, for a Heat's plugin_dirs
 """
 import argparse
 import os
@@ -159,6 +160,14 @@ def cmd_heat_env(args):
     return 0
 
 
+def cmd_plugin_dir(args):
+    """For an operator's Heat (docs/operators.md, An operator's Heat): heat.conf's
+    ``plugin_dirs`` on every engine host, where heat-dbaas is installed in Heat's environment."""
+    import heat_plugins
+    print(heat_plugins.DIRECTORY)
+    return 0
+
+
 def _progress_line(instance):
     """``[##########----------] 4/6 BUILD``; a full bar once settled."""
     progress = instance.get("progress")
@@ -212,6 +221,8 @@ def main(argv=None):
     heat_env = sub.add_parser("heat-env", help="shell exports for `openstack stack ...` on the embedded Heat")
     heat_env.add_argument("--project", help="the Heat project (default the service project's)")
     heat_env.set_defaults(func=cmd_heat_env)
+    sub.add_parser("plugin-dir", help="the DBaaS:: plugins' directory, for a Heat's plugin_dirs").set_defaults(
+        func=cmd_plugin_dir)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

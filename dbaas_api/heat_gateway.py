@@ -160,6 +160,11 @@ class HeatGateway:
             response = self._client.http_client.get(f"/stacks?{urlencode(params)}")
         return [stack for stack in response.json().get("stacks", []) if self._marks.made_here(stack)]
 
+    def resource_types(self, prefix):
+        """The names of the resource types Heat's engine knows that start with ``prefix``."""
+        with _heat_errors():
+            return {t.resource_type for t in self._client.resource_types.list(filters={"name": f"^{prefix}"})}
+
     def cancel_stack_action(self, stack_id):
         """Stop the create or update under way, without a rollback: the stack ends *_FAILED
         (Heat's ``cancel_without_rollback``). Heat answers 400 when nothing can be cancelled;

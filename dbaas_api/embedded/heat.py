@@ -101,7 +101,7 @@ class HeatFiles:
 
 def plugin_dir():
     import heat_plugins
-    return str(Path(heat_plugins.__file__).resolve().parent)
+    return heat_plugins.DIRECTORY
 
 
 def write_config(settings):

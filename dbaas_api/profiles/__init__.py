@@ -1,5 +1,6 @@
-"""The control planes ``dbaas`` runs: the embedded default (embedded/lifecycle.py) and the
-production profile (production.py). A state dir remembers the profile it was last brought up
+"""The control planes ``dbaas`` runs: the embedded default (embedded/lifecycle.py), the
+production profile (production.py), and the API alone before an operator's Heat
+(external.py, when DBAAS_HEAT_URL is set). A state dir remembers the profile it was last brought up
 with (run/profile), so that ``dbaas down`` and ``status`` need not be told again."""
 from dataclasses import replace
 
@@ -17,6 +18,9 @@ def control_plane(settings, profile=None):
     the remembered one, which wins over DBAAS_PROFILE."""
     profile = profile or remembered(settings)
     settings = replace(settings, profile=profile)
+    if settings.heat_url:   # an operator's Heat: the API alone
+        from dbaas_api.profiles.external import External
+        return External(settings)
     if profile == "production":
         from dbaas_api.profiles.production import Production
         return Production(settings)

@@ -6,6 +6,7 @@ import uuid
 import pytest
 import requests
 
+from tests.harness import Stack
 from tests.keystone import wait_for
 
 PASSWORD = "alpha-app-pw-" + uuid.uuid4().hex[:8]
@@ -214,6 +215,28 @@ def test_stacks_live_in_the_service_project_which_users_cannot_reach(keystone, k
                           headers={"X-Auth-Token": keystone.token("dbaas")}).json()["stacks"]
     stack = {s["id"]: s for s in stacks}[alices_instance["id"]]
     assert f"project:{project_of(tenants['alice'])}" in stack["tags"]
+
+
+def test_an_api_alone_before_a_heat_it_did_not_start_serves_the_same_instances(keystone, keystone_stack, tenants,
+                                                                              alices_instance):
+    """DBAAS_HEAT_URL, as before an operator's Heat: dbaas up checks that Heat has the
+    plugins and starts the API alone; a user's calls through it reach the same stacks."""
+    other = Stack(auth_strategy="keystone", config_file=keystone_stack.settings.config_file,
+                  heat_url=keystone_stack.settings.heat_endpoint)
+    try:
+        other.up()
+        assert not other.embedded.heat.pid() and [row[0] for row in other.embedded.status()] == ["api"]
+        alice = other.client(project_of(tenants["alice"]), tenants["alice"].session.headers["X-Auth-Token"])
+        shown = alice.get(f"/instances/{alices_instance['id']}")
+        assert shown.status_code == 200 and shown.json()["instance"]["status"] == "ACTIVE", shown.text
+        created = alice.create_instance(name="through-another-api", flavorRef="1", volume={"size": 1},
+                                        datastore={"type": "redis"})
+        assert tenants["alice"].wait_status(created["id"])["name"] == "through-another-api"
+        tenants["alice"].delete_and_wait(created["id"])
+        bob = other.client(project_of(tenants["bob"]), tenants["bob"].session.headers["X-Auth-Token"])
+        assert bob.get(f"/instances/{alices_instance['id']}").status_code == 404
+    finally:
+        other.destroy()
 
 
 def test_no_secret_reaches_a_log(keystone, keystone_stack, tenants, alices_instance):
