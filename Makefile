@@ -76,6 +76,7 @@ bench: setup
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/replication.py
 	$(BIN)/python bench/engines.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	-$(BIN)/dbaas down

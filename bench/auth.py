@@ -6,7 +6,6 @@ reached as the service user) against the no-auth profile in the same run.
     .venv/bin/python bench/auth.py [--repeat 50]
 """
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -15,17 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
+from bench.common import median_ms  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 from tests.keystone import Keystone  # noqa: E402
-
-
-def median_ms(call, repeat):
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def ok(response):

@@ -3,6 +3,7 @@ a condition, polled as a client would."""
 import argparse
 import contextlib
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,3 +50,13 @@ def until(check, timeout=60, pause=0.01, tolerate=False):
         if time.monotonic() > deadline:
             raise TimeoutError("gave up waiting")
         time.sleep(pause)
+
+
+def median_ms(call, repeat=20):
+    """The median of ``repeat`` calls' durations, in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)

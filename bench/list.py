@@ -6,7 +6,6 @@ stacks in the same run, and how many Heat requests one API list costs.
 """
 import argparse
 import concurrent.futures
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -17,16 +16,7 @@ import requests  # noqa: E402
 
 from dbaas_api import records  # noqa: E402
 from dbaas_api.embedded import access_token  # noqa: E402
-from bench.common import embedded_stack  # noqa: E402
-
-
-def median_ms(call, repeat):
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+from bench.common import embedded_stack, median_ms  # noqa: E402
 
 
 def heat_requests_logged(stack):
