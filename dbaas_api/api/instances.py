@@ -45,8 +45,8 @@ instance_model = ns.model("Instance", {
     "replicas": fields.List(fields.Nested(ns.model("InstanceReplica", {"id": fields.String, "links": views.LINKS})),
                             description="the instances following this one"),
     "created": fields.String(description="ISO 8601 (show and detail)"),
-    "service_status_updated": fields.String(
-        description="ISO 8601 (show and detail): when operating_status was read (live), null when unknown"),
+    "service_status_updated": views.nullable(fields.String(
+        description="ISO 8601 (show and detail): when operating_status was read (live), null when unknown")),
     "updated": fields.String(description="ISO 8601 (show and detail)"),
 })
 default_configuration = ns.model("InstanceDefaultConfiguration", {"instance": fields.Nested(ns.model(
