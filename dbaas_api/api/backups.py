@@ -4,6 +4,7 @@ Each handler: check the project, validate the shape, call the service, wrap the 
 (Keystone's order). Views follow trove/backup/views.py: ``size`` is in GB as Trove has it;
 ``size_bytes`` and ``checksum`` (SHA-256 of the stored stream) are ours.
 """
+import re
 from pathlib import Path
 
 from flask import Response, request
@@ -13,6 +14,7 @@ from dbaas_api import datastores, errors, schemas
 from dbaas_api.api import views
 from dbaas_api.api.common import authorize, json_body, page_args, services
 
+FILTER = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 ns = Namespace("backups", description="Backups of instances, stored in Swift (or a local directory)")
 instance_ns = Namespace("instance-backups", description="The backups of one instance")
 
@@ -106,6 +108,15 @@ def _version_id(datastore, version):
         return None
 
 
+def _filter(name):
+    """A list filter from the query: an id or a datastore's name (a stack tag: the fuzz's
+    ``datastore=&u,`` was a 500), else 400 naming it."""
+    value = request.args.get(name) or None
+    if value is not None and not FILTER.match(value):
+        raise errors.BadRequest(f"{name} must be 1 to 64 letters, digits, '.', '_' or '-'.")
+    return value
+
+
 def _page(project, page):
     limit = page_args()[0]
     return views.paged("backups", [view(record, project) for record in page.items], page.next_marker, limit)
@@ -118,8 +129,8 @@ class Backups(Resource):
     def get(self, project_id):
         project = authorize(project_id, "dbaas:backup:list")
         limit, marker = page_args()
-        page = services().backups.list(project, limit, marker, instance_id=request.args.get("instance_id"),
-                                       datastore=request.args.get("datastore"))
+        page = services().backups.list(project, limit, marker, instance_id=_filter("instance_id"),
+                                       datastore=_filter("datastore"))
         return _page(project, page)
 
     @ns.expect(create_request)

@@ -227,3 +227,10 @@ def test_a_list_shows_a_completed_backups_size_from_its_manifest_as_show_does(ap
     assert (listed[done]["size"], listed[done]["size_bytes"], listed[done]["checksum"]) == (
         round(3 / 1024, 6), 3 * 1024 ** 2, "cd" * 32)
     assert (listed[busy]["status"], listed[busy]["size"]) == ("BUILDING", None)
+
+
+@pytest.mark.parametrize("query", ["datastore=%26u%C2%AF%08%C2%82%2C", "instance_id=a,b", "datastore=" + "x" * 65])
+def test_a_list_filter_that_cannot_be_an_id_or_name_is_400(query):
+    """Found by tests/e2e/test_schema_fuzz.py: it was a 500 (not a Heat tag)."""
+    api = Harness()
+    assert_trove_error(api.get(f"/backups?{query}"), 400, "badRequest")
