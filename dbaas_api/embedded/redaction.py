@@ -5,7 +5,8 @@
    template writes its parameters as they are in memory, and a template read back from the
    database is decrypted: ``Stack.update_task`` stores the new template as the previous one
    (``bu_tmpl.store``, prev_raw_template_id), ``StackUpdate`` re-stores the existing and the
-   backup stack's templates, a failed update stores merged parameters. So after a PATCH the
+   backup stack's templates (the existing one with the new environment, whose parameters it
+   does not declare yet), a failed update stores merged parameters. So after a PATCH the
    new passwords sat in plain text in ``raw_template.environment`` (Heat logs "Encountered
    already-decrypted data" when it reads them back), also after the stack's delete (Heat
    only marks a stack deleted). Here every store of a template encrypts the hidden
@@ -56,13 +57,19 @@ def environment_at_rest(template):
     names = list(environment.get(env_fmt.ENCRYPTED_PARAM_NAMES) or [])
     schemata = template.param_schemata()
     for name, value in parameters.items():
-        schema = schemata.get(name)
-        if schema is None or not schema.hidden or _encrypted(value) or value is None:
+        if not _secret_parameter(schemata.get(name), name) or _encrypted(value) or value is None:
             continue
         parameters[name] = crypt.encrypt(value if isinstance(value, str) else str(value))
         if name not in names:
             names.append(name)
     return dict(environment, **{env_fmt.PARAMETERS: parameters, env_fmt.ENCRYPTED_PARAM_NAMES: names})
+
+
+def _secret_parameter(schema, name):
+    """Hidden where the template declares it. A legacy update stores the existing template
+    with the new environment (StackUpdate, per updated resource) before that template
+    declares a new user's password: undeclared, a name that says secret is taken as one."""
+    return schema.hidden if schema is not None else bool(SECRET_PROPERTY.search(name))
 
 
 def _encrypt_every_stored_template():

@@ -108,12 +108,7 @@ def assert_nothing_exposed(stack, secrets):
     assert process_leaks(secrets) == []
 
 
-# Known gap (issue 17): on the production profile's legacy engines, passwords reach MariaDB's
-# redo log (mariadb/data/ib_logfile0) in plain text; not strict until the write is found.
-LEGACY_ENGINE_LEAK = pytest.mark.xfail(reason="issue 17: production profile, passwords in MariaDB's redo log")
-
-
-@pytest.fixture(scope="module", params=["embedded", pytest.param("production", marks=LEGACY_ENGINE_LEAK)])
+@pytest.fixture(scope="module", params=["embedded", "production"])
 def control_plane(request):
     """The session's stack for its profile; the other profile's, started for this module."""
     if request.param == PROFILE:

@@ -61,3 +61,16 @@ def test_every_stored_template_has_its_hidden_parameters_encrypted(heat_config):
     assert crypt.decrypt(*stored["parameters"]["u_password"]) == "Plain-Secret"
     assert stored["parameters"]["u_name"] == "app"
     assert tmpl.env.params["u_password"] == "Plain-Secret"        # the template in memory is unchanged
+
+
+def test_a_secret_the_stored_template_does_not_declare_yet_is_encrypted(heat_config):
+    """A legacy update stores the existing template with the new environment (StackUpdate,
+    per updated resource): a new user's password is not declared there yet."""
+    from heat.engine import environment, template
+
+    tmpl = template.Template(TEMPLATE, env=environment.Environment(
+        {"parameters": {"u_password": "Plain-1", "u_name": "app", "v_password": "Plain-2", "v_name": "bob"}}))
+    stored = redaction.environment_at_rest(tmpl)
+    assert sorted(stored["encrypted_param_names"]) == ["u_password", "v_password"]
+    assert crypt.decrypt(*stored["parameters"]["v_password"]) == "Plain-2"
+    assert stored["parameters"]["v_name"] == "bob"
