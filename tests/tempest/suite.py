@@ -122,7 +122,8 @@ class TempestSuite:
     """One run of the chosen modules in a throw-away tempest workspace."""
 
     def __init__(self, venv=VENV):
-        self.venv = Path(venv)
+        # Absolute: the tempest commands run in the workspace (make passes a relative path).
+        self.venv = Path(venv).absolute()
         self.root = Path(tempfile.mkdtemp(prefix="dbaas-tempest-", dir="/tmp"))
         self.workspace = self.root / "workspace"
         self.conf_file = self.workspace / "etc" / "tempest.conf"
