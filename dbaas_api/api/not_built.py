@@ -9,7 +9,7 @@ from dbaas_api import errors
 from dbaas_api.api.common import authorize
 
 SSL = "Instance TLS certificates (/instances/{id}/ssl) are not built: there is no certificate service."
-DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/<name>.py: the "
+DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/<name>/: the "
                       "server binaries a version runs, its configuration rules, how it backs up and "
                       "replicates), changed by a release, not through the API or configuration; every "
                       "one is active. GET /mgmt/datastore-versions lists them.")

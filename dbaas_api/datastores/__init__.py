@@ -1,6 +1,7 @@
 """The datastore registry: which datastores, versions and flavors this service offers.
 
-Everything about one datastore lives in its own module; this package only collects them.
+Everything about one datastore lives in its own package (a module per role); this package
+only collects them.
 """
 from dbaas_api import errors
 from dbaas_api.model import Flavor

@@ -5,7 +5,7 @@ A group is a stack in the service project with no resources: tags carry what a l
 carries its values. So every API process, and the API after a restart, sees the same
 groups, and there is still no database of our own.
 
-Values are checked against the datastore version's rules (datastores/<name>.py, kept as
+Values are checked against the datastore version's rules (datastores/<name>/knowledge.py, kept as
 data): unknown or service-managed parameters, wrong types and values out of range are 422,
 as in Trove. Attaching a group copies its values into the instance's stack (a
 DBaaS::Configuration resource applies them, the server keeps them for its next start);
