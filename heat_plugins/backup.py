@@ -25,7 +25,6 @@ from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
 from dbaas_api.backup import client, streams
 from dbaas_api.config import Settings
-from dbaas_api.drivers.local import LocalDriver
 from dbaas_api.errors import DBaaSError
 from heat_plugins import instance_stacks
 
@@ -123,10 +122,9 @@ class Backup(resource.Resource):
     def _source(self, workdir):
         """The instance's server: address, port and admin password from its stack."""
         server = instance_stacks.endpoint(self.context, self.properties[self.INSTANCE_ID])
-        local = LocalDriver(Settings.from_env().state_dir).get(server.key)
         return streams.Source(host=server.host, port=server.port, password=server.password,
-                              version=self.properties[self.DATASTORE_VERSION],
-                              datadir=local.datadir if local else None, workdir=workdir)
+                              version=self.properties[self.DATASTORE_VERSION], datadir=server.datadir,
+                              workdir=workdir)
 
 
 def resource_mapping():

@@ -20,7 +20,8 @@ from heat.engine import constraints, properties
 
 from dbaas_api import datastores
 from heat_plugins.failures import resource_in_error
-from heat_plugins.local_server import LocalServer, _driver
+from dbaas_api.drivers.local import ServerSpec
+from heat_plugins.local_server import LocalServer
 
 
 class LocalClusterMember(LocalServer):
@@ -88,17 +89,17 @@ class LocalClusterMember(LocalServer):
         membership = self._membership()
         password = self.properties[self.ADMIN_PASSWORD]
         with resource_in_error():
-            instance = _driver().create(
-                key, owner, datastore, self.properties[self.DATASTORE_VERSION],
-                datastores.find_flavor(self.properties[self.FLAVOR]), password,
-                overrides=self.properties[self.CONFIGURATION], membership=membership)
+            instance = self.driver().create(key, ServerSpec(
+                datastore, self.properties[self.DATASTORE_VERSION],
+                datastores.find_flavor(self.properties[self.FLAVOR]), password, owner=owner,
+                overrides=self.properties[self.CONFIGURATION], membership=membership))
             datastore.join_cluster(instance.address, instance.port, password, membership)
         return key
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         super().handle_update(json_snippet, tmpl_diff, prop_diff)
         if self.resource_id and (self.PEERS in prop_diff or self.PRIMARY in prop_diff):
-            driver = _driver()
+            driver = self.driver()
             membership = self._membership(prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY))
             with resource_in_error():
                 driver.set_membership(self.resource_id, membership)
@@ -110,7 +111,7 @@ class LocalClusterMember(LocalServer):
     def handle_delete(self):
         if not self.resource_id:
             return
-        driver = _driver()
+        driver = self.driver()
         instance = driver.get(self.resource_id)
         if instance is not None and instance.pid is not None and self.stack.action != self.stack.DELETE:
             # A shrink: the cluster stays, so leave it cleanly before the server goes.

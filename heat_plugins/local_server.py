@@ -21,15 +21,10 @@ from dbaas_api import datastores
 from dbaas_api.backup import streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers import local as local_driver
-from dbaas_api.drivers.local import LocalDriver
+from dbaas_api.drivers.local import LocalDriver, ServerSpec
 from dbaas_api.service import access as access_rules
 from heat_plugins import instance_stacks
 from heat_plugins.failures import resource_in_error, validation_failed
-
-
-def _driver():
-    # The embedded launcher exports DBAAS_STATE_DIR before the engine starts.
-    return LocalDriver(Settings.from_env().state_dir)
 
 
 class LocalServer(resource.Resource):
@@ -160,6 +155,17 @@ class LocalServer(resource.Resource):
             type=attributes.Schema.MAP, cache_mode=attributes.Schema.CACHE_NONE),
     }
 
+    @staticmethod
+    def driver():
+        """The local driver of this engine's state dir (the embedded launcher and the production
+        profile export DBAAS_STATE_DIR before the engine starts)."""
+        return LocalDriver(Settings.from_env().state_dir)
+
+    def data_dir(self):
+        """The server's files on this host, for tools that read them (instance_stacks.Endpoint)."""
+        instance = self.driver().get(self.resource_id) if self.resource_id else None
+        return instance.datadir if instance else None
+
     def validate(self):
         super().validate()
         with validation_failed():
@@ -186,19 +192,19 @@ class LocalServer(resource.Resource):
         owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
                  "project": self.stack.context.project_id}
         with resource_in_error():
-            _driver().create(
-                key, owner,
+            self.driver().create(key, ServerSpec(
                 datastores.get(self.properties[self.DATASTORE]),
                 self.properties[self.DATASTORE_VERSION],
                 datastores.find_flavor(self.properties[self.FLAVOR]),
                 self.properties[self.ADMIN_PASSWORD],
+                owner=owner,
                 restore=self._restore_chain(),
                 overrides=self.properties[self.CONFIGURATION],
                 allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
                 replica_of=self._seed_source(),
                 band=self.properties[self.SUBNET_CIDR] or None,
                 fixed_ip=self.properties[self.FIXED_IP] or None,
-            )
+            ))
         return key
 
     # A failed update (a restart whose server would not start, say) must not make Heat
@@ -208,11 +214,11 @@ class LocalServer(resource.Resource):
     always_replace_on_check_failed = False
 
     def needs_replace_failed(self):
-        return not self.resource_id or _driver().get(self.resource_id) is None
+        return not self.resource_id or self.driver().get(self.resource_id) is None
 
     def handle_check(self):
         """reset_status's stack check: the server exists and its process runs."""
-        driver = _driver()
+        driver = self.driver()
         if driver.get(self.resource_id) is None:
             raise exception.ResourceInError(resource_status="ERROR", status_reason="The server does not exist.")
         if not driver.is_running(self.resource_id):
@@ -226,7 +232,7 @@ class LocalServer(resource.Resource):
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         if not self.resource_id:
             return
-        driver, password = _driver(), self.properties[self.ADMIN_PASSWORD]
+        driver, password = self.driver(), self.properties[self.ADMIN_PASSWORD]
         with resource_in_error():
             if self.CONFIGURATION in prop_diff:
                 driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
@@ -246,15 +252,15 @@ class LocalServer(resource.Resource):
 
     def handle_delete(self):
         if self.resource_id:
-            _driver().destroy(self.resource_id)  # tolerates "already gone"
+            self.driver().destroy(self.resource_id)  # tolerates "already gone"
 
     def _change_role(self, replica_of, fence):
         password = self.properties[self.ADMIN_PASSWORD]
         if replica_of:
-            _driver().follow(self.resource_id, self._endpoint(replica_of), password)
+            self.driver().follow(self.resource_id, self._endpoint(replica_of), password)
         else:
             fenced = self._endpoint(fence, running=False).key if fence else None
-            _driver().promote(self.resource_id, password, fenced=fenced)
+            self.driver().promote(self.resource_id, password, fenced=fenced)
 
     def _seed_source(self):
         """The running server a new replica is seeded from (with its data dir, for tools
@@ -262,10 +268,8 @@ class LocalServer(resource.Resource):
         source = self._endpoint(self.properties[self.REPLICA_OF])
         if source is None:
             return None
-        local = _driver().get(source.key)
         return streams.Source(host=source.host, port=source.port, password=source.password,
-                              version=self.properties[self.DATASTORE_VERSION],
-                              datadir=local.datadir if local else None)
+                              version=self.properties[self.DATASTORE_VERSION], datadir=source.datadir)
 
     def _endpoint(self, instance_id, running=True):
         """The server of another instance of the replication set, from its stack."""
@@ -277,7 +281,7 @@ class LocalServer(resource.Resource):
         return streams.open_chain(Settings.from_env(), chain) if chain else None
 
     def _resolve_attribute(self, name):
-        instance = _driver().get(self.resource_id) if self.resource_id else None
+        instance = self.driver().get(self.resource_id) if self.resource_id else None
         if instance is None:
             return None
         if name == self.REPLICATION:
@@ -287,7 +291,7 @@ class LocalServer(resource.Resource):
             password = secret.FnGetAtt("value") if secret is not None else None
             if not password:
                 return {"role": "unreachable"}
-            return _driver().replication_state(self.resource_id, password)
+            return self.driver().replication_state(self.resource_id, password)
         return {self.ADDRESS: instance.address, self.PORT: instance.port}[name]
 
 

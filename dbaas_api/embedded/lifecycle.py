@@ -25,7 +25,7 @@ STOP_TIMEOUT = 30
 # few things a datastore's system user must reach are given their mode explicitly.
 UMASK = 0o077
 # Under the state dir only instances/ is for others (the datastores' users, see
-# drivers/local.py); these hold Heat's database and config, logs, pids and backups.
+# drivers/local/); these hold Heat's database and config, logs, pids and backups.
 PRIVATE_DIRS = ("heat", "logs", "run")
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from dbaas_api import datastores, errors
 from dbaas_api.model import UserSpec
+from dbaas_api.drivers.local import ServerSpec
 from tests.source_address import login_from
 
 TINY = datastores.find_flavor("db.tiny")
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/mariadbd"), reason
 @pytest.mark.parametrize("name", ["postgresql", "mariadb"])
 def test_only_allowed_networks_get_in_and_a_change_applies_in_place(driver, name):
     ds = datastores.get(name)
-    instance = driver.create("acc", {}, ds, ds.default_version, TINY, ADMIN_PASSWORD,
-                             allowed_cidrs=("127.0.5.0/24",))
+    instance = driver.create("acc", ServerSpec(ds, ds.default_version, TINY, ADMIN_PASSWORD,
+                                                allowed_cidrs=("127.0.5.0/24",)))
     with ds.admin_session(instance.address, instance.port, ADMIN_PASSWORD) as session:
         session.create_user(UserSpec("app", USER_PASSWORD))
     pid = instance.pid
@@ -55,5 +56,5 @@ def test_only_allowed_networks_get_in_and_a_change_applies_in_place(driver, name
 def test_redis_cannot_filter_by_address(driver):
     ds = datastores.get("redis")
     with pytest.raises(errors.BadRequest, match="cannot refuse clients by address"):
-        driver.create("acc", {}, ds, ds.default_version, TINY, ADMIN_PASSWORD, allowed_cidrs=("127.0.5.0/24",))
+        driver.create("acc", ServerSpec(ds, ds.default_version, TINY, ADMIN_PASSWORD, allowed_cidrs=("127.0.5.0/24",)))
     assert driver.keys() == []

@@ -11,6 +11,7 @@ from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
 from dbaas_api.backup.streams import Source, StoredBackup, take
 from dbaas_api.config import Settings
+from dbaas_api.drivers.local import ServerSpec
 from tests import backup_content
 
 ADMIN, NEW_ADMIN = "Admin-Pw-1", "Other-Admin-2"
@@ -33,7 +34,7 @@ def storage(request):
 def new_server(driver, name, password=ADMIN, restore=None):
     ds = datastores.get(name)
     key = f"{name[:5]}-{uuid.uuid4().hex[:8]}"
-    return driver.create(key, {"test": True}, ds, ds.default_version, FLAVOR, password, restore=restore)
+    return driver.create(key, ServerSpec(ds, ds.default_version, FLAVOR, password, owner={"test": True}, restore=restore))
 
 
 def backup(driver, instance, storage, parent=None):

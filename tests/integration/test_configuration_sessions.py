@@ -11,6 +11,7 @@ import redis
 from dbaas_api import datastores, errors
 from tests.e2e.support import eventually
 from dbaas_api.model import UserSpec
+from dbaas_api.drivers.local import ServerSpec
 from tests.integration.test_local_driver import ADMIN_PASSWORD, SERVERS, create, maria, pg, query, rds
 
 PG = datastores.get("postgresql")
@@ -56,8 +57,8 @@ def restart(driver, instance):
 
 
 def test_postgresql_configuration_starts_applies_persists_and_resets(driver):
-    instance = driver.create("cfg-pg", {}, PG, "15", TINY, ADMIN_PASSWORD,
-                             overrides={"max_connections": 42, "work_mem": 2048})
+    instance = driver.create("cfg-pg", ServerSpec(PG, "15", TINY, ADMIN_PASSWORD,
+                                                   overrides={"max_connections": 42, "work_mem": 2048}))
     assert pg_setting(instance, "max_connections") == ("42", False)    # from the first start
     assert pg_setting(instance, "work_mem") == ("2048", False)
 
@@ -81,8 +82,8 @@ def test_postgresql_configuration_starts_applies_persists_and_resets(driver):
 
 
 def test_mariadb_configuration_starts_applies_persists_and_resets(driver):
-    instance = driver.create("cfg-maria", {}, MARIADB, "10.11", TINY, ADMIN_PASSWORD,
-                             overrides={"max_connections": 77, "performance_schema": True})
+    instance = driver.create("cfg-maria", ServerSpec(MARIADB, "10.11", TINY, ADMIN_PASSWORD,
+                                                      overrides={"max_connections": 77, "performance_schema": True}))
     assert maria_global(instance, "max_connections") == 77 and maria_global(instance, "performance_schema") == 1
 
     values = {"max_connections": 120, "long_query_time": 2.5, "innodb_buffer_pool_size": 64 << 20,
@@ -108,8 +109,7 @@ def test_mariadb_configuration_starts_applies_persists_and_resets(driver):
 
 
 def test_redis_configuration_starts_applies_persists_and_resets(driver):
-    instance = driver.create("cfg-redis", {}, REDIS, "7", TINY, ADMIN_PASSWORD,
-                             overrides={"databases": 4, "hz": 15})
+    instance = driver.create("cfg-redis", ServerSpec(REDIS, "7", TINY, ADMIN_PASSWORD, overrides={"databases": 4, "hz": 15}))
     assert (redis_config(instance, "databases"), redis_config(instance, "hz")) == ("4", "15")
 
     values = {"hz": 20, "maxmemory-policy": "allkeys-lru", "lazyfree-lazy-eviction": True,

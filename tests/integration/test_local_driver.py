@@ -20,8 +20,7 @@ from redis.retry import Retry
 
 from dbaas_api import datastores, errors
 from dbaas_api.datastores.redis import Redis
-from dbaas_api.drivers import local
-from dbaas_api.drivers.local import LocalDriver
+from dbaas_api.drivers.local import LocalDriver, ServerSpec, processes
 from dbaas_api.model import UserSpec
 from tests.integration.conftest import new_state_dir, wipe
 
@@ -40,8 +39,8 @@ pytestmark = pytest.mark.skipif(not all(map(os.path.exists, SERVERS)),
 
 
 def create(driver, ds, key=None, flavor=TINY):
-    return driver.create(key or f"it-{ds.name}", {"stack_id": f"stack-{ds.name}"}, ds,
-                         ds.default_version, flavor, ADMIN_PASSWORD)
+    return driver.create(key or f"it-{ds.name}", ServerSpec(ds, ds.default_version, flavor, ADMIN_PASSWORD,
+                                                            owner={"stack_id": f"stack-{ds.name}"}))
 
 
 def pg(instance, user, password, dbname):
@@ -72,7 +71,7 @@ def query(connection, statement, *params):
 def processes_naming(path):
     """Pids of every process whose argv mentions path (what a leak would look like)."""
     found = []
-    for pid in local._all_pids():
+    for pid in processes.all_pids():
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
@@ -86,7 +85,7 @@ def assert_destroyed(driver, instance):
     home = Path(instance.datadir).parent
     driver.destroy(instance.key)
     assert not home.exists()
-    assert not Path(f"/proc/{instance.pid}").exists() or not local._alive(instance.pid)
+    assert not Path(f"/proc/{instance.pid}").exists() or not processes.alive(instance.pid)
     assert processes_naming(home) == []
     assert driver.get(instance.key) is None and instance.key not in driver.keys()
     driver.destroy(instance.key)  # already gone: fine
@@ -440,7 +439,7 @@ def test_a_server_that_ignores_its_stop_signal_is_killed(driver):
         assert not driver.is_running(instance.key)
         assert processes_naming(Path(instance.datadir).parent) == []
     finally:
-        if local._alive(instance.pid):
+        if processes.alive(instance.pid):
             os.kill(instance.pid, signal.SIGKILL)
     assert driver.start(instance.key, ADMIN_PASSWORD).pid   # data survived the SIGKILL
 

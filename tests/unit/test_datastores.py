@@ -12,6 +12,7 @@ import pytest
 from dbaas_api import datastores, errors
 from dbaas_api.datastores.base import Paths
 from dbaas_api.drivers import local
+from dbaas_api.drivers.local import processes
 from dbaas_api.model import Flavor
 
 PG = datastores.get("postgresql")
@@ -215,7 +216,7 @@ def test_redis_config_follows_the_flavor_and_holds_no_password():
 def test_start_argv_is_the_foreground_server_naming_the_data_dir(ds):
     argv = ds.start_argv(PATHS, ds.default_version)
     assert Path(argv[0]).name in ("postgres", "mariadbd", "redis-server")
-    assert local._argv_names(argv, str(PATHS.data))
+    assert processes.argv_names(argv, str(PATHS.data))
 
 
 def test_postgresql_shuts_down_fast_not_smart():
@@ -290,15 +291,15 @@ def test_addresses_skip_the_claimed_ones_and_start_at_127_0_1_1(tmp_path):
 
 def test_the_pid_check_wants_the_data_dir_in_argv():
     data = "/s/instances/k/data"
-    assert local._argv_names(["postgres", "-D", data], data)
-    assert local._argv_names(["mariadbd", "--datadir=" + data], data)
-    assert local._argv_names(["x", data + "/redis.conf"], data)
-    assert not local._argv_names(["postgres", "-D", data + "2"], data)
-    assert not local._argv_names(["python", "-m", "pytest"], data)
+    assert processes.argv_names(["postgres", "-D", data], data)
+    assert processes.argv_names(["mariadbd", "--datadir=" + data], data)
+    assert processes.argv_names(["x", data + "/redis.conf"], data)
+    assert not processes.argv_names(["postgres", "-D", data + "2"], data)
+    assert not processes.argv_names(["python", "-m", "pytest"], data)
 
 
 def test_our_own_pid_is_never_taken_for_a_server(tmp_path):
-    assert not local._is_ours(os.getpid(), Paths(tmp_path / "k"))
+    assert not processes.is_ours(os.getpid(), Paths(tmp_path / "k"))
 
 
 def test_a_state_dir_path_that_would_need_quoting_is_refused(tmp_path):
