@@ -4,7 +4,7 @@
   parameters users may set (rules as data); every datastore has it.
 - ``admin``: databases, users, root, access and configuration on a running server
   (``admin_session``).
-- ``process``: how to run one as a local process (``dbaas_api/drivers/local.py``).
+- ``process``: how to run one as a local process (``dbaas_api/drivers/local/``).
 - ``backup``, ``replication``, ``cluster``: what those need of the server.
 
 A datastore package (``datastores/<name>/``) fills each role in a module of its own and

@@ -1,5 +1,5 @@
 """The local process role: how to run one server as a local process (``config_files``,
-``override_files``, ``initialise``, ``start_argv``, ...), which ``dbaas_api/drivers/local.py``
+``override_files``, ``initialise``, ``start_argv``, ...), which ``dbaas_api/drivers/local/``
 uses without knowing which datastore it runs."""
 import signal
 from dataclasses import dataclass

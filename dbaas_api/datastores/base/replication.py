@@ -1,5 +1,5 @@
 """The replication role: a primary and the replicas that follow it (see
-docs/replication.md, drivers/local.py, heat_plugins/local_server.py)."""
+docs/replication.md, drivers/local/, heat_plugins/local_server.py)."""
 import hmac
 import time
 
