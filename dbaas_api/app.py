@@ -19,6 +19,7 @@ from dbaas_api.service.backups import BackupService
 from dbaas_api.service.changes import InstanceChanges
 from dbaas_api.service.clusters import ClusterService
 from dbaas_api.service.configurations import ConfigurationService
+from dbaas_api.service.datastore_versions import DatastoreVersionService
 from dbaas_api.service.instances import InstanceService
 from dbaas_api.service.logs import LogService
 from dbaas_api.service.management import ManagementService
@@ -42,6 +43,7 @@ class Services:
     backup_strategies: BackupStrategyService
     clusters: ClusterService
     logs: LogService
+    versions: DatastoreVersionService
 
 
 def build_services(settings, gateway, renderer):
@@ -66,7 +68,7 @@ def build_services(settings, gateway, renderer):
         backups=backups, accounts=AccountService(changes), configurations=configurations,
         policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
         backup_strategies=strategies, clusters=ClusterService(settings, gateway, renderer, quotas=quotas, specs=specs),
-        logs=LogService(settings, gateway, probe))
+        logs=LogService(settings, gateway, probe), versions=DatastoreVersionService(gateway, renderer))
 
 
 def create_app(config=None, gateway=None, renderer=None):

@@ -102,6 +102,9 @@ class InstanceSpec:
     # Hidden parameters of users (or root) that are gone: they stay declared, emptied, because
     # Heat cannot drop a hidden parameter in a PATCH update (see service/changes.py).
     retired_secrets: tuple = ()
+    # The operator's datastore version it was created on (service/catalog.py), when not a
+    # built-in one: ``version`` is the built-in number that version runs.
+    version_id: str | None = None
 
 
 @dataclass(frozen=True)

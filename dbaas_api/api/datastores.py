@@ -5,8 +5,8 @@ from flask_restx import Namespace, Resource, fields
 from dbaas_api import datastores as registry
 from dbaas_api import errors
 from dbaas_api.api import views, volume_types
-from dbaas_api.api.common import authorize
-from dbaas_api.api.not_built import DATASTORE_VERSIONS
+from dbaas_api.api.common import authorize, services
+from dbaas_api.api.not_built import DATASTORES
 from dbaas_api.service import catalog
 
 ns = Namespace("datastores", description="Datastores and their versions")
@@ -28,12 +28,23 @@ version_list_model = ns.model("DatastoreVersions", {"versions": fields.List(fiel
 version_envelope = ns.model("DatastoreVersionEnvelope", {"version": fields.Nested(version_model)})
 
 
+def _known():
+    """The catalog as Heat's records say now (one Heat call)."""
+    return services().versions.catalog()
+
+
+def _version(datastore, version):
+    found = catalog.find_datastore(datastore)
+    return _known().find(found, version)
+
+
 @ns.route("")
 class Datastores(Resource):
     @ns.response(200, "Every datastore", datastore_list_model)
     def get(self, project_id):
         authorize(project_id, "dbaas:datastore:list")
-        return {"datastores": [views.datastore(datastore) for datastore in registry.all()]}
+        known = _known()
+        return {"datastores": [views.datastore(datastore, known) for datastore in registry.all()]}
 
 
 @ns.route("/<datastore>")
@@ -42,22 +53,22 @@ class Datastore(Resource):
     @ns.response(404, "No such datastore")
     def get(self, project_id, datastore):
         authorize(project_id, "dbaas:datastore:show")
-        return {"datastore": views.datastore(catalog.find_datastore(datastore))}
+        return {"datastore": views.datastore(catalog.find_datastore(datastore), _known())}
 
     @ns.response(501, "Datastores are the service's own data: not deleted through the API")
     def delete(self, project_id, datastore):
-        authorize(project_id, "dbaas:mgmt:datastore_version")
-        raise errors.NotImplementedYet(DATASTORE_VERSIONS)
+        authorize(project_id, "dbaas:mgmt:datastore:delete")
+        raise errors.NotImplementedYet(DATASTORES)
 
 
 @ns.route("/<datastore>/versions")
 class DatastoreVersions(Resource):
-    @ns.response(200, "The datastore's versions", version_list_model)
+    @ns.response(200, "The datastore's active versions", version_list_model)
     @ns.response(404, "No such datastore")
     def get(self, project_id, datastore):
         authorize(project_id, "dbaas:datastore:show")
         found = catalog.find_datastore(datastore)
-        return {"versions": [views.datastore_version(found, version) for version in found.versions]}
+        return {"versions": [views.datastore_version(version) for version in _known().versions(found)]}
 
 
 @ns.route("/<datastore>/versions/<version>")
@@ -66,8 +77,7 @@ class DatastoreVersion(Resource):
     @ns.response(404, "No such datastore or version")
     def get(self, project_id, datastore, version):
         authorize(project_id, "dbaas:datastore:show")
-        found = catalog.find_datastore(datastore)
-        return {"version": views.datastore_version(found, catalog.find_version(found, version))}
+        return {"version": views.datastore_version(_version(datastore, version))}
 
 
 @ns.route("/<datastore>/versions/<version>/volume-types")
@@ -76,8 +86,7 @@ class DatastoreVersionVolumeTypes(Resource):
     @ns.response(404, "No such datastore or version")
     def get(self, project_id, datastore, version):
         authorize(project_id, "dbaas:datastore:show")
-        found = catalog.find_datastore(datastore)
-        catalog.find_version(found, version)
+        _version(datastore, version)
         return {"volume_types": [volume_types.view(volume_type) for volume_type in volume_types.offered()]}
 
 
@@ -87,7 +96,7 @@ class DatastoreVersionById(Resource):
     @ns.response(404, "No such version")
     def get(self, project_id, version_id):
         authorize(project_id, "dbaas:datastore:show")
-        return {"version": views.datastore_version(*catalog.find_version_by_id(version_id))}
+        return {"version": views.datastore_version(_known().by_id(version_id))}
 
 
 parameter_model = ns.model("ConfigurationParameter", {
@@ -102,9 +111,14 @@ parameter_list_model = ns.model("ConfigurationParameters", {
     "configuration-parameters": fields.List(fields.Nested(parameter_model))})
 
 
-def _parameters(datastore_record, version):
-    return {"configuration-parameters": [views.configuration_parameter(datastore_record, version, parameter)
-                                         for parameter in datastore_record.parameters(version).values()]}
+def parameters(version):
+    """The configuration parameters of a catalog Version: its number's rules (datastores/<name>/knowledge.py)."""
+    return {"configuration-parameters": [views.configuration_parameter(version, parameter)
+                                         for parameter in version.datastore.parameters(version.number).values()]}
+
+
+def parameter(version, name):
+    return views.configuration_parameter(version, version.datastore.parameter(version.number, name))
 
 
 @ns.route("/<datastore>/versions/<version>/parameters")
@@ -113,8 +127,7 @@ class Parameters(Resource):
     @ns.response(404, "No such datastore or version")
     def get(self, project_id, datastore, version):
         authorize(project_id, "dbaas:datastore:show")
-        found = catalog.find_datastore(datastore)
-        return _parameters(found, catalog.find_version(found, version))
+        return parameters(_version(datastore, version))
 
 
 @ns.route("/<datastore>/versions/<version>/parameters/<name>")
@@ -123,9 +136,7 @@ class Parameter(Resource):
     @ns.response(404, "No such datastore, version or parameter")
     def get(self, project_id, datastore, version, name):
         authorize(project_id, "dbaas:datastore:show")
-        found = catalog.find_datastore(datastore)
-        version = catalog.find_version(found, version)
-        return views.configuration_parameter(found, version, found.parameter(version, name))
+        return parameter(_version(datastore, version), name)
 
 
 @ns.route("/versions/<version_id>/parameters")
@@ -134,7 +145,7 @@ class ParametersByVersion(Resource):
     @ns.response(404, "No such version")
     def get(self, project_id, version_id):
         authorize(project_id, "dbaas:datastore:show")
-        return _parameters(*catalog.find_version_by_id(version_id))
+        return parameters(_known().by_id(version_id))
 
 
 @ns.route("/versions/<version_id>/parameters/<name>")
@@ -143,5 +154,4 @@ class ParameterByVersion(Resource):
     @ns.response(404, "No such version or parameter")
     def get(self, project_id, version_id, name):
         authorize(project_id, "dbaas:datastore:show")
-        found, version = catalog.find_version_by_id(version_id)
-        return views.configuration_parameter(found, version, found.parameter(version, name))
+        return parameter(_known().by_id(version_id), name)

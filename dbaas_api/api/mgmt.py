@@ -3,10 +3,9 @@ by default (policy ``dbaas:mgmt:*``); the URL's project is the admin's own."""
 from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
-from dbaas_api import datastores as registry
+from dbaas_api.api import datastores as datastores_api
 from dbaas_api.api import views
-from dbaas_api.api.not_built import DATASTORE_VERSIONS
-from dbaas_api.service import catalog
+from dbaas_api.api.not_built import PARAMETERS
 from dbaas_api.api.common import PROJECT_ID, authorize, json_body, page_args, services
 from dbaas_api import errors
 from dbaas_api.api.instances import instance_model, page_params
@@ -106,27 +105,47 @@ quota_update_model = ns.model("QuotaUpdate", {"quotas": fields.Raw(example={"ins
 
 
 mgmt_version_model = ns.model("MgmtDatastoreVersion", {
-    "id": fields.String, "name": fields.String, "version": fields.String, "datastore_id": fields.String,
-    "datastore_name": fields.String, "datastore_manager": fields.String, "active": fields.Boolean,
-    "default": fields.Boolean, "image": views.nullable(fields.String(description="always null: no image")),
+    "id": fields.String, "name": fields.String,
+    "version": fields.String(description="the version number it runs (one the datastore's module knows)"),
+    "datastore_id": fields.String, "datastore_name": fields.String, "datastore_manager": fields.String,
+    "active": fields.Boolean(description="false: hidden from users' lists and refused to creates"),
+    "default": fields.Boolean, "image": views.nullable(fields.String(description="the image reference given")),
     "image_tags": fields.List(fields.String), "packages": fields.List(fields.String),
     "registry_ext": views.nullable(fields.String()), "repl_strategy": views.nullable(fields.String())})
+version_create_model = ns.model("MgmtDatastoreVersionCreate", {"version": fields.Nested(ns.model(
+    "MgmtDatastoreVersionNew", {
+        "datastore_name": fields.String(required=True, example="mariadb"),
+        "name": fields.String(required=True, example="10.11-site"),
+        "datastore_manager": fields.String(required=True, example="mariadb"),
+        "version": fields.String(description="the number it runs; default: the name", example="10.11"),
+        "image": fields.String, "image_tags": fields.List(fields.String), "packages": fields.List(fields.String),
+        "active": fields.Boolean(required=True), "default": fields.Boolean}))})
+version_patch_model = ns.model("MgmtDatastoreVersionPatch", {
+    "name": fields.String, "datastore_manager": fields.String, "image": fields.String,
+    "image_tags": fields.List(fields.String), "packages": fields.List(fields.String),
+    "active": fields.Boolean, "default": fields.Boolean})
 
 
 @ns.route("/datastore-versions")
 class MgmtDatastoreVersions(Resource):
-    @ns.response(200, "Every datastore version", ns.model("MgmtDatastoreVersions", {
+    @ns.response(200, "Every datastore version, inactive ones too", ns.model("MgmtDatastoreVersions", {
         "versions": fields.List(fields.Nested(mgmt_version_model))}))
     @ns.response(403, "Not an administrator")
     def get(self, project_id):
         authorize(project_id, "dbaas:mgmt:datastore_version:list")
-        return {"versions": [views.mgmt_datastore_version(datastore, version)
-                             for datastore in registry.all() for version in datastore.versions]}
+        known = services().versions.catalog()
+        return {"versions": [views.mgmt_datastore_version(version) for version in known.versions(everything=True)]}
 
-    @ns.response(501, DATASTORE_VERSIONS)
+    @ns.expect(version_create_model)
+    @ns.response(202, "Created (as Trove: no body)")
+    @ns.response(400, "Not a datastore, a number or a name this service can take")
+    @ns.response(403, "Not an administrator")
     def post(self, project_id):
-        authorize(project_id, "dbaas:mgmt:datastore_version")
-        raise errors.NotImplementedYet(f"A datastore version cannot be created: {DATASTORE_VERSIONS}")
+        """Trove's ``datastore version create``: a name, image and flags for a version number
+        the service runs (service/datastore_versions.py)."""
+        authorize(project_id, "dbaas:mgmt:datastore_version:create")
+        services().versions.create(project_id, json_body())
+        return Response(status=202)
 
 
 @ns.route("/datastore-versions/<version_id>")
@@ -135,28 +154,59 @@ class MgmtDatastoreVersion(Resource):
         "version": fields.Nested(mgmt_version_model)}))
     @ns.response(404, "No such datastore version")
     def get(self, project_id, version_id):
-        authorize(project_id, "dbaas:mgmt:datastore_version:list")
-        return {"version": views.mgmt_datastore_version(*catalog.find_version_by_id(version_id))}
+        authorize(project_id, "dbaas:mgmt:datastore_version:show")
+        return {"version": views.mgmt_datastore_version(services().versions.catalog().by_id(version_id))}
 
-    @ns.response(202, "Nothing to change: what was sent is what the version is")
-    @ns.response(501, DATASTORE_VERSIONS)
+    @ns.expect(version_patch_model)
+    @ns.response(202, "Changed")
+    @ns.response(400, "A value the version cannot take")
+    @ns.response(404, "No such datastore version")
     def patch(self, project_id, version_id):
-        """What the service can say yes to: a change to what the version already is."""
-        authorize(project_id, "dbaas:mgmt:datastore_version")
-        current = views.mgmt_datastore_version(*catalog.find_version_by_id(version_id))
-        body = json_body()
-        changed = sorted(key for key, value in (body if isinstance(body, dict) else {"": None}).items()
-                         if current.get(key, object()) != value)
-        if changed:
-            raise errors.NotImplementedYet(f"Cannot change {', '.join(changed)} of a datastore version: "
-                                           f"{DATASTORE_VERSIONS}")
+        """Trove's ``datastore version set``: built-in versions too."""
+        authorize(project_id, "dbaas:mgmt:datastore_version:update")
+        services().versions.update(project_id, version_id, json_body())
         return Response(status=202)
 
-    @ns.response(501, DATASTORE_VERSIONS)
+    @ns.response(202, "Deleted")
+    @ns.response(400, "A built-in version, or one instances use")
+    @ns.response(404, "No such datastore version")
     def delete(self, project_id, version_id):
-        authorize(project_id, "dbaas:mgmt:datastore_version")
-        catalog.find_version_by_id(version_id)
-        raise errors.NotImplementedYet(f"A datastore version cannot be deleted: {DATASTORE_VERSIONS}")
+        authorize(project_id, "dbaas:mgmt:datastore_version:delete")
+        services().versions.delete(version_id)
+        return Response(status=202)
+
+
+@ns.route("/datastores/versions/<version_id>/parameters")
+class MgmtParameters(Resource):
+    @ns.response(200, "The version's configuration parameters", datastores_api.parameter_list_model)
+    @ns.response(404, "No such datastore version")
+    def get(self, project_id, version_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version:parameter:list")
+        return datastores_api.parameters(services().versions.catalog().by_id(version_id))
+
+    @ns.response(501, PARAMETERS)
+    def post(self, project_id, version_id):
+        authorize(project_id, "dbaas:mgmt:datastore_version:parameter:change")
+        raise errors.NotImplementedYet(PARAMETERS)
+
+
+@ns.route("/datastores/versions/<version_id>/parameters/<name>")
+class MgmtParameter(Resource):
+    @ns.response(200, "One parameter", datastores_api.parameter_model)
+    @ns.response(404, "No such datastore version or parameter")
+    def get(self, project_id, version_id, name):
+        authorize(project_id, "dbaas:mgmt:datastore_version:parameter:list")
+        return datastores_api.parameter(services().versions.catalog().by_id(version_id), name)
+
+    @ns.response(501, PARAMETERS)
+    def put(self, project_id, version_id, name):
+        authorize(project_id, "dbaas:mgmt:datastore_version:parameter:change")
+        raise errors.NotImplementedYet(PARAMETERS)
+
+    @ns.response(501, PARAMETERS)
+    def delete(self, project_id, version_id, name):
+        authorize(project_id, "dbaas:mgmt:datastore_version:parameter:change")
+        raise errors.NotImplementedYet(PARAMETERS)
 
 
 @ns.route("/quotas/<target_project>")

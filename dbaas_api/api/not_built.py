@@ -9,10 +9,13 @@ from dbaas_api import errors
 from dbaas_api.api.common import authorize
 
 SSL = "Instance TLS certificates (/instances/{id}/ssl) are not built: there is no certificate service."
-DATASTORE_VERSIONS = ("Datastore versions are the service's own data (dbaas_api/datastores/<name>/: the "
-                      "server binaries a version runs, its configuration rules, how it backs up and "
-                      "replicates), changed by a release, not through the API or configuration; every "
-                      "one is active. GET /mgmt/datastore-versions lists them.")
+DATASTORES = ("Datastores are the service's own (dbaas_api/datastores/<name>/: how a server is run, "
+              "configured, backed up and replicated), changed by a release, not through the API; "
+              "`datastore version set --disable` hides a version from users.")
+PARAMETERS = ("A datastore version's configuration parameters are its datastore's rules, kept as data "
+              "(dbaas_api/datastores/<name>/knowledge.py: types, ranges, which need a restart, which the service "
+              "manages) and checked by the code that writes the server's configuration, so they change "
+              "with a release, not through the API. GET lists and shows them.")
 ROOT_HISTORY = "Root history is not kept: GET /instances/{id}/root says whether root is enabled now."
 
 
@@ -30,8 +33,4 @@ def not_built(ns, url, reason, rule, *methods):
 ssl_ns = Namespace("instance-ssl", description="Instance TLS (not built: 501)")
 not_built(ssl_ns, "", SSL, "dbaas:instance:ssl", "get", "post")
 mgmt_ns = Namespace("mgmt-not-built", description="Management calls not built (501)")
-not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters", DATASTORE_VERSIONS,
-          "dbaas:mgmt:datastore_version", "post")
-not_built(mgmt_ns, "/datastores/versions/<version_id>/parameters/<name>", DATASTORE_VERSIONS,
-          "dbaas:mgmt:datastore_version", "put", "delete")
 not_built(mgmt_ns, "/instances/<instance_id>/root", ROOT_HISTORY, "dbaas:mgmt:instance:show", "get")

@@ -133,35 +133,34 @@ def flavor(record):
     }
 
 
-def datastore(record):
+def datastore(record, known):
+    """``known``: the catalog (service/catalog.py); only active versions are shown."""
+    default = known.default(record)
     return {
         "id": record.datastore_id(),
         "name": record.name,
         "links": links("datastores", record.datastore_id()),
-        "default_version": record.version_id(record.default_version),
-        "versions": [datastore_version(record, version, include_datastore=False)
-                     for version in record.versions],
+        "default_version": default.id if default else None,
+        "versions": [datastore_version(version, include_datastore=False) for version in known.versions(record)],
     }
 
 
-def datastore_version(datastore_record, version, include_datastore=True):
-    version_id = datastore_record.version_id(version)
-    view = {"id": version_id, "name": version, "version": version,
-            "links": links("datastores/versions", version_id)}
+def datastore_version(version, include_datastore=True):
+    """A catalog Version as users see it: its own name, the number it runs."""
+    view = {"id": version.id, "name": version.name, "version": version.number,
+            "links": links("datastores/versions", version.id)}
     if include_datastore:
-        view["datastore"] = datastore_record.datastore_id()
+        view["datastore"] = version.datastore.datastore_id()
     return view
 
 
-def mgmt_datastore_version(datastore_record, version):
-    """trove/extensions/mgmt/datastores/views.py DatastoreVersionView: every version is
-    active; no image (the local driver runs the host's servers, the cloud driver one
-    generic guest image, templates/environments/openstack.yaml)."""
-    return {"id": datastore_record.version_id(version), "name": version, "version": version,
-            "datastore_id": datastore_record.datastore_id(), "datastore_name": datastore_record.name,
-            "datastore_manager": datastore_record.name, "active": True,
-            "default": version == datastore_record.default_version, "image": None, "image_tags": [],
-            "packages": [], "registry_ext": None, "repl_strategy": None}
+def mgmt_datastore_version(version):
+    """trove/extensions/mgmt/datastores/views.py DatastoreVersionView."""
+    return {"id": version.id, "name": version.name, "version": version.number,
+            "datastore_id": version.datastore.datastore_id(), "datastore_name": version.datastore.name,
+            "datastore_manager": version.datastore.name, "active": version.active,
+            "default": version.default, "image": version.image, "image_tags": list(version.image_tags),
+            "packages": list(version.packages), "registry_ext": None, "repl_strategy": None}
 
 
 def database(name):
@@ -194,11 +193,12 @@ def configuration(group, detail=False):
     return view
 
 
-def configuration_parameter(datastore_record, version, parameter):
-    """ConfigurationParameterView, plus the rule's allowed values (and unit) where it has them."""
+def configuration_parameter(version, parameter):
+    """ConfigurationParameterView of a catalog Version's parameter, plus the rule's allowed
+    values (and unit) where it has them."""
     view = {
         "name": parameter.name,
-        "datastore_version_id": datastore_record.version_id(version),
+        "datastore_version_id": version.id,
         "restart_required": parameter.restart_required,
         "type": parameter.type,
     }

@@ -7,4 +7,4 @@ says whether Heat is working on it; ``tags`` is the one tag codec; ``instance``,
 service means (a spec, a tags dataclass) and what Heat stores (parameters and tags).
 Nothing here talks HTTP; the services in service/ are the only callers.
 """
-from dbaas_api.records import backup, cluster, configuration, instance, stack, tags  # noqa: F401,E402
+from dbaas_api.records import backup, cluster, configuration, datastore_version, instance, stack, tags  # noqa: F401,E402

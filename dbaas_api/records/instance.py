@@ -44,6 +44,7 @@ class InstanceTags:
     replica_of: str | None = None         # the instance this replica follows
     is_public: bool = False               # access, for a list page: "public", "cidr0:10.0.0.0/8"...
     allowed_cidrs: tuple = ()
+    version_id: str | None = None         # an operator's datastore version (records/datastore_version.py)
 
 
 TAGS = Codec(InstanceTags, MARKER, (
@@ -51,12 +52,17 @@ TAGS = Codec(InstanceTags, MARKER, (
     Field("flavor_id", "flavor"), Field("volume_size", "volume", NUMBER), Field("operation", "op", OPERATION),
     Field("restart_required", RESTART_REQUIRED, FLAG), Field("configuration_id", "configuration", OPTIONAL),
     Field("replica_of", "replica_of", OPTIONAL), Field("is_public", PUBLIC, FLAG),
-    Field("allowed_cidrs", "cidr", INDEXED), Field("name", "name", TEXT)))
+    Field("allowed_cidrs", "cidr", INDEXED), Field("version_id", "dsv", OPTIONAL), Field("name", "name", TEXT)))
 
 
 def owners(project_id=None):
     """The tags of every instance of ``project_id`` (of every project: None)."""
     return owner_filter(project_id, MARKER) if project_id else [MARKER]
+
+
+def on_version(version_id):
+    """The tags of every instance, of any project, created on datastore version ``version_id``."""
+    return [MARKER, f"dsv:{version_id}"]
 
 
 def with_configuration(project_id, configuration_id):
@@ -75,7 +81,7 @@ def tags_for(spec, operation=None, restart_required=False):
         project_id=spec.project_id, datastore=spec.datastore, version=spec.version, flavor_id=spec.flavor.id,
         volume_size=spec.volume_size, name=spec.name, operation=operation, restart_required=restart_required,
         configuration_id=spec.configuration.id if spec.configuration else None, replica_of=spec.replica_of,
-        is_public=spec.access.is_public, allowed_cidrs=spec.access.allowed_cidrs)
+        is_public=spec.access.is_public, allowed_cidrs=spec.access.allowed_cidrs, version_id=spec.version_id)
 
 
 # ---- parameters ------------------------------------------------------------------------------
@@ -213,7 +219,8 @@ def spec_from_stack(stack):
     if values.get("configuration_id"):
         configuration = ConfigurationSpec(values["configuration_id"], from_json(values.get("configuration_values"), {}))
     return InstanceSpec(
-        project_id=instance_tags.project_id, name=instance_tags.name, **_read(PARAMETERS, values),
+        project_id=instance_tags.project_id, name=instance_tags.name, version_id=instance_tags.version_id,
+        **_read(PARAMETERS, values),
         databases=tuple(sorted(databases)), database_options=database_options,
         users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
         root=RootSpec() if values.get("root_enabled") else None, configuration=configuration,

@@ -98,7 +98,8 @@ class ClusterService:
         self.specs = specs   # a member's flavor and volume are checked as an instance's
 
     def create(self, project_id, body):
-        datastore, version = catalog.requested_datastore(body.get("datastore") or {})
+        datastore, version = catalog.requested_datastore(body.get("datastore") or {},
+                                                         known=catalog.read(self.gateway))
         if not datastore.cluster_kind:
             raise errors.BadRequest(f"Datastore '{datastore.name}' does not support clusters.")
         requested = body.get("instances") or []

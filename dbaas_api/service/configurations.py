@@ -65,7 +65,8 @@ class ConfigurationService:
         self.changes = changes   # the one InstanceChanges: a group's new values reach its instances
 
     def create(self, project_id, body):
-        datastore, version = catalog.requested_datastore(body.get("datastore") or {}, "datastore: ")
+        datastore, version = catalog.requested_datastore(body.get("datastore") or {}, "datastore: ",
+                                                         known=catalog.read(self.gateway))
         values = datastore.validate_configuration(version, body["values"])
         group_tags = records.configuration.ConfigurationTags(
             project_id=project_id, datastore=datastore.name, version=version, name=body["name"],

@@ -25,7 +25,8 @@ class CreateSpecs:
     def instance(self, project_id, body):
         """The InstanceSpec a (shape-validated) create body asks for, every field checked."""
         _refuse_unsupported(body)
-        datastore, version = catalog.requested_datastore(body.get("datastore") or {})
+        chosen = catalog.requested_version(body.get("datastore") or {}, known=catalog.read(self.configurations.gateway))
+        datastore, version = chosen.datastore, chosen.number
         access = access_rules.requested(body.get("access") or {})
         access_rules.check_driver(access, datastore, self.settings)
         databases, options = _databases(datastore, body.get("databases") or [])
@@ -51,6 +52,7 @@ class CreateSpecs:
             access=access,
             placement=networks.load(self.settings.networks_file).placement(
                 body.get("nics"), (body.get("volume") or {}).get("type")),
+            version_id=None if chosen.builtin else chosen.id,
         )
 
     def volume_size(self, volume):

@@ -15,6 +15,8 @@ import pytest
 from openstack import exceptions as sdk_exceptions
 from openstack import resource
 
+from dbaas_api.heat_gateway import HeatGateway
+from dbaas_api.service import catalog
 from tests.e2e.support import as_stored, settled
 from tests.keystone import wait_for
 
@@ -286,20 +288,48 @@ def test_database_log_list_show_publish_discard(accounts, keystone_stack, pg_ins
     assert cli_fails(accounts["bob"], "database", "log", "list", created["id"])
 
 
-def test_datastore_version_management_answers_admins_and_says_why_it_cannot_change(accounts, keystone, keystone_stack):
-    admin = accounts["admin"]
-    (listed,) = cli_json(admin, "datastore", "version", "list", "postgresql")
+def test_datastore_version_create_list_set_delete(accounts, keystone, keystone_stack):
+    admin, alice, bob = accounts["admin"], accounts["alice"], accounts["bob"]
+    name = f"7-cli-{uuid.uuid4().hex[:6]}"
     as_admin = keystone_stack.client(keystone.project_ids[admin.project_name], keystone.token("admin"))
-    versions = as_admin.get("/mgmt/datastore-versions").json()["versions"]
-    pg = next(v for v in versions if v["id"] == listed["ID"])
-    assert (pg["datastore_name"], pg["name"], pg["active"], pg["default"]) == ("postgresql", "15", True, True)
-    assert as_admin.get(f"/mgmt/datastore-versions/{pg['id']}").json() == {"version": pg}
-    done = cli(admin, "datastore", "version", "set", pg["id"], "--enable")   # what it is already
-    assert done.returncode == 0, done.stderr
-    for args in (("set", pg["id"], "--disable"), ("delete", pg["id"]),
-                 ("create", "16", "postgresql", "postgresql", "some-image")):
-        assert "the service's own data" in cli_fails(admin, "datastore", "version", *args)
-    assert "dbaas:mgmt:datastore_version" in cli_fails(accounts["bob"], "datastore", "version", "delete", pg["id"])
+
+    def names(datastore):
+        return [row["Name"] for row in cli_json(alice, "datastore", "version", "list", datastore)]
+
+    def by_name(wanted):
+        return [v for v in as_admin.get("/mgmt/datastore-versions").json()["versions"] if v["name"] == wanted]
+
+    (mariadb,) = by_name("10.11")
+    try:
+        done = cli(admin, "datastore", "version", "create", name, "redis", "redis", "redis-guest",
+                   "--active", "--version-number", "7")
+        assert done.returncode == 0, done.stderr
+        (made,) = by_name(name)
+        assert (made["version"], made["image"], made["active"]) == ("7", "redis-guest", True)
+        assert name in names("redis")
+        assert "dbaas:mgmt:datastore_version:create" in cli_fails(
+            bob, "datastore", "version", "create", "x", "redis", "redis", "img", "--active")
+        assert "this service runs Redis 7" in cli_fails(
+            admin, "datastore", "version", "create", "9-cli", "redis", "redis", "img", "--version-number", "9")
+        for args in (("--disable",), ("--enable", "--version-name", f"{name}-b", "--image", "redis-guest-2")):
+            done = cli(admin, "datastore", "version", "set", made["id"], *args)
+            assert done.returncode == 0, done.stderr
+        assert name not in names("redis") and f"{name}-b" in names("redis")
+        # A built-in version takes --disable too, and cannot be deleted.
+        assert cli(admin, "datastore", "version", "set", mariadb["id"], "--disable").returncode == 0
+        assert "10.11" not in names("mariadb")
+        assert "built in" in cli_fails(admin, "datastore", "version", "delete", mariadb["id"])
+        assert "dbaas:mgmt:datastore_version:delete" in cli_fails(bob, "datastore", "version", "delete", made["id"])
+        done = cli(admin, "datastore", "version", "delete", made["id"])
+        assert done.returncode == 0, done.stderr
+        assert by_name(f"{name}-b") == [] and f"{name}-b" not in names("redis")
+    finally:
+        for version in by_name(name) + by_name(f"{name}-b"):
+            as_admin.delete(f"/mgmt/datastore-versions/{version['id']}")
+        gateway = HeatGateway(keystone_stack.settings)   # the built-in's change: its record, gone
+        for stack_id in catalog.read(gateway).by_id(mariadb["id"]).records:
+            gateway.delete_stack(stack_id)
+    assert "10.11" in names("mariadb")
 
 
 def test_database_backup_strategy_create_list_delete(accounts, http, pg_instance):
