@@ -80,6 +80,10 @@ class Settings:
     # Seconds a change to an instance waits for another change to it to finish before it
     # answers 409 Conflict (0: answer at once). See service/changes.py.
     change_wait: float = 10.0
+    # Seconds a change that keeps the instance ACTIVE (databases, users, root, configuration,
+    # access) waits for Heat to apply it before it answers; past that it answers as Trove
+    # would (202) and reads show it once Heat completes it. 0: answer once Heat accepted it.
+    apply_wait: float = 60.0
     # Quota defaults per project (Trove's: -1 is unlimited); an admin sets a project's own
     # with PUT /mgmt/quotas/{project}. quota_settle: seconds past the second its claim was
     # made that a quota-checked request waits before it counts (service/quotas.py).
@@ -180,7 +184,7 @@ class Settings:
             ("heat_url", "DBAAS_HEAT_URL", str), ("heat_timeout", "DBAAS_HEAT_TIMEOUT", float),
             ("service_project", "DBAAS_SERVICE_PROJECT", str),
             ("max_volume_size", "DBAAS_MAX_VOLUME_SIZE", int),
-            ("change_wait", "DBAAS_CHANGE_WAIT", float),
+            ("change_wait", "DBAAS_CHANGE_WAIT", float), ("apply_wait", "DBAAS_APPLY_WAIT", float),
             *QUOTA_ENV,
             ("auth_strategy", "DBAAS_AUTH_STRATEGY", str), ("profile", "DBAAS_PROFILE", str),
             ("heat_engines", "DBAAS_HEAT_ENGINES", int), ("heat_api_workers", "DBAAS_HEAT_API_WORKERS", int),

@@ -7,10 +7,12 @@ name Trove uses; lifecycle verbs (restart, resize, reset_status) and replication
 its errors and the 202 live in one place. An action that changes the instance goes through
 service/changes.py like every other change.
 
-Actions do not queue: one that finds the instance busy (being built, changed, restarted,
-resized) is 409 at once, as Trove refuses an action on an instance that is not ACTIVE.
-Two resizes sent together: one wins, the other is 409. (Database, user and configuration
-changes wait for each other instead; see changes.py.)
+An action that finds a database, user, root, configuration or access change under way (the
+instance shows ACTIVE) waits its turn, up to ``Settings.change_wait``; one that finds the
+instance building, restarting or resized is 409 at once, as Trove refuses an action on an
+instance that is not ACTIVE. Two resizes sent together: one wins, the other is 409. An
+instance that is RESTART_REQUIRED takes every action, as in Trove. Actions are answered
+once Heat has accepted them (asynchronous, as in Trove); see changes.py.
 
 - ``restart`` (``{"restart": {}}``; openstacksdk sends ``null``): the server is stopped and
   started in place by raising its ``restart_generation`` (a server that died comes back with
@@ -44,8 +46,6 @@ from dbaas_api import errors, records, status
 from dbaas_api.service import catalog
 from dbaas_api.service.changes import Change
 from dbaas_api.service.quotas import flavor_ram
-
-ACTIONS_WAIT = 0   # seconds an action waits for a change under way: none, 409 at once
 
 # Trove's action names -> InstanceActions method names. Whoever adds an action adds it here.
 ACTIONS = {
@@ -81,7 +81,7 @@ class InstanceActions:
             spec = current.spec
             return Change(replace(spec, started_with=_applied(spec), restarts=spec.restarts + 1),
                           operation=status.REBOOT, restart_required=False)
-        self.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+        self.changes.apply(project_id, instance_id, change, action=True)
 
     def resize(self, project_id, instance_id, arguments):
         if not isinstance(arguments, dict) or len(arguments) != 1 or set(arguments) - {"flavorRef", "volume"}:
@@ -102,9 +102,9 @@ class InstanceActions:
         # Only growth is claimed. With Heat's convergence engine (both profiles) the stack's new
         # tags are stored before the update call returns, so the claim can go then.
         with self.quotas.claim(project_id, **more):
-            self.changes.apply(project_id, instance_id, change, wait=ACTIONS_WAIT)
+            self.changes.apply(project_id, instance_id, change, action=True)
             for replica_id in replicas:
-                self.changes.apply(project_id, replica_id, change, wait=ACTIONS_WAIT)
+                self.changes.apply(project_id, replica_id, change, action=True)
 
     @staticmethod
     def _flavor_change(flavor_ref):

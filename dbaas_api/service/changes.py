@@ -17,6 +17,22 @@ once more: had another change started and finished in between, this one starts o
 the new state instead of overwriting it. (No Heat API can make read-and-update atomic; what
 is left is a change that starts and completes inside that last few milliseconds.)
 
+When the answer comes. A change that keeps the instance ACTIVE while Heat works (databases,
+users, grants, root, configuration attach and detach, access, a rename) is answered once it
+is applied: the stack is read again until Heat's update has settled (up to
+``Settings.apply_wait`` seconds), so the caller's next call, to any API process, finds it
+done (a new user logs in, a list shows the database, the server runs the attached value).
+Trove's guest takes its messages in order, so there too the next call sees the change; the
+suite (trove-tempest-plugin) reads at once. An update that FAILED meanwhile is a 503 naming
+the server's reason (the request was valid; the instance could not carry it out). Past the
+bound the answer is what it would have been (202), and reads show the change once Heat
+completes it. A change with its own status (restart, resize, promote...) is asynchronous in
+Trove too: answered once Heat has accepted it, its progress shown by GET.
+
+Actions (``action=True``: restart, resize) wait their turn behind such a change under way
+(the instance shows ACTIVE), but not behind a build or another action: those show a status
+of their own, and Trove refuses an action on an instance that is not ACTIVE (409 at once).
+
 Later changes (resize, restart, access...) come through ``InstanceChanges.apply`` too: they
 return a ``Change`` with their own ``operation`` (the status shown while Heat works, the
 ``op:`` tag) and, when they settle it, whether a restart is required. The restart action
@@ -80,21 +96,47 @@ class InstanceChanges:
         stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
         return _current(stack)
 
-    def apply(self, project_id, instance_id, change, wait=None):
+    def apply(self, project_id, instance_id, change, wait=None, action=False):
         """Run ``change(current) -> Change`` against the instance's current state and update
-        its stack; returns the Change. ``change`` raises errors.* to refuse (it may run more
-        than once: it always sees the latest state). ``wait``: seconds to wait for another
-        change to finish (``Settings.change_wait`` when None; 0: 409 at once)."""
-        return wait_until_free(self.settings.change_wait if wait is None else wait,
-                               lambda: self._attempt(project_id, instance_id, change))
+        its stack; returns the Change, once applied when it keeps the instance ACTIVE (see
+        the module's docstring). ``change`` raises errors.* to refuse (it may run more than
+        once: it always sees the latest state). ``wait``: seconds to wait for another change
+        to finish (``Settings.change_wait`` when None; 0: 409 at once). ``action``: wait
+        only behind a change that shows ACTIVE."""
+        result = wait_until_free(self.settings.change_wait if wait is None else wait,
+                                 lambda: self._attempt(project_id, instance_id, change, action))
+        if result.operation == status.ACTIVE:
+            self._until_applied(instance_id)
+        return result
 
-    def _attempt(self, project_id, instance_id, change):
+    def _until_applied(self, stack_id):
+        """Read the stack until the update just sent has settled (Heat stores
+        UPDATE_IN_PROGRESS before its update call returns, in both engines), for at most
+        ``Settings.apply_wait`` seconds. A later change another process started meanwhile is
+        waited for too: what is read then holds both."""
+        try:
+            stack = poll_until(lambda: self.gateway.get_stack(stack_id, resolve_outputs=False),
+                               until=_settled_or_deleting,
+                               timeout=self.settings.apply_wait, interval=POLL_INTERVAL)
+        except TimedOut:
+            return   # still under way: answered as Trove would; reads show it once complete
+        stack_status = (stack or {}).get("stack_status") or ""
+        if stack_status.endswith("_FAILED"):
+            raise errors.ServiceUnavailable(
+                f"Instance '{stack_id}' could not apply the change: "
+                f"{status.fault_message(stack.get('stack_status_reason')).rstrip('.')}. It shows ERROR until "
+                "another change (or reset_status) succeeds.")
+
+    def _attempt(self, project_id, instance_id, change, action=False):
         stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
         stack_status = stack.get("stack_status") or ""
         if status.is_busy(stack_status):
-            raise _Busy(f"Instance '{instance_id}' is busy with another change "
-                        f"({_shown_status(stack)}); "
-                        "try again when it has finished.")
+            shown = _shown_status(stack)
+            message = (f"Instance '{instance_id}' is busy with another change ({shown}); "
+                       "try again when it has finished.")
+            if action and shown not in (status.ACTIVE, status.RESTART_REQUIRED):
+                raise errors.Conflict(message)
+            raise _Busy(message)
         if stack_status not in records.stack.CHANGEABLE:
             raise errors.Conflict(f"Instance '{instance_id}' is "
                                   f"{_shown_status(stack)} "
@@ -122,6 +164,11 @@ class InstanceChanges:
         was read, start over from what it made."""
         if not records.stack.unchanged_since(self.gateway, stack):
             raise _Busy(f"Instance '{stack['id']}' changed while this change was prepared; try again.")
+
+
+def _settled_or_deleting(stack):
+    """A delete under way replaces the change: nothing left to wait for."""
+    return not records.stack.busy(stack) or (stack.get("stack_status") or "").startswith("DELETE")
 
 
 def _current(stack):

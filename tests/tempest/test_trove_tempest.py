@@ -44,15 +44,8 @@ TESTS = [
     "test_instance_update_access.TestInstanceUpdateAccessPostgreSQL.test_instance_update_access",
 ]
 # test -> why it cannot pass yet (issue 12's items). Keep each reason true: the report prints it.
-ANSWERED = "item 3: the change is answered before it is applied; the test reads it at once"
 ROOT_AT_SETUP = "item 3: setUpClass enables root and logs in as root at once"
 EXPECTED_FAILURES = {
-    "test_instance_basic.TestInstanceBasicMariaDB.test_user_database": ANSWERED,
-    "test_instance_basic.TestInstanceBasicMariaDB.test_configuration": ANSWERED,
-    "test_instance_basic.TestInstanceBasicMariaDB.test_root_disable": ANSWERED,
-    "test_instance_basic.TestInstanceBasicPostgreSQL.test_user_database": ANSWERED,
-    "test_instance_basic.TestInstanceBasicPostgreSQL.test_configuration": ANSWERED,
-    "test_instance_basic.TestInstanceBasicPostgreSQL.test_root_disable": ANSWERED,
     # Fails only at its check of the Nova server's flavor: there is no Nova on this machine.
     "test_instance_actions.TestInstanceActionsMariaDB.test_resize": "needs Nova (checks the Nova server's flavor)",
     "test_instance_actions.TestInstanceActionsPostgreSQL.test_instance_upgrade": ROOT_AT_SETUP,

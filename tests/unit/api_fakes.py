@@ -160,11 +160,13 @@ class Harness:
     ``real_renderer``: the Jinja2 one, which changes need; or the ``renderer`` given) the FAKE
     renderer."""
 
-    def __init__(self, real_renderer=False, renderer=None, **settings):
+    def __init__(self, real_renderer=False, renderer=None, gateway=None, **settings):
         # Unlimited quotas unless a test sets them: a quota claim waits for its second to end.
         unlimited = {f"quota_{resource}": -1 for resource in ("instances", "volumes", "backups", "ram")}
-        self.settings = Settings(**{**unlimited, **settings})
-        self.gateway = FakeGateway()
+        # Updates here stay UPDATE_IN_PROGRESS until a test settles them: a change is answered
+        # at once (apply_wait 0) unless a test asks for the wait.
+        self.settings = Settings(**{**unlimited, "apply_wait": 0, **settings})
+        self.gateway = gateway or FakeGateway()
         if renderer is not None:
             self.renderer = renderer
         elif real_renderer:

@@ -1,7 +1,6 @@
 """PostgreSQL's admin session: databases, LOGIN roles, root, pg_hba.conf reloads and
 ALTER SYSTEM on a running server."""
 import contextlib
-import time
 
 import psycopg2
 from psycopg2 import extensions, sql
@@ -9,7 +8,9 @@ from psycopg2 import extensions, sql
 from dbaas_api import errors
 from dbaas_api.datastores.base import Admin, AdminSession, closing_session
 from dbaas_api.datastores.postgresql.client import Client, reason, setting_value
+from dbaas_api.waiting import TimedOut, poll_until
 
+RELOAD_WAIT = 10   # seconds a reload may take to reach new connections
 # Server errors that mean something about the request rather than a fault (SQLSTATE codes).
 SQLSTATE_ERRORS = {
     "42P04": errors.Conflict,   # duplicate_database
@@ -208,16 +209,22 @@ class PostgreSQLSession(AdminSession):
         broken = self._execute("SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL")
         if broken:
             raise errors.DBaaSError(f"PostgreSQL cannot read pg_hba.conf line {broken[0][0]}: {broken[0][1]}")
+        self._reload("pg_hba.conf")
+
+    def _reload(self, what):
+        """pg_reload_conf(), returning once a new connection sees it: the postmaster reloads
+        a moment after it is asked, and a client right after the change (the API answers
+        once it is applied) must meet the new rules and values."""
         [(before,)] = self._execute("SELECT pg_conf_load_time()")
         self._execute("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def loaded():
             with self._in_database("postgres") as connection:
-                [(loaded,)] = self._execute("SELECT pg_conf_load_time()", connection=connection)
-            if loaded > before:
-                return
-            time.sleep(0.01)
-        raise errors.DBaaSError("PostgreSQL did not reload pg_hba.conf within 10 s.")
+                return self._execute("SELECT pg_conf_load_time()", connection=connection)[0][0] > before
+        try:
+            poll_until(loaded, timeout=RELOAD_WAIT, interval=0.01)
+        except TimedOut:
+            raise errors.DBaaSError(f"PostgreSQL did not reload {what} within {RELOAD_WAIT} s.") from None
 
     def apply_configuration(self, version, flavor, values, previous):
         """ALTER SYSTEM (kept by the server in postgresql.auto.conf), then a reload; what
@@ -230,7 +237,7 @@ class PostgreSQLSession(AdminSession):
         for name, value in sorted(values.items()):
             self._execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
                 sql.Identifier(name), sql.Literal(setting_value(value))))
-        self._execute("SELECT pg_reload_conf()")
+        self._reload("its configuration")
 
     def _check(self, user, database, host):
         self.datastore.validate_user_name(user)
