@@ -166,6 +166,9 @@ def take(storage, prefix, datastore, source, parent_position=None):
         with contextlib.suppress(Exception):
             storage.delete_prefix(prefix)
         raise
+    after_stored = getattr(stream, "after_stored", None)   # e.g. prune what no backup needs now
+    if after_stored is not None:
+        after_stored()
     return stored, dict(getattr(stream, "position", None) or {})
 
 

@@ -211,6 +211,9 @@ class BackupService:
         if parent.instance_id != instance.id:
             raise errors.BadRequest(f"Backup {parent_id} is of another instance: an incremental's parent "
                                     "must be a backup of the same instance.")
+        problem = datastore.incremental_parent_problem(parent.position)
+        if problem:
+            raise errors.BadRequest(f"Backup {parent_id} cannot be an incremental's parent: {problem}.")
         return parent
 
     def _completed(self, project_id, backup_id):

@@ -207,6 +207,50 @@ def test_mariadb_incremental_chain_restores_by_content(session):
         assert session.objects(backup_id) == []
 
 
+def test_postgresql_incremental_chain_restores_by_content_after_the_source_is_gone(session, swift):
+    """Incrementals are the WAL archived since their parent, stored in Swift as any backup:
+    each point restores by content, also once the source (and its WAL archive) is deleted;
+    a damaged WAL object fails the restore naming it."""
+    source = session.instance("postgresql")
+    login_ = login("postgresql", session.active(source))
+    backup_content.fill("postgresql", *login_, "items", 4000)
+    full = session.backup(source)
+    session.wait_backup(full)
+    backup_content.fill("postgresql", *login_, "items", 1000, start=10000)
+    backup_content.change("postgresql", *login_, "items")
+    first = session.backup(source, parent_id=full)
+    first_view = session.wait_backup(first)
+    at_first = backup_content.fingerprint("postgresql", *login_)
+    backup_content.fill("postgresql", *login_, "more", 500)
+    second = session.backup(source, incremental=1)      # parent: the latest completed backup
+    second_view = session.wait_backup(second)
+    at_second = backup_content.fingerprint("postgresql", *login_)
+    assert (first_view["parent_id"], second_view["parent_id"]) == (full, first)
+    assert "manifest.json" in session.objects(second)
+    session.client.delete_and_wait(source)              # its WAL archive goes; its backups' WAL stays
+    session.instances.remove(source)
+
+    for backup_id, expected in ((second, at_second), (first, at_first)):
+        restored = session.instance("postgresql", restore=backup_id, users=False, name="restored")
+        assert backup_content.fingerprint("postgresql", *login("postgresql", session.active(restored))) == expected
+
+    victim = f"{first}/segment-000001"
+    conn = swift.connection()
+    try:
+        conn.delete_object(CONTAINER, victim)
+    finally:
+        conn.close()
+    failed = session.settled(session.instance("postgresql", restore=second, users=False, name="broken"))
+    assert failed["status"] == "ERROR" and "segment-000001" in failed["fault"]["message"]
+
+    # As for MariaDB: a parent with incremental children is not deleted (409).
+    response = session.client.delete(f"/backups/{first}")
+    assert response.status_code == 409 and second in response.json()["conflict"]["message"]
+    for backup_id in (second, first, full):
+        session.delete_backup(backup_id)
+        assert session.objects(backup_id) == []
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_damaged_backup_fails_the_restore_clearly(session, swift, damage):
     source = session.instance("postgresql")

@@ -146,3 +146,63 @@ def test_failed_tool_leaves_no_objects(driver, storage):
         take(storage, "failed", ds, wrong)
     assert "wrong-password" not in str(failure.value)
     assert storage.names("failed") == []
+
+
+def test_postgresql_incremental_chain_restores_each_point(driver, storage):
+    """Full, then two incrementals (the WAL archived since each parent): each point of the
+    chain restores to the source's content at that backup, by content."""
+    source, login = prepare(driver, "postgresql")
+    backup_content.fill("postgresql", *login, "items", 2000)
+    full = backup(driver, source, storage)
+    at_full = content("postgresql", source)
+    assert full["position"]["wal_from"] > 0
+    backup_content.fill("postgresql", *login, "items", 500, start=5000)
+    backup_content.change("postgresql", *login, "items")
+    first = backup(driver, source, storage, parent=full)
+    at_first = content("postgresql", source)
+    backup_content.fill("postgresql", *login, "more", 300)
+    second = backup(driver, source, storage, parent=first)
+    at_second = content("postgresql", source)
+    assert first["position"]["stop_lsn"] < second["position"]["stop_lsn"]
+    assert at_full != at_first != at_second
+    archive = source.datadir.parent / "wal-archive"
+    assert archive.stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in archive.iterdir()} == {0o600}
+
+    for chain, expected in (((full, first), at_first), ((full, first, second), at_second)):
+        restored = new_server(driver, "postgresql", NEW_ADMIN, restore=chain_of(storage, *chain))
+        assert content("postgresql", restored, NEW_ADMIN) == expected
+        assert not datastores.get("postgresql").probe(restored.address, restored.port, ADMIN)
+        driver.destroy(restored.key)
+    # The instance and its archive go; its backups keep the WAL they need.
+    driver.destroy(source.key)
+    restored = new_server(driver, "postgresql", NEW_ADMIN, restore=chain_of(storage, full, first, second))
+    assert content("postgresql", restored, NEW_ADMIN) == at_second
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_postgresql_damaged_wal_fails_the_restore(driver, storage, damage):
+    source, login = prepare(driver, "postgresql")
+    backup_content.fill("postgresql", *login, "items", 1000)
+    full = backup(driver, source, storage)
+    backup_content.fill("postgresql", *login, "items", 1000, start=5000)
+    incremental = backup(driver, source, storage, parent=full)
+    damaged = backup_storage.segment_name(0 if storage.segment_size is None else 1)
+    segment = storage.root / incremental["prefix"] / damaged
+    if damage == "corrupt":
+        data = bytearray(segment.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        segment.write_bytes(bytes(data))
+    else:
+        segment.unlink()
+    before = set(driver.keys())
+    with pytest.raises(backup_storage.CorruptBackup) as failure:
+        new_server(driver, "postgresql", NEW_ADMIN, restore=chain_of(storage, full, incremental))
+    assert damaged in failure.value.message and incremental["prefix"] in failure.value.message
+    assert set(driver.keys()) == before
+
+
+def test_postgresql_incremental_needs_an_archived_parent(driver, storage):
+    source, _login = prepare(driver, "postgresql")
+    with pytest.raises(Exception, match="without WAL archiving"):
+        backup(driver, source, storage, parent={"position": {}})

@@ -92,12 +92,24 @@ def test_bad_shapes_are_400(api, body):
 
 
 def test_incrementals_need_a_datastore_whose_tool_has_them(api):
-    instance_id = active_instance(api, "postgresql")
+    instance_id = active_instance(api, "redis")
     full = take(api, instance_id)["backup"]["id"]
     complete(api, full)
     assert "always full" in assert_trove_error(
         api.post("/backups", {"backup": {"name": "i", "instance": instance_id, "parent_id": full}}),
         400, "badRequest")
+
+
+def test_postgresql_incrementals_need_a_parent_taken_with_wal_archiving(api):
+    instance_id = active_instance(api, "postgresql")
+    old = take(api, instance_id)["backup"]["id"]
+    complete(api, old)   # no WAL position: from before archiving, or a replica's
+    assert "without WAL archiving" in assert_trove_error(
+        api.post("/backups", {"backup": {"name": "i", "instance": instance_id, "parent_id": old}}),
+        400, "badRequest")
+    full = take(api, instance_id)["backup"]["id"]
+    complete(api, full, position={"wal_from": 50331688, "timeline": 1, "wal_segment": "000000010000000000000003"})
+    assert take(api, instance_id, parent_id=full)["backup"]["parent_id"] == full
 
 
 def test_incremental_chain_and_delete_rules(api):

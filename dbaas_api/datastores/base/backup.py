@@ -9,6 +9,11 @@ class Backups:
     supports_incremental_backups = False
     backup_format = ""    # what the stream is, for the backup's record (e.g. "pg_basebackup-tar")
 
+    def incremental_parent_problem(self, position):
+        """Why a backup with this ``position`` cannot be an incremental's parent (a 400 at
+        create), or None."""
+        return None
+
     def backup_stream(self, source, parent_position=None):
         """The datastore's own backup tool's output as an iterable of bytes-like chunks (each
         may be reused for the next, so it is consumed before the next is asked for), taken

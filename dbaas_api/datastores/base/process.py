@@ -56,6 +56,11 @@ class LocalProcess:
         """The server's memory and connection settings for a flavor, as {setting: value}."""
         raise NotImplementedError
 
+    def private_dirs(self, paths):
+        """Directories the server writes outside its data dir (0700, its user's), made by the
+        local driver before every start: e.g. PostgreSQL's WAL archive."""
+        return ()
+
     def config_files(self, paths, address, port, flavor):
         """{file name in paths.home: text}. Written before initialise() and rewritten on
         resize, so they hold no secrets."""

@@ -8,6 +8,7 @@ import psycopg2
 
 from dbaas_api import errors
 from dbaas_api.datastores.base import LocalProcess
+from dbaas_api.datastores.postgresql import wal
 from dbaas_api.datastores.postgresql.client import Client, conf_value
 
 
@@ -53,6 +54,9 @@ class PostgreSQLProcess(Client, LocalProcess):
             "maintenance_work_mem": f"{max(flavor.ram_mb // 16, 16)}MB",
         }
 
+    def private_dirs(self, paths):
+        return (wal.archive_dir(paths.home),)
+
     def config_files(self, paths, address, port, flavor):
         """A complete postgresql.conf outside the data dir (the server reads it through
         config_file, and pg_hba.conf, see access_files, through hba_file), so initdb gets
@@ -61,6 +65,7 @@ class PostgreSQLProcess(Client, LocalProcess):
                     "hba_file": str(paths.conf("pg_hba.conf"))}
         settings.update(self.STATIC_SETTINGS)
         settings.update(self.flavor_settings(flavor))
+        settings.update(wal.archive_settings(paths.home))   # continuous, for incrementals
         lines = ["# Written by heat-dbaas; rewritten on resize."]
         lines += [f"{name} = {conf_value(value)}" for name, value in settings.items()]
         # Which primary a replica follows (see follow); absent on a primary.

@@ -300,3 +300,12 @@ def tree_bytes(top):
                     else:
                         total += entry.stat(follow_symlinks=False).st_blocks * 512
     return total
+
+
+def make_private_dirs(ds, paths, user):
+    """The server's own directories outside its data dir (LocalProcess.private_dirs)."""
+    for directory in ds.private_dirs(paths):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+            if user is not None:
+                os.chown(directory, user.pw_uid, user.pw_gid)

@@ -15,8 +15,8 @@ from dbaas_api import datastores, errors
 from dbaas_api.datastores.base import Paths
 from dbaas_api.drivers.local import processes
 from dbaas_api.drivers.local.clusters import ClusterSteps
-from dbaas_api.drivers.local.layout import MEMBER_BAND, StateDir, bindable, flock, read_json, run_as, tree_bytes, \
-    write_json, write_text
+from dbaas_api.drivers.local.layout import MEMBER_BAND, StateDir, bindable, flock, make_private_dirs, read_json, \
+    run_as, tree_bytes, write_json, write_text
 from dbaas_api.drivers.local.processes import Runner, Waiter
 from dbaas_api.drivers.local.replication import ReplicationSteps
 from dbaas_api.model import Flavor
@@ -215,6 +215,7 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
         version, flavor, admin_password = spec.version, spec.flavor, spec.admin_password
         restore, replica_of, membership = spec.restore, spec.replica_of, spec.membership
         self._make_data_dir(paths, user)
+        make_private_dirs(ds, paths, user)
         self._write_membership(ds, paths, address, membership)
         self._write_config(ds, paths, address, ds.port, flavor)
         runner = Runner(paths, user, self.INIT_TIMEOUT)
