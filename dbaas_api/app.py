@@ -68,7 +68,7 @@ def build_services(settings, gateway, renderer):
         backups=backups, accounts=AccountService(changes), configurations=configurations,
         policy=Policy(settings.policy_file), management=ManagementService(gateway), quotas=quotas,
         backup_strategies=strategies, clusters=ClusterService(settings, gateway, renderer, quotas=quotas, specs=specs),
-        logs=LogService(settings, gateway, probe), versions=DatastoreVersionService(gateway, renderer))
+        logs=LogService(settings, gateway, probe, changes), versions=DatastoreVersionService(gateway, renderer))
 
 
 def create_app(config=None, gateway=None, renderer=None):

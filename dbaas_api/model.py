@@ -91,6 +91,9 @@ class InstanceSpec:
     # How many times the restart action has restarted the server: a new value is what makes
     # Heat update (and the driver restart) the server; the count itself means nothing else.
     restarts: int = 0
+    # Trove's USER logs that are on (names from Datastore.user_logs; service/logs.py): the
+    # server is given them at every start, so a restart or resize keeps them.
+    guest_logs: tuple = ()
     # Replication (docs/replication.md). ``replica_of``: the instance this one follows now
     # (None: it takes writes). ``replica_seed``: the instance it was created as a replica of;
     # its admin secret was copied from there, so its stack keeps the replica topology for

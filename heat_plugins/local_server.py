@@ -47,6 +47,7 @@ class LocalServer(resource.Resource):
     RESTORE_FROM = "restore_from"
     IS_PUBLIC, ALLOWED_CIDRS = "is_public", "allowed_cidrs"
     REPLICA_OF, REPLICA_FENCE = "replica_of", "replica_fence"
+    GUEST_LOGS = "guest_logs"
     NETWORK, SUBNET, SUBNET_CIDR, FIXED_IP, VOLUME_TYPE = "network", "subnet", "subnet_cidr", "fixed_ip", "volume_type"
 
     properties_schema = {
@@ -128,6 +129,13 @@ class LocalServer(resource.Resource):
             default="",
             update_allowed=True,
         ),
+        GUEST_LOGS: properties.Schema(
+            properties.Schema.LIST,
+            _("The datastore's USER logs that are on (Trove's general, slow_query): set live where "
+              "the server can, else at its next start; kept for every start. Changes in place."),
+            default=[],
+            update_allowed=True,
+        ),
         # Where the server lives (service/networks.py). Used at create only; update_allowed
         # so that nothing a later re-rendering sends can replace the server (and lose its data).
         NETWORK: properties.Schema(
@@ -184,6 +192,10 @@ class LocalServer(resource.Resource):
             access = access_rules.requested({"is_public": self.properties[self.IS_PUBLIC],
                                              "allowed_cidrs": list(self.properties[self.ALLOWED_CIDRS])})
             access_rules.check_local(access, datastore)
+        unknown = sorted(set(self.properties[self.GUEST_LOGS]) - set(datastore.user_logs))
+        if unknown:
+            raise exception.StackValidationFailed(message=_("%(ds)s has no USER log %(log)s") % {
+                "ds": datastore.title, "log": unknown[0]})
 
     def handle_create(self):
         key = self.physical_resource_name()
@@ -204,6 +216,7 @@ class LocalServer(resource.Resource):
                 replica_of=self._seed_source(),
                 band=self.properties[self.SUBNET_CIDR] or None,
                 fixed_ip=self.properties[self.FIXED_IP] or None,
+                logs=tuple(self.properties[self.GUEST_LOGS]),
             ))
         return key
 
@@ -236,6 +249,8 @@ class LocalServer(resource.Resource):
         with resource_in_error():
             if self.CONFIGURATION in prop_diff:
                 driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
+            if self.GUEST_LOGS in prop_diff:   # before a restart, which then starts with them
+                driver.set_logs(self.resource_id, list(prop_diff[self.GUEST_LOGS] or []), password)
             if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
                 driver.resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]), password)
             # A restart, unless the resize just did one (after a failed update Heat may send

@@ -144,6 +144,7 @@ PARAMETERS = (
     Parameter("restart_generation", "restarts", lambda count: count, _int),
     Parameter("replica_of", "replica_of", lambda value: value or "", lambda text: text or None),
     Parameter("replica_fence", "replica_fence", lambda value: value or "", lambda text: text or None),
+    Parameter("guest_logs", "guest_logs", lambda logs: to_json(sorted(logs)), lambda text: tuple(from_json(text, []))),
 )
 ACCESS = (
     Parameter("is_public", "is_public", str,   # as Heat shows a boolean: True, False

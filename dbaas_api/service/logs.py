@@ -1,37 +1,55 @@
-"""Trove's instance logs (``GET/POST /instances/{id}/log``): list, show, publish, discard.
+"""Trove's instance logs (``GET/POST /instances/{id}/log``): list, show, enable, disable,
+publish, discard.
 
-The logs are the datastore's own files (``Datastore.guest_logs``: the local driver's
-server.log, stdout and stderr of the server); they hold no password (the datastore modules
-say why). Publishing copies what is new since the last publish into the backup storage, in
+SYS logs are the datastore's own files (``Datastore.guest_logs``: the local driver's
+server.log, stdout and stderr of the server), always on. USER logs (``Datastore.user_logs``:
+MariaDB's general and slow_query, PostgreSQL's general) are off until enabled; which are on is
+the stack's ``guest_logs`` parameter (the record, changed through InstanceChanges like any
+change), which DBaaS::Server sets on the running server where it can and gives it at every
+start, so a restart or resize keeps them. One the server takes only at a start (PostgreSQL's
+collector) is "Restart Required", and so is the instance, until the restart action. No log
+holds a password the service wrote: the service's own connections never log their statements
+(the datastore modules say how), and passwords travel hashed anyway. A USER log grows with
+what users run: over USER_LOG_BYTES it starts again at the next log call (Trove leaves that
+to logrotate), which the published copy sees as Rotated.
+
+Publishing copies what is new since the last publish into the backup storage, in
 Trove's container ``database_logs`` (on local storage a directory under the backup dir),
 in objects of at most OBJECT_BYTES, at most PUBLISH_BYTES a call (the rest stays pending:
 ``Partial``). The record of what was published is the ``metafile`` object beside them, as in
 Trove: its size and the digest of the log's first line, so a log that was rotated or began
-again (a restored or restarted server) is noticed and published from its start. No state
-here, none in the stack: every API process reads the same files and the same metafile.
+again (a restored or restarted server) is noticed and published from its start. What was
+published is kept nowhere else (not here, not in the stack): every API process reads the same
+files and the same metafile.
 """
 import hashlib
 import json
+import os
 import time
+from dataclasses import dataclass, replace
 
 from dbaas_api import datastores, errors, records
 from dbaas_api.backup import storage as backup_storage
+from dbaas_api.records.stack import from_json
+from dbaas_api.service.changes import Change
 
 CONTAINER = "database_logs"   # Trove's guest_log_container_name
 OBJECT_BYTES = 1 << 20        # Trove's guest_log_limit
 PUBLISH_BYTES = 16 << 20
+USER_LOG_BYTES = 64 << 20     # the most a USER log file grows to (see the docstring)
 METAFILE = "metafile"
 ACTIONS = ("enable", "disable", "publish", "discard")
 
 
 class LogService:
-    def __init__(self, settings, gateway, probe):
+    def __init__(self, settings, gateway, probe, changes):
         self.settings, self.gateway = settings, gateway
         self.probe = probe   # the live signal (service/health.py), built once by create_app
+        self.changes = changes   # the one InstanceChanges: enable and disable change the stack
 
     def list(self, project_id, instance_id):
         instance = self._instance(project_id, instance_id)
-        return [self._view(instance, name) for name in sorted(instance.datastore.guest_logs)]
+        return [self._view(instance, name) for name in sorted(instance.files)]
 
     def action(self, project_id, instance_id, body):
         """``{"name", "enable"|"disable"|"publish"|"discard": 1}``, or the name alone: show."""
@@ -40,29 +58,55 @@ class LogService:
         if "enable" in asked and "disable" in asked:
             raise errors.BadRequest(f"Cannot enable and disable log '{name}'.")
         instance = self._instance(project_id, instance_id)
-        if name not in instance.datastore.guest_logs:
+        if name not in instance.files:
             raise errors.NotFound(f"Log '{name}' is not defined for {instance.datastore.title}.")
-        if "enable" in asked or "disable" in asked:
+        if ("enable" in asked or "disable" in asked) and name in instance.datastore.guest_logs:
             raise errors.BadRequest(f"Cannot {'enable' if 'enable' in asked else 'disable'} a SYSTEM log "
                                     f"('{name}'): it is always on.")
+        if "enable" in asked or "disable" in asked:
+            instance = self._switch(project_id, instance, name, "enable" in asked)
         if "discard" in asked:
             self._storage().delete_prefix(_prefix(instance, name))
         if "publish" in asked:
             self._publish(instance, name)
         return self._view(instance, name)
 
+    def _switch(self, project_id, instance, name, enable):
+        """The stack's guest_logs with ``name`` on or off (nothing to do: no change)."""
+        if instance.home is None:
+            raise errors.Conflict(f"Log '{name}' cannot be {'enabled' if enable else 'disabled'}: the "
+                                  "server's log files are not reachable from the API on this driver.")
+        if (name in instance.enabled) == enable:
+            return instance
+        def change(current):
+            logs = set(current.spec.guest_logs) | {name} if enable else set(current.spec.guest_logs) - {name}
+            return Change(replace(current.spec, guest_logs=tuple(sorted(logs))),
+                          restart_required=_restart_required(current, logs, instance.started))
+        result = self.changes.apply(project_id, instance.id, change)
+        return replace(instance, enabled=result.spec.guest_logs)
+
     # ---- what is on disk, and what was published ----------------------------------------
 
     def _instance(self, project_id, instance_id):
         stack = records.stack.owned(self.gateway, project_id, instance_id, records.instance.TAGS)
-        return _Instance(stack["id"], datastores.get(records.instance.TAGS.decode(stack["tags"]).datastore),
-                         self.probe.home(stack["id"]))
+        home = self.probe.home(stack["id"])
+        started = from_json((home / "logs.json").read_text(), {}).get("started", []) if (
+            home is not None and (home / "logs.json").is_file()) else []
+        return _Instance(stack["id"], datastores.get(records.instance.TAGS.decode(stack["tags"]).datastore), home,
+                         enabled=tuple(from_json((stack.get("parameters") or {}).get("guest_logs"), [])),
+                         started=tuple(started))
 
     def _storage(self):
         return backup_storage.from_settings(self.settings, CONTAINER)
 
     def _file(self, instance, name):
-        return instance.home / instance.datastore.guest_logs[name] if instance.home else None
+        """The log's file; a USER log over USER_LOG_BYTES is emptied first (the server appends)."""
+        if instance.home is None:
+            return None
+        path = instance.home / instance.files[name]
+        if name in instance.datastore.user_logs and path.is_file() and path.stat().st_size > USER_LOG_BYTES:
+            os.truncate(path, 0)
+        return path
 
     def _published(self, instance, name):
         """The metafile's {"log_size", "log_header_digest", "objects"}; empty when none."""
@@ -91,7 +135,7 @@ class LogService:
                                [part])
             objects, offset = objects + 1, offset + len(part)
         storage.put_stream(prefix, METAFILE, [json.dumps(
-            {"log_name": name, "log_type": "SYS", "log_size": offset, "log_header_digest": digest,
+            {"log_name": name, "log_type": instance.type(name), "log_size": offset, "log_header_digest": digest,
              "objects": objects}, sort_keys=True).encode()])
         storage.settle(prefix)
 
@@ -107,15 +151,44 @@ class LogService:
             pending = max(size - done, 0)
             status = ("Unavailable" if not size else "Published" if not pending
                       else "Partial" if done else "Ready")
+        user = instance.type(name) == "USER"
+        if user and name not in instance.enabled:
+            status = "Disabled"
+        elif user and instance.datastore.user_logs[name].restart and name not in instance.started:
+            status = "Restart Required"
+        elif user and status == "Unavailable":
+            status = "Enabled"
         prefix = _prefix(instance, name)
-        return {"name": name, "type": "SYS", "status": status, "published": done, "pending": pending,
+        return {"name": name, "type": instance.type(name), "status": status, "published": done, "pending": pending,
                 "container": CONTAINER if done else "None", "prefix": f"{prefix}/" if done else "None",
                 "metafile": f"{prefix}/{METAFILE}"}
 
 
+@dataclass(frozen=True)
 class _Instance:
-    def __init__(self, id, datastore, home):
-        self.id, self.datastore, self.home = id, datastore, home
+    id: str
+    datastore: object
+    home: object          # the local server's directory; None when not reachable here
+    enabled: tuple = ()   # the USER logs that are on (the stack's guest_logs)
+    started: tuple = ()   # those the running server started with (the driver's logs.json)
+
+    @property
+    def files(self):
+        """{name: file under home} of every log, SYS and USER."""
+        return {**self.datastore.guest_logs,
+                **{name: log.file for name, log in self.datastore.user_logs.items()}}
+
+    def type(self, name):
+        return "USER" if name in self.datastore.user_logs else "SYS"
+
+
+def _restart_required(current, logs, started):
+    """Whether the instance waits for a restart once ``logs`` are on: a log the server takes
+    only at a start that it did not start with, or a configuration value (as before)."""
+    datastore = current.datastore
+    configuration = current.spec.configuration.values if current.spec.configuration else {}
+    return (any(datastore.user_logs[log].restart and log not in started for log in logs)
+            or datastore.restart_required(current.spec.version, current.spec.started_with, configuration))
 
 
 def _prefix(instance, name):

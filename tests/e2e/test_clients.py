@@ -275,8 +275,10 @@ def test_database_configuration_default(accounts, pg_instance):
 def test_database_log_list_show_publish_discard(accounts, keystone_stack, pg_instance):
     created, _ = pg_instance
     alice = accounts["alice"]
-    (row,) = cli_json(alice, "database", "log", "list", "cli-pg")
+    rows = {row["Name"]: row for row in cli_json(alice, "database", "log", "list", "cli-pg")}
+    row = rows["error"]
     assert (row["Name"], row["Type"], row["Status"]) == ("error", "SYS", "Ready") and row["Pending"] > 0
+    assert (rows["general"]["Type"], rows["general"]["Status"]) == ("USER", "Disabled")
     shown = cli_json(alice, "database", "log", "set", "cli-pg", "error", "--publish")
     assert (shown["status"], shown["pending"], shown["container"]) == ("Published", 0, "database_logs")
     prefix = keystone_stack.settings.backup_root / "database_logs" / shown["prefix"].rstrip("/")
@@ -286,6 +288,23 @@ def test_database_log_list_show_publish_discard(accounts, keystone_stack, pg_ins
     assert cli_json(alice, "database", "log", "set", "cli-pg", "error", "--discard")["published"] == 0
     assert not prefix.exists()
     assert cli_fails(accounts["bob"], "database", "log", "list", created["id"])
+
+
+def test_database_log_enable_and_disable(accounts, keystone_stack, http, pg_instance):
+    """PostgreSQL's general log waits for a restart (the instance shows it); disabled again
+    before one, nothing waits."""
+    created, _ = pg_instance
+    alice = accounts["alice"]
+    enabled = cli_json(alice, "database", "log", "set", "cli-pg", "general", "--enable")
+    assert (enabled["type"], enabled["status"]) == ("USER", "Restart Required")
+    settled(keystone_stack, created["id"])
+    assert cli_json(alice, "database", "log", "show", "cli-pg", "general")["status"] == "Restart Required"
+    assert http["alice"].get(f"/instances/{created['id']}").json()["instance"]["status"] == "RESTART_REQUIRED"
+    assert "Cannot enable and disable" in cli_fails(alice, "database", "log", "set", "cli-pg", "general",
+                                                    "--enable", "--disable")
+    assert cli_json(alice, "database", "log", "set", "cli-pg", "general", "--disable")["status"] == "Disabled"
+    settled(keystone_stack, created["id"])
+    assert http["alice"].get(f"/instances/{created['id']}").json()["instance"]["status"] == "ACTIVE"
 
 
 def test_datastore_version_create_list_set_delete(accounts, keystone, keystone_stack):

@@ -17,12 +17,12 @@ from dbaas_api.datastores.base.backup import Backups
 from dbaas_api.datastores.base.cluster import Clustering
 from dbaas_api.datastores.base.knowledge import (
     BOOLEAN, FLOAT, INTEGER, MAX_STRING_VALUE, SAFE_STRING, STRING, Knowledge, Parameter, parameter_rules)
-from dbaas_api.datastores.base.process import LocalProcess, Paths
+from dbaas_api.datastores.base.process import LocalProcess, Paths, UserLog
 from dbaas_api.datastores.base.replication import Replication
 
 __all__ = ["Admin", "AdminSession", "BOOLEAN", "Backups", "Clustering", "Datastore", "FLOAT", "INTEGER",
            "Knowledge", "LocalProcess", "MAX_STRING_VALUE", "Parameter", "Paths", "Replication", "SAFE_STRING",
-           "STRING", "closing_session", "parameter_rules"]
+           "STRING", "UserLog", "closing_session", "parameter_rules"]
 
 
 class Datastore(Knowledge, Admin, LocalProcess, Backups, Replication, Clustering):

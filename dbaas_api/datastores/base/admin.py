@@ -92,6 +92,11 @@ class AdminSession:
         (a reload, or the same rule set live), without a restart."""
         raise errors.NotImplementedYet(f"{self.datastore.title} cannot filter clients by address.")
 
+    def apply_logs(self, settings):
+        """Make the running server follow LocalProcess.log_settings() ``settings``, just
+        written to its log settings file, without a restart."""
+        raise errors.NotImplementedYet(f"{self.datastore.title} has no USER logs.")
+
     def apply_configuration(self, version, flavor, values, previous):
         """Make the running server follow ``values`` where ``previous`` was applied before:
         set the new and changed ones, return the ones no longer given to their baseline.

@@ -20,6 +20,15 @@ class Paths:
         return self.home / name
 
 
+@dataclass(frozen=True)
+class UserLog:
+    """One of Trove's USER logs (off until enabled): ``file`` is where the server writes it,
+    under the local instance's home; ``restart``: the server takes it only at a start
+    (Trove's "Restart Required"), else it is set on the running server."""
+    file: str
+    restart: bool = False
+
+
 class LocalProcess:
     """A datastore the local driver can run as a process of this machine."""
 
@@ -35,6 +44,10 @@ class LocalProcess:
     # Trove's guest logs: name -> the file, under the local instance's home, that holds it.
     # All are SYS logs (always on); a datastore names its own (docs/api.md, Instance logs).
     guest_logs = {}
+    # Trove's USER logs: name -> UserLog; the local driver's file of their settings (included
+    # by the server's config, rewritten at every start and by DBaaS::Server's guest_logs).
+    user_logs = {}
+    log_settings_file = None
 
     # Local processes.
     system_user = None            # the OS user the server runs as when we are root
@@ -50,6 +63,16 @@ class LocalProcess:
         """{file name in paths.home: text}: the server's rules for ``allowed_cidrs`` (IPv4
         networks as text; empty: every address), in the form its config reads. The admin's
         connections from SERVICE_ADDRESS are always let in."""
+        return {}
+
+    def log_settings(self, paths, enabled, started):
+        """{setting: value} that turn on the USER logs ``enabled`` (names) and the others off,
+        on a server that started with ``started`` on: one whose UserLog.restart is set stays
+        as the server started until its next start (the driver passes started=enabled then)."""
+        return {}
+
+    def log_files(self, settings):
+        """{file name in paths.home: text}: log_settings() as the server's config includes them."""
         return {}
 
     def flavor_settings(self, flavor):

@@ -190,6 +190,11 @@ class MariaDBSession(AdminSession):
         """The same check as access.cnf's, live: new connections follow it at once."""
         self._execute(f"SET GLOBAL init_connect = {self._literal(self.datastore.access_check(allowed_cidrs))}")
 
+    def apply_logs(self, settings):
+        """The file first, then the switch (a log turned on writes to its own file at once)."""
+        for name, value in settings.items():
+            self._execute(f"SET GLOBAL {name} = {self._literal(value) if name.endswith('_file') else value}")
+
     def apply_configuration(self, version, flavor, values, previous):
         """SET GLOBAL for what the running server can change (the driver's override file
         keeps the values for the next start); a value no longer given goes back to the

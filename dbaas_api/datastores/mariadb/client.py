@@ -11,7 +11,12 @@ from dbaas_api import errors
 
 
 class Client:
-    """The admin connection every MariaDB role opens (``connect``)."""
+    """The admin connection every MariaDB role opens (``connect``). SERVICE_SESSION keeps its
+    statements (CREATE USER ... IDENTIFIED BY PASSWORD, CHANGE MASTER ... MASTER_PASSWORD)
+    out of the general and slow query logs a user may enable: sql_log_off, and a slow-log
+    threshold no statement reaches."""
+
+    SERVICE_SESSION = "SET SESSION sql_log_off = 1, SESSION long_query_time = 31536000"
 
     def connect(self, host=None, port=None, password="", user=None, unix_socket=None, timeout=5,
                 io_timeout=60):
@@ -19,7 +24,7 @@ class Client:
         return pymysql.connect(host=host, port=port or self.port, user=user or self.admin_user,
                                password=password.encode("utf-8"), unix_socket=unix_socket,
                                connect_timeout=timeout, read_timeout=io_timeout, write_timeout=io_timeout,
-                               charset="utf8mb4", autocommit=True)
+                               charset="utf8mb4", autocommit=True, init_command=self.SERVICE_SESSION)
 
 
     @contextlib.contextmanager

@@ -7,7 +7,7 @@ import socket
 import pymysql
 
 from dbaas_api import errors
-from dbaas_api.datastores.base import LocalProcess
+from dbaas_api.datastores.base import LocalProcess, UserLog
 from dbaas_api.datastores.mariadb.admin import access_check
 from dbaas_api.datastores.mariadb.client import Client, quoted_account, native_hash, os_user
 
@@ -20,8 +20,12 @@ class MariaDBProcess(Client, LocalProcess):
 
     system_user = "mysql"
     # The error log (stderr, no log-error file): start, stop, warnings, aborted connections;
-    # statements never (the general and slow query logs are off).
+    # statements never. The general and slow query logs are off until a user enables them
+    # (Trove's USER logs), set live with SET GLOBAL (admin.py) and kept in logs.cnf for every
+    # start. They record users' statements, never the service's (client.py's SERVICE_SESSION).
     guest_logs = {"error": "server.log"}
+    user_logs = {"general": UserLog("data/general.log"), "slow_query": UserLog("data/slow_query.log")}
+    log_settings_file = "logs.cnf"
     server_bin = "/usr/sbin/mariadbd"
     install_bin = "/usr/bin/mariadb-install-db"
     socket_name = "mysqld.sock"   # in the data dir; used once, to create the admin
@@ -68,6 +72,7 @@ class MariaDBProcess(Client, LocalProcess):
         lines.append(f"!include {paths.conf(self.replica_file)}")
         if paths.conf(self.cluster_file).exists():   # a Galera member (see cluster_files)
             lines.append(f"!include {paths.conf(self.cluster_file)}")
+        lines.append(f"!include {paths.conf(self.log_settings_file)}")
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"!include {paths.conf(self.override_file)}")
         files = {"my.cnf": "\n".join(lines) + "\n"}
@@ -97,6 +102,20 @@ class MariaDBProcess(Client, LocalProcess):
         """access_check() letting the replication account in from the service's address too:
         replicas on this host follow their source from there, whatever its networks."""
         return access_check(allowed_cidrs, service_accounts=(f"{self.replication_user}@{self.SERVICE_ADDRESS}",))
+
+    def log_settings(self, paths, enabled, started):
+        """Both logs are files in the data dir (the server's user writes there); the slow
+        log's threshold is long_query_time, a configuration parameter (10 s by default)."""
+        settings = {}
+        for name, switch in (("general", "general_log"), ("slow_query", "slow_query_log")):
+            settings[f"{switch}_file"] = str(paths.home / self.user_logs[name].file)
+            settings[switch] = "ON" if name in enabled else "OFF"
+        return settings
+
+    def log_files(self, settings):
+        lines = ["# The USER logs that are on; written by heat-dbaas, applied live with SET GLOBAL.", "[mariadbd]"]
+        lines += [f"{name} = {value}" for name, value in settings.items()]
+        return {self.log_settings_file: "\n".join(lines) + "\n"}
 
     def override_files(self, values):
         """The configuration's values, included at the end of my.cnf: MariaDB has no

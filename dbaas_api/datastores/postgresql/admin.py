@@ -211,6 +211,11 @@ class PostgreSQLSession(AdminSession):
             raise errors.DBaaSError(f"PostgreSQL cannot read pg_hba.conf line {broken[0][0]}: {broken[0][1]}")
         self._reload("pg_hba.conf")
 
+    def apply_logs(self, settings):
+        """The log settings file is written: a reload applies it (the collector waits for a
+        start, see PostgreSQLProcess.log_settings)."""
+        self._reload("the log settings")
+
     def _reload(self, what):
         """pg_reload_conf(), returning once a new connection sees it: the postmaster reloads
         a moment after it is asked, and a client right after the change (the API answers

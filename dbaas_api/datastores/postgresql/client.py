@@ -15,7 +15,10 @@ NO_PASSFILE = os.path.join(os.devnull, "pgpass")
 
 
 class Client:
-    """The admin connection every PostgreSQL role opens (``connect``)."""
+    """The admin connection every PostgreSQL role opens (``connect``). SERVICE_OPTIONS keeps
+    its statements (CREATE ROLE ... PASSWORD, ALTER SYSTEM ...) out of the general log a user
+    may enable, and out of log_min_duration_statement's."""
+    SERVICE_OPTIONS = "-c log_statement=none -c log_min_duration_statement=-1"
     bin_dir = "/usr/lib/postgresql/{version}/bin"
 
     def connect(self, host, port, password, dbname="postgres", timeout=5):
@@ -23,7 +26,7 @@ class Client:
         # supplies or masks a password (/dev/null itself draws a warning from libpq).
         return psycopg2.connect(host=host, port=port, user=self.admin_user, password=password,
                                 dbname=dbname, connect_timeout=timeout, passfile=NO_PASSFILE,
-                                application_name="heat-dbaas")
+                                application_name="heat-dbaas", options=self.SERVICE_OPTIONS)
 
 
     @contextlib.contextmanager

@@ -7,7 +7,7 @@ import signal
 import psycopg2
 
 from dbaas_api import errors
-from dbaas_api.datastores.base import LocalProcess
+from dbaas_api.datastores.base import LocalProcess, UserLog
 from dbaas_api.datastores.postgresql import wal
 from dbaas_api.datastores.postgresql.client import Client, conf_value
 
@@ -17,6 +17,12 @@ class PostgreSQLProcess(Client, LocalProcess):
     # stderr (logging_collector off): start, stop, errors and warnings; no statement text
     # (log_min_error_statement panic), so never a password.
     guest_logs = {"error": "server.log"}
+    # Trove's USER log, as Trove has it: the logging collector writing every statement
+    # (log_statement all) to its own file, which needs a start of the server; disabled, the
+    # statements stop at once (a reload) and the collector goes at the next start. The
+    # service's own statements never reach it (client.py's SERVICE_OPTIONS).
+    user_logs = {"general": UserLog("data/log/general.log", restart=True)}
+    log_settings_file = "logs.conf"
     stop_signal = signal.SIGINT   # "fast" shutdown; SIGTERM ("smart") waits for every client to leave
 
     # Settings every instance gets. Memory and connections come from the flavor.
@@ -70,9 +76,25 @@ class PostgreSQLProcess(Client, LocalProcess):
         lines += [f"{name} = {conf_value(value)}" for name, value in settings.items()]
         # Which primary a replica follows (see follow); absent on a primary.
         lines.append(f"include_if_exists = {conf_value(str(paths.conf(self.replica_file)))}")
+        lines.append(f"include_if_exists = {conf_value(str(paths.conf(self.log_settings_file)))}")
         # Last, so that an attached configuration's values win (see override_files).
         lines.append(f"include_if_exists = {conf_value(str(paths.conf(self.override_file)))}")
         return {"postgresql.conf": "\n".join(lines) + "\n"}
+
+    def log_settings(self, paths, enabled, started):
+        """Nothing until the server has started with the general log on; then the collector's
+        one file (log/general.log in the data dir, never rotated by the server: the service
+        caps it, service/logs.py) and whether statements go there."""
+        if "general" not in started:
+            return {}
+        return {"logging_collector": "on", "log_directory": "log", "log_filename": "general.log",
+                "log_rotation_age": 0, "log_rotation_size": 0, "log_file_mode": "0600",
+                "log_statement": "all" if "general" in enabled else "none"}
+
+    def log_files(self, settings):
+        lines = ["# The USER logs that are on; written by heat-dbaas, reloaded in place."]
+        lines += [f"{name} = {conf_value(value)}" for name, value in settings.items()]
+        return {self.log_settings_file: "\n".join(lines) + "\n"}
 
     def access_files(self, allowed_cidrs):
         """pg_hba.conf. Every connection needs a password. The admin (and replication, for

@@ -8,6 +8,8 @@ Each instance lives in ``<state>/instances/<key>/``:
     <conf files>   the datastore's config, written by us, read by the server (no secrets)
     <override file> an attached configuration's values, included by the config (no secrets)
     <access file>  the networks clients may connect from, as the server's own rules
+    logs.json      the USER logs that are on, and the ones the running server started with
+    <log settings file> their settings, as the server's config includes them (no secrets)
     pid            the server's pid while it runs
     data/          the server's own files, 0700, owned by the datastore's system user
     server.log     the server's stdout/stderr and the output of its initialisation

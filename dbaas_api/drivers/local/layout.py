@@ -146,6 +146,8 @@ class StateDir:
             StateDir._write_overrides(ds, paths, None, {})
         if ds.access_file and not paths.conf(ds.access_file).exists():
             StateDir._write_access(ds, paths, ())
+        if ds.log_settings_file and not paths.conf(ds.log_settings_file).exists():
+            write_logs(ds, paths)
 
     @staticmethod
     def _write_overrides(ds, paths, version, values):
@@ -196,6 +198,22 @@ class StateDir:
         for name, text in ds.cluster_files(paths, address, membership).items():
             write_server_file(ds, paths.conf(name), text)
         write_json(paths.home / "membership.json", membership)
+
+
+def write_logs(ds, paths, starting=False):
+    """The datastore's log settings file from logs.json (the USER logs that are on, and those
+    the running server started with); ``starting``: the server is about to start, so it starts
+    with every log that is on, and that is recorded. The settings, for the running server."""
+    if not ds.log_settings_file:
+        return {}
+    state = read_json(paths.home / "logs.json") or {}
+    enabled = state.get("enabled", [])
+    if starting and state.get("started") != enabled:
+        write_json(paths.home / "logs.json", {"enabled": enabled, "started": enabled})
+    settings = ds.log_settings(paths, set(enabled), set(enabled if starting else state.get("started", [])))
+    for name, text in ds.log_files(settings).items():
+        write_server_file(ds, paths.conf(name), text)
+    return settings
 
 
 def run_as(ds):

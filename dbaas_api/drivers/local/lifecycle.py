@@ -16,7 +16,7 @@ from dbaas_api.datastores.base import Paths
 from dbaas_api.drivers.local import processes
 from dbaas_api.drivers.local.clusters import ClusterSteps
 from dbaas_api.drivers.local.layout import MEMBER_BAND, StateDir, bindable, flock, make_private_dirs, read_json, \
-    run_as, tree_bytes, write_json, write_text
+    run_as, tree_bytes, write_json, write_logs, write_text
 from dbaas_api.drivers.local.processes import Runner, Waiter
 from dbaas_api.drivers.local.replication import ReplicationSteps
 from dbaas_api.model import Flavor
@@ -32,7 +32,8 @@ class ServerSpec:
     ``replica_of``: a running source (host, port, password) it is seeded from and follows
     (see replication.py); ``membership``: it is a cluster member (see clusters.py); ``band``:
     the CIDR (inside 127.0.0.0/8) its address comes from (default 127.0.0.0/16), ``fixed_ip``:
-    that address exactly (a Conflict when taken). Secrets stay out of its repr."""
+    that address exactly (a Conflict when taken); ``logs``: the USER logs it starts with (see
+    set_logs). Secrets stay out of its repr."""
 
     datastore: object            # a Datastore, or its name
     version: str
@@ -46,6 +47,7 @@ class ServerSpec:
     membership: dict = None
     band: str = None
     fixed_ip: str = None
+    logs: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +91,7 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
                 started = time.monotonic()
                 self._write_overrides(ds, paths, spec.version, spec.overrides or {})
                 self._write_access(ds, paths, spec.allowed_cidrs)
+                write_json(paths.home / "logs.json", {"enabled": sorted(spec.logs), "started": []})
                 address = self._provision(ds, paths, spec, user, address)
                 LOG.info("Created %s instance %s at %s:%s in %.2f s", ds.name, key, address, ds.port,
                          time.monotonic() - started)
@@ -182,6 +185,21 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
             if self._pid(key) is not None:
                 with ds.admin_session(record["address"], record["port"], admin_password) as session:
                     session.apply_access(list(allowed_cidrs))
+
+    def set_logs(self, key, logs, admin_password):
+        """The USER logs ``logs`` (names of Datastore.user_logs) are on from now on: recorded
+        for every later start, and set on the running server where it takes them live (one
+        that needs a start waits for it: the server keeps what it started with)."""
+        home = self._existing_home(key)
+        with flock(home / ".lock"):
+            record = self._record(home)
+            ds = datastores.get(record["datastore"])
+            state = read_json(home / "logs.json") or {}
+            write_json(home / "logs.json", {"enabled": sorted(logs), "started": state.get("started", [])})
+            settings = write_logs(ds, Paths(home))
+            if self._pid(key) is not None:
+                with ds.admin_session(record["address"], record["port"], admin_password) as session:
+                    session.apply_logs(settings)
 
     def get(self, key):
         """The instance, or None when there is no (complete) instance of that key."""

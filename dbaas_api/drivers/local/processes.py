@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from dbaas_api import errors
-from dbaas_api.drivers.local.layout import make_private_dirs, write_text
+from dbaas_api.drivers.local.layout import make_private_dirs, write_logs, write_text
 from dbaas_api.waiting import TimedOut, poll_until
 
 LOG = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ def spawn(ds, paths, version, user, extra_args=()):
     """Start the server (not waiting for it) and write its pid file."""
     make_private_dirs(ds, paths, user)   # also for an instance made before they existed
     argv = ds.start_argv(paths, version) + list(extra_args)
+    write_logs(ds, paths, starting=True)
     with open(paths.home / "server.log", "ab") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    **child_options(paths, user))
