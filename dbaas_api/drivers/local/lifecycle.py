@@ -197,6 +197,9 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
             state = read_json(home / "logs.json") or {}
             write_json(home / "logs.json", {"enabled": sorted(logs), "started": state.get("started", [])})
             settings = write_logs(ds, Paths(home))
+            # The config too (the same text), so that one written before log settings files
+            # existed includes this one from the next start.
+            self._write_config(ds, Paths(home), record["address"], record["port"], Flavor(**record["flavor"]))
             if self._pid(key) is not None:
                 with ds.admin_session(record["address"], record["port"], admin_password) as session:
                     session.apply_logs(settings)
