@@ -31,8 +31,12 @@ class UserSpec:
 
 @dataclass(frozen=True)
 class RootSpec:
-    """The superuser of ``POST /root``. ``password`` None: keep the stack's."""
+    """The superuser of ``POST /root``. ``password`` None: keep the stack's. ``enabled_at``
+    (UTC, ISO 8601) and ``enabled_by`` (the user id, "" without Keystone): when root was first
+    enabled, and by whom, as Trove's root history says ("" for a stack from before)."""
     password: str | None = None
+    enabled_at: str = ""
+    enabled_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,8 @@ RULES = BASE_RULES + (
           "Show any project's instance, with its owner."),
     _rule("dbaas:mgmt:instance:action", "rule:admin", "POST", "/mgmt/instances/{instance_id}/action",
           "Reboot or reset the task status of any project's instance."),
+    _rule("dbaas:mgmt:instance:root", "rule:admin", "GET", "/mgmt/instances/{instance_id}/root",
+          "Show when root was first enabled on any project's instance, and by whom."),
     _rule("dbaas:mgmt:datastore_version:list", "rule:admin", "GET", "/mgmt/datastore-versions",
           "List every datastore version, inactive ones too, with its management fields."),
     _rule("dbaas:mgmt:datastore_version:show", "rule:admin", "GET", "/mgmt/datastore-versions/{version_id}",

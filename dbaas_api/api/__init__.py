@@ -70,7 +70,6 @@ def init_app(app):
     api.add_namespace(backup_strategies.ns, path=f"{project}/backup_strategies")
     api.add_namespace(logs.ns, path=f"{instance}/log")
     api.add_namespace(not_built.ssl_ns, path=f"{instance}/ssl")
-    api.add_namespace(not_built.mgmt_ns, path=f"{project}/mgmt")
     api.add_namespace(clusters.ns, path=f"{project}/clusters")
     api.init_app(app)
     # Errors outside flask-restx's routes: unknown URLs (404) and wrong methods (405).

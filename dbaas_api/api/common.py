@@ -29,6 +29,11 @@ def authorize(project_id, rule):
     return caller.project_id
 
 
+def caller_user_id(project_id):
+    """The authenticated caller's user id ("" in the no-auth profile): what root history names."""
+    return identity.caller(services().settings, request.environ, project_id).user_id
+
+
 def instance_project(project_id, instance_id, rule):
     """authorize() for a call on one instance, and the project that owns it: the caller's
     own; or, when ``rule`` holds with the instance's owner as its target (by default for

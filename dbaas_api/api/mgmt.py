@@ -95,6 +95,27 @@ class MgmtInstanceAction(Resource):
         return Response(status=202)
 
 
+root_history_model = ns.model("RootHistory", {"root_history": fields.Nested(ns.model("RootHistoryEntry", {
+    "id": fields.String(description="the instance"),
+    "enabled": fields.String(description="when root was first enabled (UTC); Never; Unknown for an "
+                                         "instance whose root was enabled before the service kept it"),
+    "user": fields.String(description="the user id that enabled it; Nobody")}))})
+
+
+@ns.route("/instances/<instance_id>/root")
+class MgmtInstanceRoot(Resource):
+    @ns.response(200, "When root was first enabled, and by whom (Trove's RootHistoryView)", root_history_model)
+    @ns.response(403, "Not an administrator")
+    @ns.response(404, "No such instance in any project")
+    @ns.response(501, "The datastore has no root user (Redis)")
+    def get(self, project_id, instance_id):
+        authorize(project_id, "dbaas:mgmt:instance:root")
+        root = services().accounts.root_history(services().management.owner_of(instance_id), instance_id)
+        enabled = "Never" if root is None else root.enabled_at or "Unknown"
+        return {"root_history": {"id": instance_id, "enabled": enabled,
+                                 "user": (root.enabled_by if root else "") or "Nobody"}}
+
+
 quota_usage_model = ns.model("QuotaUsage", {
     "resource": fields.String(example="instances"), "in_use": fields.Integer,
     "reserved": fields.Integer(description="claimed by requests under way"),

@@ -16,7 +16,6 @@ PARAMETERS = ("A datastore version's configuration parameters are its datastore'
               "(dbaas_api/datastores/<name>/knowledge.py: types, ranges, which need a restart, which the service "
               "manages) and checked by the code that writes the server's configuration, so they change "
               "with a release, not through the API. GET lists and shows them.")
-ROOT_HISTORY = "Root history is not kept: GET /instances/{id}/root says whether root is enabled now."
 
 
 def not_built(ns, url, reason, rule, *methods):
@@ -32,5 +31,3 @@ def not_built(ns, url, reason, rule, *methods):
 
 ssl_ns = Namespace("instance-ssl", description="Instance TLS (not built: 501)")
 not_built(ssl_ns, "", SSL, "dbaas:instance:ssl", "get", "post")
-mgmt_ns = Namespace("mgmt-not-built", description="Management calls not built (501)")
-not_built(mgmt_ns, "/instances/<instance_id>/root", ROOT_HISTORY, "dbaas:mgmt:instance:show", "get")

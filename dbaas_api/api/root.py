@@ -8,7 +8,7 @@ from flask import Response, request
 from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import schemas
-from dbaas_api.api.common import authorize, json_body, services
+from dbaas_api.api.common import authorize, caller_user_id, json_body, services
 
 ns = Namespace("root", description="The instance's root (superuser) account")
 
@@ -35,7 +35,8 @@ class Root(Resource):
         project = authorize(project_id, "dbaas:root:create")
         body = json_body() if request.get_data() else None
         schemas.validate(schemas.ROOT_ENABLE, body)
-        name, password = services().accounts.enable_root(project, instance_id, (body or {}).get("password"))
+        name, password = services().accounts.enable_root(project, instance_id, (body or {}).get("password"),
+                                                         by=caller_user_id(project_id))
         return {"user": {"name": name, "password": password}}
 
     @ns.response(204, "Root is being disabled")

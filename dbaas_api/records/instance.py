@@ -187,7 +187,7 @@ def parameters(spec, key=resource_key, retired=()):
         if user.password is not None:
             values[f"{prefix}_password"] = user.password
     if spec.root is not None:
-        values["root_enabled"] = "yes"
+        values["root_enabled"] = root_mark(spec.root)
         if spec.root.password is not None:
             values["root_password"] = spec.root.password
     values.update({name: "" for name in retired})
@@ -224,9 +224,23 @@ def spec_from_stack(stack):
         **_read(PARAMETERS, values),
         databases=tuple(sorted(databases)), database_options=database_options,
         users=tuple(sorted(users, key=lambda u: (u.name, u.host))),
-        root=RootSpec() if values.get("root_enabled") else None, configuration=configuration,
+        root=root_from(values.get("root_enabled")), configuration=configuration,
         access=access_from_parameters(values), placement=placement_from_parameters(values),
         replica_seed=values.get("replica_seed") or None)
+
+
+def root_mark(root):
+    """``root_enabled``'s text: when and by whom root was enabled ("<time> <user id>"), or
+    "yes" when that is not known. Heat keeps it as a plain parameter: no secret in it."""
+    return f"{root.enabled_at} {root.enabled_by}".strip() if root.enabled_at else "yes"
+
+
+def root_from(text):
+    """The RootSpec ``root_enabled`` says (None: root is not enabled)."""
+    if not text:
+        return None
+    at, _, by = ("", "", "") if text == "yes" else text.partition(" ")
+    return RootSpec(enabled_at=at, enabled_by=by)
 
 
 def placement_from_parameters(values):

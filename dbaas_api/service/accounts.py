@@ -11,14 +11,18 @@ Passwords go to Heat as hidden parameters and come back from nowhere: no answer,
 error here carries one; root's generated password is returned once, by enable_root.
 """
 import contextlib
+import re
 import secrets
 import string
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from urllib.parse import unquote
 
 from dbaas_api import datastores, errors
 from dbaas_api.model import RootSpec, UserSpec
 from dbaas_api.service.changes import Change
+
+USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")   # a Keystone user id, as root history keeps it
 
 ROOT_PASSWORD_LENGTH = 32
 _ROOT_ALPHABET = string.ascii_letters + string.digits
@@ -185,13 +189,22 @@ class AccountService:
         _need_root(current.datastore)
         return current.spec.root is not None
 
-    def enable_root(self, project_id, instance_id, password=None):
+    def root_history(self, project_id, instance_id):
+        """The RootSpec of the instance (None: root is not enabled): when and by whom."""
+        current = self.changes.read(project_id, instance_id)
+        _need_root(current.datastore)
+        return current.spec.root
+
+    def enable_root(self, project_id, instance_id, password=None, by=""):
         """(root user name, password): the caller's password, else a generated one. Enabling
-        again sets a new password."""
+        again sets a new password; the history keeps the first enable (as Trove's does)."""
         def change(current):
             _need_root(current.datastore)
             current.datastore.validate_password(chosen, field="password")
-            return Change(replace(current.spec, root=RootSpec(password=chosen)))
+            first = current.spec.root if current.spec.root and current.spec.root.enabled_at else None
+            at = first.enabled_at if first else datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            who = first.enabled_by if first else (by if USER_ID.match(by or "") else "")
+            return Change(replace(current.spec, root=RootSpec(password=chosen, enabled_at=at, enabled_by=who)))
         chosen = password or "".join(secrets.choice(_ROOT_ALPHABET) for _ in range(ROOT_PASSWORD_LENGTH))
         result = self.changes.apply(project_id, instance_id, change)
         return datastores.get(result.spec.datastore).root_user, chosen

@@ -6,6 +6,7 @@ import uuid
 import pytest
 import requests
 
+from tests.e2e.support import settled
 from tests.harness import Stack
 from tests.keystone import wait_for
 
@@ -245,3 +246,22 @@ def test_no_secret_reaches_a_log(keystone, keystone_stack, tenants, alices_insta
     for secret in (PASSWORD, *keystone.secrets, *tokens):
         assert secret not in logs
     assert PASSWORD not in keystone.log_text()
+
+
+def test_root_history_names_the_user_who_first_enabled_root(keystone, keystone_stack, tenants):
+    """GET /mgmt/instances/{id}/root: Trove's root history, for the admin only."""
+    alice, admin = tenants["alice"], tenants["admin"]
+    created = alice.create_instance(name="alpha-rooted", flavorRef="1", volume={"size": 1},
+                                    datastore={"type": "postgresql"})
+    try:
+        alice.wait_status(created["id"])
+        url = f"/mgmt/instances/{created['id']}/root"
+        assert admin.get(url).json()["root_history"] == {"id": created["id"], "enabled": "Never", "user": "Nobody"}
+        assert alice.post(f"/instances/{created['id']}/root").status_code == 200
+        settled(keystone_stack, created["id"])
+        history = admin.get(url).json()["root_history"]
+        assert history["user"] == keystone.account("alice").session().get_user_id() and history["enabled"] != "Never"
+        response = alice.get(url)
+        assert response.status_code == 403 and list(response.json()) == ["forbidden"]
+    finally:
+        alice.delete_and_wait(created["id"])

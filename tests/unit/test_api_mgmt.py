@@ -1,5 +1,7 @@
 """The management calls and the 501s of the calls not built, over the FAKE gateway of
 api_fakes (the keystone e2e tests run them as a real admin)."""
+import re
+
 import pytest
 
 from tests.unit.api_fakes import Harness, assert_trove_error
@@ -10,7 +12,8 @@ def admin(tmp_path):
     """No admin exists in the no-auth profile: a policy file lets the members of proj-x in."""
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("".join(f'"dbaas:mgmt:{rule}": "rule:project_member"\n'
-                                   for rule in ("instance:show", "instance:action", "datastore_version:list",
+                                   for rule in ("instance:show", "instance:action", "instance:root",
+                                                "datastore_version:list",
                                                 "datastore_version:show", "datastore_version:create",
                                                 "datastore_version:update", "datastore_version:delete",
                                                 "datastore_version:parameter:list",
@@ -50,7 +53,7 @@ def test_mgmt_actions_not_built_are_501_with_a_reason(admin, action):
 @pytest.mark.parametrize("method, path", [
     ("get", "/instances/{id}/ssl"),
     ("post", "/mgmt/datastores/versions/v1/parameters"), ("put", "/mgmt/datastores/versions/v1/parameters/p"),
-    ("delete", "/datastores/postgresql"), ("get", "/mgmt/instances/{id}/root"),
+    ("delete", "/datastores/postgresql")
 ])
 def test_calls_of_troves_reference_not_built_are_501_not_404(admin, method, path):
     response = getattr(admin.client, method)(admin.url(path.format(id="x"), project="proj-x"), json={})
@@ -174,3 +177,27 @@ def test_mgmt_parameters_are_the_versions_rules_and_not_changed(admin):
         response = getattr(admin.client, method)(
             admin.url(f"/mgmt/datastores/versions/{version_id}/parameters{suffix}", project="proj-x"), json={})
         assert "datastore's rules" in assert_trove_error(response, 501, "notImplemented")
+
+
+def test_root_history_says_when_root_was_first_enabled_and_by_whom(admin):
+    created = admin.create(project="proj-a", datastore={"type": "mariadb"})
+    admin.gateway.finish(created["id"])
+    url = f"/mgmt/instances/{created['id']}/root"
+    never = admin.get(url, project="proj-x").get_json()
+    assert never == {"root_history": {"id": created["id"], "enabled": "Never", "user": "Nobody"}}
+    admin.client.post(admin.url(f"/instances/{created['id']}/root", project="proj-a"), json=None,
+                      headers={"X-User-Id": "not a user id, in the no-auth profile"})
+    admin.gateway.finish(created["id"])
+    first = admin.get(url, project="proj-x").get_json()["root_history"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", first["enabled"]) and first["user"] == "Nobody"
+    admin.post(f"/instances/{created['id']}/root", {"password": "another-Root-pw1"}, project="proj-a")
+    admin.gateway.finish(created["id"])
+    assert admin.get(url, project="proj-x").get_json()["root_history"] == first   # the first enable
+    assert_trove_error(Harness().get(url), 403, "forbidden")
+
+
+def test_root_marks_read_back_and_a_stack_from_before_says_unknown():
+    from dbaas_api.model import RootSpec
+    from dbaas_api.records.instance import root_from, root_mark
+    assert root_from(root_mark(RootSpec("pw", "2026-12-02T18:00:00", "u1"))) == RootSpec(None, "2026-12-02T18:00:00", "u1")
+    assert root_from("yes") == RootSpec() and root_mark(RootSpec()) == "yes" and root_from("") is None
