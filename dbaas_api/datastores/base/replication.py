@@ -1,9 +1,9 @@
 """The replication role: a primary and the replicas that follow it (see
 docs/replication.md, drivers/local/, heat_plugins/local_server.py)."""
 import hmac
-import time
 
 from dbaas_api import errors
+from dbaas_api.waiting import TimedOut, poll_until
 
 
 class Replication:
@@ -75,13 +75,10 @@ class Replication:
     def wait_replayed(self, address, port, password, position, timeout):
         """Return once the running replica has replayed everything up to ``position``;
         errors.DBaaSError after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.replication_state(address, port, password)
-            if state["position"] >= position:
-                return state
-            if time.monotonic() > deadline:
-                raise errors.DBaaSError(f"The replica at {address} did not replay up to the old primary's "
-                                        f"position within {timeout:.0f} s.")
-            time.sleep(0.01)
+        try:
+            return poll_until(lambda: self.replication_state(address, port, password),
+                              until=lambda state: state["position"] >= position, timeout=timeout, interval=0.01)
+        except TimedOut:
+            raise errors.DBaaSError(f"The replica at {address} did not replay up to the old primary's "
+                                    f"position within {timeout:.0f} s.") from None
 

@@ -1,13 +1,13 @@
 """MariaDB Galera clusters."""
 import contextlib
 import hashlib
-import time
 
 import pymysql
 
 from dbaas_api import errors
 from dbaas_api.datastores.base import Clustering
 from dbaas_api.datastores.mariadb.client import Client
+from dbaas_api.waiting import TimedOut, poll_until
 
 
 class MariaDBCluster(Client, Clustering):
@@ -107,17 +107,20 @@ class MariaDBCluster(Client, Clustering):
 
     def join_cluster(self, address, port, admin_password, membership, timeout=120):
         """Done when the member says it is Synced with a primary component."""
-        deadline = time.monotonic() + timeout
-        state = {}
-        while time.monotonic() < deadline:
-            with contextlib.suppress(pymysql.MySQLError, OSError):
-                state = self.member_status(address, port, admin_password)
-                if (state.get("wsrep_local_state_comment") == "Synced"
-                        and state.get("wsrep_cluster_status") == "Primary"):
-                    return
-            time.sleep(0.1)
-        raise errors.DBaaSError(f"The Galera member at {address} did not sync within {timeout} s "
-                                f"(state: {state.get('wsrep_local_state_comment', 'unknown')}).")
+        seen = {}   # what it said last (a refused connection in between says nothing new)
+
+        def status():
+            status = self.member_status(address, port, admin_password)
+            seen.clear()
+            seen.update(status)
+            return status
+        try:
+            poll_until(status, until=lambda state: (state.get("wsrep_local_state_comment") == "Synced"
+                                                     and state.get("wsrep_cluster_status") == "Primary"),
+                       timeout=timeout, interval=0.1, retry=(pymysql.MySQLError, OSError))
+        except TimedOut:
+            raise errors.DBaaSError(f"The Galera member at {address} did not sync within {timeout} s "
+                                    f"(state: {seen.get('wsrep_local_state_comment', 'unknown')}).") from None
 
     def leave_cluster(self, address, port, admin_password, membership, others):
         """A clean shutdown is how a Galera member leaves: the others see it go and the

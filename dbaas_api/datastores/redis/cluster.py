@@ -8,6 +8,7 @@ import redis
 from dbaas_api import errors
 from dbaas_api.datastores.base import Clustering
 from dbaas_api.datastores.redis.client import Client
+from dbaas_api.waiting import TimedOut, poll_until
 
 
 class RedisCluster(Client, Clustering):
@@ -180,19 +181,17 @@ class RedisCluster(Client, Clustering):
         with self._replication_client(primary, port, admin_password) as master:
             master_id = master.execute_command("CLUSTER", "MYID")
         deadline = time.monotonic() + self.CLUSTER_TIMEOUT
-        while True:   # the node must know the master first (gossip after MEET)
-            try:
-                client.execute_command("CLUSTER", "REPLICATE", master_id)
-                break
-            except redis.ResponseError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        while client.info("replication").get("master_link_status") != "up":
-            if time.monotonic() > deadline:
-                raise errors.DBaaSError(f"The Redis Cluster replica did not link to {primary} within "
-                                        f"{self.CLUSTER_TIMEOUT:.0f} s.")
-            time.sleep(0.05)
+        try:   # the node must know the master first (gossip after MEET)
+            poll_until(lambda: client.execute_command("CLUSTER", "REPLICATE", master_id), until=lambda _: True,
+                       timeout=self.CLUSTER_TIMEOUT, interval=0.1, retry=(redis.ResponseError,))
+        except TimedOut as exc:
+            raise exc.last from None   # the node's own refusal
+        try:
+            poll_until(lambda: client.info("replication").get("master_link_status") == "up",
+                       timeout=deadline - time.monotonic(), interval=0.05)
+        except TimedOut:
+            raise errors.DBaaSError(f"The Redis Cluster replica did not link to {primary} within "
+                                    f"{self.CLUSTER_TIMEOUT:.0f} s.") from None
 
     @staticmethod
     def _nodes(client):
@@ -210,27 +209,31 @@ class RedisCluster(Client, Clustering):
         """Until the node says the cluster is ok (unless not ``covered`` yet: a new cluster's
         masters before the last), knows ``members`` nodes (and every one of ``peers`` knows it
         too), or no longer knows ``forgotten``."""
-        deadline = time.monotonic() + self.CLUSTER_TIMEOUT
-        state = {}
-        while time.monotonic() < deadline:
-            with contextlib.suppress(redis.RedisError, errors.DBaaSError):
-                with self._replication_client(address, port, admin_password, timeout=2) as client:
-                    state = self.member_status(address, port, admin_password)
-                    nodes = self._nodes(client)
-                    done = state.get("cluster_state") == "ok" or not covered
-                    if members is not None:
-                        done = done and len(nodes) >= members and all(
-                            "handshake" not in node["flags"] for node in nodes.values())
-                    if forgotten is not None:
-                        done = done and forgotten not in nodes
-                    for peer in peers if done else ():
-                        with self._replication_client(peer, port, admin_password, timeout=2) as other:
-                            done = done and address in {n["address"] for n in self._nodes(other).values()}
-                    if done:
-                        return
-            time.sleep(0.05)
-        raise errors.DBaaSError(f"The Redis Cluster at {address} did not settle within {self.CLUSTER_TIMEOUT:.0f} s "
-                                f"(state: {state.get('cluster_state', 'unknown')}).")
+        state = {}   # what the node said last
+
+        def settled():
+            with self._replication_client(address, port, admin_password, timeout=2) as client:
+                status = self.member_status(address, port, admin_password)
+                state.clear()
+                state.update(status)
+                nodes = self._nodes(client)
+                done = state.get("cluster_state") == "ok" or not covered
+                if members is not None:
+                    done = done and len(nodes) >= members and all(
+                        "handshake" not in node["flags"] for node in nodes.values())
+                if forgotten is not None:
+                    done = done and forgotten not in nodes
+                for peer in peers if done else ():
+                    with self._replication_client(peer, port, admin_password, timeout=2) as other:
+                        done = done and address in {n["address"] for n in self._nodes(other).values()}
+                return done
+        try:
+            poll_until(settled, timeout=self.CLUSTER_TIMEOUT, interval=0.05,
+                       retry=(redis.RedisError, errors.DBaaSError))
+        except TimedOut:
+            timeout = f"{self.CLUSTER_TIMEOUT:.0f} s"
+            raise errors.DBaaSError(f"The Redis Cluster at {address} did not settle within {timeout} "
+                                    f"(state: {state.get('cluster_state', 'unknown')}).") from None
 
     def _cli(self, admin_password, *args):
         """redis-cli with the password in its environment; its output only in the error."""

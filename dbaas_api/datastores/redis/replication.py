@@ -1,9 +1,8 @@
 """Redis replication (replicaof)."""
-import time
-
 from dbaas_api import errors
 from dbaas_api.datastores.base import Replication
 from dbaas_api.datastores.redis.client import Client
+from dbaas_api.waiting import TimedOut, poll_until
 
 
 class RedisReplication(Client, Replication):
@@ -37,12 +36,12 @@ class RedisReplication(Client, Replication):
 
     def after_replica_start(self, paths, address, port, password, source):
         """Done once the link to the source is up (the first full sync is loaded)."""
-        deadline = time.monotonic() + self.LINK_TIMEOUT
-        while self._info(address, port, password).get("master_link_status") != "up":
-            if time.monotonic() > deadline:
-                raise errors.DBaaSError(f"The Redis replica at {address} did not link to its source within "
-                                        f"{self.LINK_TIMEOUT:.0f} s.")
-            time.sleep(0.05)
+        try:
+            poll_until(lambda: self._info(address, port, password).get("master_link_status") == "up",
+                       timeout=self.LINK_TIMEOUT, interval=0.05)
+        except TimedOut:
+            raise errors.DBaaSError(f"The Redis replica at {address} did not link to its source within "
+                                    f"{self.LINK_TIMEOUT:.0f} s.") from None
 
     def replication_state(self, address, port, password):
         info = self._info(address, port, password)
