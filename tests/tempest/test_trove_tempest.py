@@ -51,8 +51,6 @@ EXPECTED_FAILURES = {
     "test_instance_actions.TestInstanceActionsPostgreSQL.test_instance_upgrade": ROOT_AT_SETUP,
     "test_instance_actions.TestInstanceActionsPostgreSQL.test_resize": ROOT_AT_SETUP,
     "test_instance_actions.TestInstanceActionsPostgreSQL.test_rebuild": ROOT_AT_SETUP,
-    "test_backup.TestBackupPostgreSQL.test_backup_full": ROOT_AT_SETUP,
-    "test_backup.TestBackupPostgreSQL.test_backup_incremental": f"{ROOT_AT_SETUP}; item 6",
     "test_replication.TestReplicationPostgreSQL.test_replication": ROOT_AT_SETUP,
 }
 # Skipped by the plugin's own options, each for a service this machine cannot run (README):
