@@ -162,7 +162,9 @@ class ConfigurationService:
             stack.get("stack_status")), DELETE_WAIT)
 
     def _reapply(self, project_id, configuration, users):
-        missed = []
+        """Each instance in turn, answered once each has the values (service/changes.py);
+        one whose server failed to take them does not stop the others."""
+        missed, failed = [], []
         for instance in users:
             try:
                 self.changes.apply(project_id, instance.id, lambda current: _reattach(current, configuration))
@@ -170,6 +172,11 @@ class ConfigurationService:
                 pass  # deleted, or the group detached, meanwhile: nothing to apply
             except errors.Conflict:
                 missed.append(instance.id)
+            except errors.ServiceUnavailable as exc:
+                failed.append(exc.message)
+        if failed:
+            raise errors.ServiceUnavailable(f"Configuration group '{configuration.id}' was changed, but "
+                                            + " ".join(failed))
         if missed:
             raise errors.Conflict(
                 f"Configuration group '{configuration.id}' was changed, but instances {', '.join(missed)} "

@@ -124,3 +124,21 @@ def test_a_restart_required_instance_takes_every_action(api, body):
                    ).status_code == 202
     assert api.get(f"/instances/{iid}").get_json()["instance"]["status"] == "RESTART_REQUIRED"
     assert api.post(f"/instances/{iid}/action", body).status_code == 202
+
+
+def test_a_group_update_reaches_every_instance_even_when_one_fails():
+    api = slow_api(SlowHeat(outcome="UPDATE_FAILED", reason="the server is gone"))
+    response = api.post("/configurations", {"configuration": {
+        "name": "g", "values": {"work_mem": 8192}, "datastore": {"type": "postgresql", "version": "15"}}})
+    group = response.get_json()["configuration"]["id"]
+    api.gateway.finish(group)
+    ids = []
+    for _ in range(2):
+        created = api.create(datastore={"type": "postgresql"}, configuration=group)
+        api.gateway.finish(created["id"])
+        ids.append(created["id"])
+    api.gateway.finish(group, "UPDATE_COMPLETE")
+    response = api.patch(f"/configurations/{group}", {"configuration": {"values": {"work_mem": 16384}}})
+    message = assert_trove_error(response, 503, "serviceUnavailable")
+    assert all(iid in message for iid in ids) and "the server is gone" in message
+    assert {update["id"] for update in api.gateway.updates} >= set(ids)
