@@ -1,10 +1,13 @@
 """DBaaS::Backup: a backup of an instance, stored in Swift or a local directory.
 
-``handle_create`` runs the datastore's own backup tool against the instance's server and
-streams its output into storage (see dbaas_api/backup/), in a worker process of its own
-(dbaas_api/backup/worker.py) that holds a few MiB whatever the database's size. Size, SHA-256
-and location become the resource's attributes
-(the backup stack's outputs); the position (where an incremental on top starts) too.
+``handle_create`` starts a worker process (dbaas_api/backup/worker.py, holding a few MiB
+whatever the database's size) that runs the datastore's own backup tool against the
+instance's server and streams its output into storage (see dbaas_api/backup/);
+``check_create_complete`` looks at the worker once per poll, as Heat's own plugins look at
+their cloud's work, so that Heat's timeout and cancel end a backup that hangs
+(``handle_create_cancel``: the worker stops its tool, what it stored is removed). Size,
+SHA-256 and location become the resource's attributes (the backup stack's outputs); the
+position (where an incremental on top starts) too.
 
 Where the instance's admin endpoint comes from: the instance's own stack, loaded from Heat's
 database in this engine (heat_plugins/instance_stacks.py). So the admin password never
@@ -14,6 +17,7 @@ worker (the engine's child) through a pipe.
 The location is recorded as the resource id before the first byte is stored, so delete finds
 the objects of a backup whose engine died mid-way; a failed backup removes what it stored.
 """
+import contextlib
 import json
 import shutil
 
@@ -27,6 +31,7 @@ from dbaas_api.backup import client, streams
 from dbaas_api.config import Settings
 from dbaas_api.errors import DBaaSError
 from heat_plugins import instance_stacks
+from heat_plugins.failures import resource_in_error
 
 
 class Backup(resource.Resource):
@@ -66,6 +71,8 @@ class Backup(resource.Resource):
     }
 
     def handle_create(self):
+        """Start the backup in a worker process and hand the worker to check_create_complete,
+        so that Heat's timeout and cancel can end it (handle_create_cancel)."""
         settings = Settings.from_env()
         datastore = datastores.get(self.properties[self.DATASTORE])
         prefix = self.stack.id   # the backup's id
@@ -75,24 +82,34 @@ class Backup(resource.Resource):
         workdir = self._workdir(settings)
         workdir.mkdir(parents=True, mode=0o700, exist_ok=True)
         try:
-            source = self._source(workdir)
-            result = client.call(client.request(datastore.name, prefix, source, parent and parent.get("position"),
-                                                container),
-                                 ahead=True)
-        except backup_storage.StorageRefused as exc:
-            # Heat retries a create only after ResourceInError (6 tries, ~69 s of BUILDING):
-            # full or read-only storage stays so; this fails at once.
-            raise exception.Error(exc.message)
-        except DBaaSError as exc:
-            raise exception.ResourceInError(resource_status="ERROR", status_reason=exc.message)
-        finally:
+            with _translated():
+                source = self._source(workdir)
+            return client.start(client.request(datastore.name, prefix, source, parent and parent.get("position"),
+                                               container))
+        except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
+            raise
+
+    def check_create_complete(self, worker):
+        """One look at the worker: done once the backup is stored."""
+        try:
+            with _translated():
+                result = worker.poll()
+        except BaseException:
+            shutil.rmtree(self._workdir(Settings.from_env()), ignore_errors=True)
+            raise
+        if result is None:
+            return False
+        shutil.rmtree(self._workdir(Settings.from_env()), ignore_errors=True)
         self.data_set(self.SIZE, str(result["size"]))
         self.data_set(self.CHECKSUM, result["checksum"])
         self.data_set(self.POSITION, json.dumps(result["position"]))
+        return True
 
-    def check_create_complete(self, token):
-        return True   # handle_create returns once the backup is stored
+    def handle_create_cancel(self, worker):
+        """Heat's timeout or cancel: the worker stops its tool; what it stored goes (as delete)."""
+        worker.stop()
+        self.handle_delete()
 
     def handle_delete(self):
         if self.resource_id is None:
@@ -125,6 +142,18 @@ class Backup(resource.Resource):
         return streams.Source(host=server.host, port=server.port, password=server.password,
                               version=self.properties[self.DATASTORE_VERSION], datadir=server.datadir,
                               workdir=workdir)
+
+
+@contextlib.contextmanager
+def _translated():
+    """Our errors as Heat's (failures.py), a refusing storage apart: Heat retries a create only
+    after ResourceInError (6 tries, ~69 s of BUILDING), and full or read-only storage stays so;
+    this fails at once."""
+    with resource_in_error():
+        try:
+            yield
+        except backup_storage.StorageRefused as exc:
+            raise exception.Error(exc.message) from exc
 
 
 def resource_mapping():

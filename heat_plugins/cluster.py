@@ -8,7 +8,8 @@ address of the member it follows. The datastore module says what joining and lea
 (Galera: start with the peers in gcomm://, wait until Synced; Redis Cluster: meet, take a
 share of the slots or follow a master); this plugin only calls it at the right moments:
 
-- create: make the server with its membership, then ``join_cluster``;
+- create: make the server with its membership, then ``join_cluster`` (one step of the
+  driver's, as LocalServer's create);
 - update: new peers (a member before it was removed) are written for its next start;
 - delete of one member while the cluster stays (a shrink): ``leave_cluster`` first, handing
   its data to the members that stay, then the server goes; when the whole stack is deleted
@@ -20,7 +21,6 @@ from heat.engine import constraints, properties
 
 from dbaas_api import datastores
 from heat_plugins.failures import resource_in_error
-from dbaas_api.drivers.local import ServerSpec
 from heat_plugins.local_server import LocalServer
 
 
@@ -81,32 +81,22 @@ class LocalClusterMember(LocalServer):
                 "share": [int(n) for n in self.properties[self.SHARE]]}
 
     def handle_create(self):
+        """Create the server and join the cluster: one step, for check_create_complete."""
         key = self.physical_resource_name()
         self.resource_id_set(key)   # before anything exists, so that delete can always find it
-        owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
-                 "project": self.stack.context.project_id, "cluster": self.properties[self.CLUSTER]}
-        datastore = datastores.get(self.properties[self.DATASTORE])
-        membership = self._membership()
-        password = self.properties[self.ADMIN_PASSWORD]
-        with resource_in_error():
-            instance = self.driver().create(key, ServerSpec(
-                datastore, self.properties[self.DATASTORE_VERSION],
-                datastores.find_flavor(self.properties[self.FLAVOR]), password, owner=owner,
-                overrides=self.properties[self.CONFIGURATION], membership=membership))
-            datastore.join_cluster(instance.address, instance.port, password, membership)
-        return key
+        spec = dict(self._spec(), owner=dict(self._owner(), cluster=self.properties[self.CLUSTER]),
+                    membership=self._membership(), restore=None, replica_of=None, band=None, fixed_ip=None,
+                    allowed_cidrs=())
+        return self._step([("create", {"spec": spec}), ("join_cluster", {"membership": self._membership()})])
 
-    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
-        super().handle_update(json_snippet, tmpl_diff, prop_diff)
-        if self.resource_id and (self.PEERS in prop_diff or self.PRIMARY in prop_diff):
-            driver = self.driver()
+    def _update_calls(self, prop_diff):
+        calls = super()._update_calls(prop_diff)
+        if self.PEERS in prop_diff or self.PRIMARY in prop_diff:
             membership = self._membership(prop_diff.get(self.PEERS), prop_diff.get(self.PRIMARY))
-            with resource_in_error():
-                driver.set_membership(self.resource_id, membership)
-                instance = driver.get(self.resource_id)
-                if self.PRIMARY in prop_diff and instance is not None and instance.pid is not None:
-                    datastores.get(instance.datastore).follow_primary(
-                        instance.address, instance.port, self.properties[self.ADMIN_PASSWORD], membership)
+            calls.append(("set_membership", {"membership": membership}))
+            if self.PRIMARY in prop_diff:
+                calls.append(("follow_primary", {"membership": membership}))
+        return calls
 
     def handle_delete(self):
         if not self.resource_id:

@@ -5,6 +5,13 @@ server gets its own data directory and its own loopback address at the datastore
 port, just as a cloud server gets its own IP. The process runs in its own session with a
 tracked pid, so it survives an engine restart and can always be found again.
 
+Heat's contract, as Heat's own plugins keep it: ``handle_create`` and ``handle_update`` start
+the driver's work as one step in a process of its own (drivers/local/steps.py) and return it;
+``check_*_complete`` looks at it once per poll. So Heat's timeout (timeout_mins), a cancel
+(reset_status) or a delete of the stack ends a step that hangs: ``handle_*_cancel`` kills
+the step, and a create's cancel removes what it made. The step does not die with the engine:
+a create the engine's death interrupted finishes, and reset_status's check finds its server.
+
 Replication (docs/replication.md): ``replica_of`` is the id of the instance whose server
 this one follows ("" while it takes writes). At create the server is seeded from that
 instance's; an update of it is a role change: "" promotes the server (after fencing the old
@@ -18,10 +25,9 @@ from heat.common.i18n import _
 from heat.engine import attributes, constraints, properties, resource, support
 
 from dbaas_api import datastores
-from dbaas_api.backup import streams
 from dbaas_api.config import Settings
 from dbaas_api.drivers import local as local_driver
-from dbaas_api.drivers.local import LocalDriver, ServerSpec
+from dbaas_api.drivers.local import LocalDriver, steps
 from dbaas_api.service import access as access_rules
 from heat_plugins import instance_stacks
 from heat_plugins.failures import resource_in_error, validation_failed
@@ -198,27 +204,47 @@ class LocalServer(resource.Resource):
                 "ds": datastore.title, "log": unknown[0]})
 
     def handle_create(self):
+        """Start the create (a step process of the driver's, drivers/local/steps.py) and hand
+        it to check_create_complete: Heat's timeout and cancel can end it there."""
         key = self.physical_resource_name()
         # Record the key before anything exists, so that delete can always find it.
         self.resource_id_set(key)
-        owner = {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
-                 "project": self.stack.context.project_id}
         with resource_in_error():
-            self.driver().create(key, ServerSpec(
-                datastores.get(self.properties[self.DATASTORE]),
-                self.properties[self.DATASTORE_VERSION],
-                datastores.find_flavor(self.properties[self.FLAVOR]),
-                self.properties[self.ADMIN_PASSWORD],
-                owner=owner,
-                restore=self._restore_chain(),
-                overrides=self.properties[self.CONFIGURATION],
-                allowed_cidrs=access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
-                replica_of=self._seed_source(),
-                band=self.properties[self.SUBNET_CIDR] or None,
-                fixed_ip=self.properties[self.FIXED_IP] or None,
-                logs=tuple(self.properties[self.GUEST_LOGS]),
-            ))
-        return key
+            spec = self._spec()
+        return self._step([("create", {"spec": spec})])
+
+    def _spec(self):
+        """The new server (a ServerSpec's fields as JSON, the password apart: see _step)."""
+        return {
+            "datastore": self.properties[self.DATASTORE], "version": self.properties[self.DATASTORE_VERSION],
+            "flavor": self.properties[self.FLAVOR], "owner": self._owner(),
+            "restore": list(self.properties[self.RESTORE_FROM]) or None,
+            "overrides": self.properties[self.CONFIGURATION],
+            "allowed_cidrs": access_rules.allowed_cidrs(list(self.properties[self.ALLOWED_CIDRS])),
+            "replica_of": self._source_fields(self._endpoint(self.properties[self.REPLICA_OF])),
+            "band": self.properties[self.SUBNET_CIDR] or None, "fixed_ip": self.properties[self.FIXED_IP] or None,
+            "logs": list(self.properties[self.GUEST_LOGS]),
+        }
+
+    def _owner(self):
+        return {"stack_id": self.stack.id, "stack_name": self.stack.name, "resource": self.name,
+                "project": self.stack.context.project_id}
+
+    def _step(self, calls):
+        """Start the driver's calls in a step process; the password goes through its stdin."""
+        with resource_in_error():
+            return steps.Step(Settings.from_env().state_dir, self.resource_id, calls,
+                              self.properties[self.ADMIN_PASSWORD])
+
+    def check_create_complete(self, step):
+        """One look: done once the server accepts an authenticated admin connection."""
+        with resource_in_error():
+            return step.poll()
+
+    def handle_create_cancel(self, step):
+        """Heat's timeout or cancel: end the step and remove what it made (process, directory)."""
+        step.cancel()
+        self.driver().destroy(self.resource_id)
 
     # A failed update (a restart whose server would not start, say) must not make Heat
     # replace the server on the next update: a replacement is a new, empty server, and the
@@ -238,62 +264,64 @@ class LocalServer(resource.Resource):
             raise exception.ResourceInError(resource_status="ERROR",
                                             status_reason="The server is not running; restart the instance.")
 
-    def check_create_complete(self, key):
-        # create() returns only once the server accepts authenticated connections.
-        return True
-
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
-        if not self.resource_id:
-            return
-        driver, password = self.driver(), self.properties[self.ADMIN_PASSWORD]
+        """Start the update's driver calls (one step, in order) for check_update_complete."""
+        calls = self._update_calls(prop_diff) if self.resource_id else []
+        return self._step(calls) if calls else None
+
+    def _update_calls(self, prop_diff):
+        calls = []
+        if self.CONFIGURATION in prop_diff:
+            calls.append(("set_overrides", {"values": prop_diff[self.CONFIGURATION] or {}}))
+        if self.GUEST_LOGS in prop_diff:   # before a restart, which then starts with them
+            calls.append(("set_logs", {"logs": list(prop_diff[self.GUEST_LOGS] or [])}))
+        if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
+            calls.append(("resize", {"flavor": prop_diff[self.FLAVOR]}))
+        # A restart, unless the resize just did one (after a failed update Heat may send
+        # both: the server is down then, and the restart is what starts it).
+        if self.RESTART_GENERATION in prop_diff:
+            calls.append(("restart", {"unless_running": self.FLAVOR in prop_diff}))
+        if self.ALLOWED_CIDRS in prop_diff:
+            calls.append(("set_access", {"cidrs": access_rules.allowed_cidrs(list(prop_diff[self.ALLOWED_CIDRS]))}))
+        if self.REPLICA_OF in prop_diff:
+            fence = prop_diff.get(self.REPLICA_FENCE, self.properties[self.REPLICA_FENCE])
+            calls.append(self._role_change(prop_diff[self.REPLICA_OF] or "", fence or ""))
+        return calls
+
+    def check_update_complete(self, step):
+        if step is None:
+            return True
         with resource_in_error():
-            if self.CONFIGURATION in prop_diff:
-                driver.set_overrides(self.resource_id, prop_diff[self.CONFIGURATION] or {})
-            if self.GUEST_LOGS in prop_diff:   # before a restart, which then starts with them
-                driver.set_logs(self.resource_id, list(prop_diff[self.GUEST_LOGS] or []), password)
-            if self.FLAVOR in prop_diff:   # restarts a running server with the new settings
-                driver.resize(self.resource_id, datastores.find_flavor(prop_diff[self.FLAVOR]), password)
-            # A restart, unless the resize just did one (after a failed update Heat may send
-            # both: the server is down then, and the restart is what starts it).
-            if self.RESTART_GENERATION in prop_diff and (
-                    self.FLAVOR not in prop_diff or not driver.is_running(self.resource_id)):
-                driver.restart(self.resource_id, password)
-            if self.ALLOWED_CIDRS in prop_diff:
-                driver.set_access(self.resource_id, access_rules.allowed_cidrs(list(prop_diff[self.ALLOWED_CIDRS])),
-                                  password)
-            if self.REPLICA_OF in prop_diff:
-                self._change_role(prop_diff[self.REPLICA_OF] or "",
-                                  prop_diff.get(self.REPLICA_FENCE, self.properties[self.REPLICA_FENCE]) or "")
+            return step.poll()
+
+    def handle_update_cancel(self, step):
+        """Heat's cancel (reset_status) or timeout: end the step; the server stays as the step
+        left it (a restart puts it right), its data untouched."""
+        if step is not None:
+            step.cancel()
 
     def handle_delete(self):
         if self.resource_id:
             self.driver().destroy(self.resource_id)  # tolerates "already gone"
 
-    def _change_role(self, replica_of, fence):
-        password = self.properties[self.ADMIN_PASSWORD]
-        if replica_of:
-            self.driver().follow(self.resource_id, self._endpoint(replica_of), password)
-        else:
-            fenced = self._endpoint(fence, running=False).key if fence else None
-            self.driver().promote(self.resource_id, password, fenced=fenced)
+    def _role_change(self, replica_of, fence):
+        """The step call of a role change: follow another server, or take writes."""
+        with resource_in_error():
+            if replica_of:
+                return ("follow", {"source": self._source_fields(self._endpoint(replica_of))})
+            return ("promote", {"fenced": self._endpoint(fence, running=False).key if fence else None})
 
-    def _seed_source(self):
-        """The running server a new replica is seeded from (with its data dir, for tools
-        that read its files), or None."""
-        source = self._endpoint(self.properties[self.REPLICA_OF])
+    def _source_fields(self, source):
+        """A server of this replication set as the step's JSON (a streams.Source), or None."""
         if source is None:
             return None
-        return streams.Source(host=source.host, port=source.port, password=source.password,
-                              version=self.properties[self.DATASTORE_VERSION], datadir=source.datadir)
+        return {"host": source.host, "port": source.port, "password": source.password,
+                "version": self.properties[self.DATASTORE_VERSION],
+                "datadir": str(source.datadir) if source.datadir else None}
 
     def _endpoint(self, instance_id, running=True):
         """The server of another instance of the replication set, from its stack."""
         return instance_stacks.endpoint(self.context, instance_id, running) if instance_id else None
-
-    def _restore_chain(self):
-        """The backups to restore as verified streams (read only when the driver uses them)."""
-        chain = self.properties[self.RESTORE_FROM]
-        return streams.open_chain(Settings.from_env(), chain) if chain else None
 
     def _resolve_attribute(self, name):
         instance = self.driver().get(self.resource_id) if self.resource_id else None

@@ -3,6 +3,7 @@ request lines DBaaS::Backup and a restore send, and ``call``, which runs one in 
 process of its own and returns its answer or raises its error. Kept apart from the worker's
 own code so that streams.py (which restores through a worker) and the worker (which streams)
 import each other's modules in one direction only."""
+import contextlib
 import json
 import subprocess
 import sys
@@ -39,19 +40,41 @@ def call(line, pass_fds=(), ahead=False):
     of a second, already done) and start the next one once this one answered. It waits for
     its request on its stdin and stops with the engine as any worker does. Not for requests
     with descriptors to pass: a process' inherited descriptors are fixed when it starts."""
+    worker = _take(pass_fds, ahead)
+    try:
+        worker.send(line)
+        return worker.answer()
+    finally:
+        if ahead:
+            _start_ahead()
+
+
+def start(line):
+    """Send a request to the worker started ahead and return that worker at once, for a Heat
+    plugin's check_*_complete to ``poll`` it and its cancel to ``stop`` it."""
+    worker = _take((), True)
+    worker.send(line)
+    return worker
+
+
+def _take(pass_fds, ahead):
     global _ahead
     worker, _ahead = (_ahead, None) if ahead else (None, _ahead)
     if worker is None or worker.process.poll() is not None:
         worker = _Worker(pass_fds, warm=ahead)
-    try:
-        return worker.ask(line)
-    finally:
-        if ahead and _ahead is None:
-            _ahead = _Worker((), warm=True)
+    return worker
+
+
+def _start_ahead():
+    global _ahead
+    if _ahead is None:
+        _ahead = _Worker((), warm=True)
 
 
 class _Worker:
     """One worker process, started and waiting for its request."""
+
+    STOP_TIMEOUT = 10.0   # seconds for a stopped worker to end its tool and exit before SIGKILL
 
     def __init__(self, pass_fds=(), warm=False):
         self.stderr = tempfile.TemporaryFile()
@@ -59,16 +82,39 @@ class _Worker:
             [sys.executable, "-m", "dbaas_api.backup.worker", *(["--warm"] if warm else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, close_fds=True, pass_fds=pass_fds)
 
-    def ask(self, line):
+    def send(self, line):
+        try:
+            self.process.stdin.write(line.encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:   # it died waiting: answer says why
+            pass
+
+    def poll(self):
+        """None while it works; then its result, or its error raised (as ``call``)."""
+        if self.process.poll() is None:
+            return None
+        _start_ahead()
+        return self.answer()
+
+    def stop(self):
+        """Its end of stdin: the worker stops its tool and exits (killed if it does not)."""
+        with contextlib.suppress(BrokenPipeError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(self.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        self.stderr.close()
+
+    def answer(self):
         with self.stderr:
             try:
-                self.process.stdin.write(line.encode())
-                self.process.stdin.flush()
                 answer = self.process.stdout.readline()
-            except BrokenPipeError:   # it died waiting: its stderr says why
-                answer = b""
             finally:
-                self.process.stdin.close()
+                with contextlib.suppress(BrokenPipeError):
+                    self.process.stdin.close()
                 self.process.wait()
                 self.process.stdout.close()
             try:

@@ -4,6 +4,7 @@ import contextlib
 import os
 import signal
 import time
+import types
 import uuid
 
 import pytest
@@ -247,7 +248,7 @@ def test_a_failed_resize_is_error_with_a_clear_fault_and_a_restart_finishes_it(s
 def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack):
     """The server is frozen (SIGSTOP), so the restart's stop cannot finish and Heat's update
     stays in progress: the view says REBOOT with the stack's progress; reset_status asks Heat
-    to cancel it, which takes effect once the step under way returns (the server thawed): the
+    to cancel it, which ends the driver's step at once (LocalServer.handle_update_cancel): the
     instance ends ERROR with Heat's reason, and a restart then brings it back with its data."""
     from tests.e2e.support import write_and_read
     from dbaas_api.heat_gateway import HeatGateway
@@ -273,3 +274,63 @@ def test_a_restart_held_up_shows_its_progress_and_reset_status_cancels_it(stack)
         assert dbaas_wait(stack, client, iid).returncode == 0
         assert client.get(f"/instances/{iid}").json()["instance"]["operating_status"] == "HEALTHY"
         assert write_and_read("postgresql", host, *admin, "postgres") == "v"
+
+
+HUNG_SERVER = """
+heat_template_version: 2018-08-31
+resources:
+  admin_password:
+    type: OS::Heat::RandomString
+    properties: {length: 24, character_classes: [{class: lettersdigits, min: 24}]}
+  server:
+    type: DBaaS::Local::Server
+    properties:
+      datastore: redis
+      datastore_version: "7"
+      flavor: "1"
+      volume_size: 1
+      admin_password: {get_attr: [admin_password, value]}
+"""
+
+
+def test_a_create_that_hangs_is_ended_by_the_stack_timeout_and_cleaned_up(stack):
+    """The create's step waits for the state dir's address lock, which the test holds (as a
+    wedged process would): the server's create never finishes. Heat's timeout (timeout_mins)
+    cancels it, since check_create_complete only looks once per poll: the stack ends
+    CREATE_FAILED saying it timed out, and the step's process is gone with nothing made."""
+    import fcntl
+
+    from dbaas_api.drivers.local import steps
+    from tests.e2e import heat_cli
+    client = heat_cli.heat(stack, f"hang-{uuid.uuid4().hex[:8]}")
+    lock_path = stack.state_dir / "instances" / ".lock"
+    lock_path.parent.mkdir(mode=0o711, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        created = client.stacks.create(stack_name=f"hang-{uuid.uuid4().hex[:8]}", template=HUNG_SERVER,
+                                       timeout_mins=1, disable_rollback=True)["stack"]
+        try:
+            key = wait_for(lambda: client.resources.get(created["id"], "server").physical_resource_id,
+                           30, "the server's key")
+            assert wait_for(lambda: steps.step_pids(stack.state_dir, key), 30, "the create's step")
+            final = wait_for(lambda: _settled(client, created["id"]), 150, "Heat's timeout")
+            assert final.stack_status == "CREATE_FAILED", final.stack_status_reason
+            assert "timed out" in final.stack_status_reason.lower(), final.stack_status_reason
+            assert steps.step_pids(stack.state_dir, key) == []
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    assert key not in stack.embedded.driver.keys()
+    client.stacks.delete(created["id"])
+    gone = wait_for(lambda: _settled(client, created["id"]), 60, "the delete")
+    assert gone.stack_status in ("GONE", "DELETE_COMPLETE"), gone.stack_status_reason
+
+
+def _settled(client, stack_id):
+    """The stack once Heat is done with it (stack_status GONE once it is deleted), else None."""
+    try:
+        found = client.stacks.get(stack_id, resolve_outputs=False)
+    except Exception as exc:   # heatclient's HTTPNotFound once it is deleted
+        if getattr(exc, "code", None) != 404:
+            raise
+        return types.SimpleNamespace(stack_status="GONE", stack_status_reason="")
+    return None if found.stack_status.endswith("_IN_PROGRESS") else found

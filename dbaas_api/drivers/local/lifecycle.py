@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dbaas_api import datastores, errors
 from dbaas_api.datastores.base import Paths
-from dbaas_api.drivers.local import processes
+from dbaas_api.drivers.local import processes, steps
 from dbaas_api.drivers.local.clusters import ClusterSteps
 from dbaas_api.drivers.local.layout import MEMBER_BAND, StateDir, bindable, flock, make_private_dirs, read_json, \
     run_as, tree_bytes, write_json, write_logs, write_text
@@ -121,8 +121,11 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
             self._stop(key, timeout)
 
     def destroy(self, key):
-        """Stop the server and delete everything of the instance. Tolerates "already gone"."""
+        """End a step still under way for the instance (steps.py), stop the server and delete
+        everything of the instance. Tolerates "already gone"."""
         home = self._home(key)
+        for pid in steps.step_pids(self.state_dir, key):
+            steps.kill_group(pid)
         if not home.is_dir():
             return
         with flock(home / ".lock"):
