@@ -81,6 +81,21 @@ def test_postgresql_configuration_starts_applies_persists_and_resets(driver):
     assert restart(driver, instance) and pg_setting(instance, "max_connections") == (str(TINY.max_connections), False)
 
 
+
+def test_postgresql_detach_resets_whichever_writer_comes_last(driver):
+    """On a detach Heat runs the Configuration's delete and the server's override-file write at
+    once: the value goes back to the server's own in either order."""
+    values = {"work_mem": 8192}
+    instance = driver.create("cfg-pg-race", ServerSpec(PG, "15", TINY, ADMIN_PASSWORD, overrides=values))
+    with session(instance, PG) as admin:
+        admin.apply_configuration("15", TINY, values, {})
+    assert pg_setting(instance, "work_mem") == ("8192", False)
+
+    with session(instance, PG) as admin:     # the Configuration first: the file still says 8192
+        admin.apply_configuration("15", TINY, {}, values)
+    driver.set_overrides(instance.key, {}, ADMIN_PASSWORD)
+    assert pg_setting(instance, "work_mem") == ("4096", False)
+
 def test_mariadb_configuration_starts_applies_persists_and_resets(driver):
     instance = driver.create("cfg-maria", ServerSpec(MARIADB, "10.11", TINY, ADMIN_PASSWORD,
                                                       overrides={"max_connections": 77, "performance_schema": True}))

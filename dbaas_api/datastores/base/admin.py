@@ -97,6 +97,10 @@ class AdminSession:
         written to its log settings file, without a restart."""
         raise errors.NotImplementedYet(f"{self.datastore.title} has no USER logs.")
 
+    def apply_override_file(self):
+        """The override file was rewritten: a server that reads it at a reload takes it now.
+        MariaDB and Redis read it only at start (their live values are apply_configuration's)."""
+
     def apply_configuration(self, version, flavor, values, previous):
         """Make the running server follow ``values`` where ``previous`` was applied before:
         set the new and changed ones, return the ones no longer given to their baseline.

@@ -216,6 +216,11 @@ class PostgreSQLSession(AdminSession):
         start, see PostgreSQLProcess.log_settings)."""
         self._reload("the log settings")
 
+    def apply_override_file(self):
+        """postgresql.conf includes the override file: a reload reads it (ALTER SYSTEM's
+        postgresql.auto.conf, read last, still wins where both set a name)."""
+        self._reload("the configuration override file")
+
     def _reload(self, what):
         """pg_reload_conf(), returning once a new connection sees it: the postmaster reloads
         a moment after it is asked, and a client right after the change (the API answers

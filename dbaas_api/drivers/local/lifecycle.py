@@ -164,14 +164,20 @@ class LocalDriver(ReplicationSteps, ClusterSteps, StateDir):
             return None
         return tree_bytes(data)
 
-    def set_overrides(self, key, values):
+    def set_overrides(self, key, values, admin_password=None):
         """Write the configuration values the server reads at its next start (the datastore's
-        override file, included by its config). The running server is not touched: a
-        DBaaS::Configuration resource applies what it can over the admin connection."""
+        override file, included by its config). A DBaaS::Configuration resource applies what
+        it can over the admin connection; a running server that also reads the file at a
+        reload (PostgreSQL) is reloaded (with ``admin_password``), so what it runs agrees with
+        both, whichever of the two writers comes last: Heat runs them at once on a detach."""
         home = self._existing_home(key)
         with flock(home / ".lock"):
             record = self._record(home)
-            self._write_overrides(datastores.get(record["datastore"]), Paths(home), record["version"], values)
+            ds = datastores.get(record["datastore"])
+            self._write_overrides(ds, Paths(home), record["version"], values)
+            if admin_password is not None and self._pid(key) is not None:
+                with ds.admin_session(record["address"], record["port"], admin_password) as session:
+                    session.apply_override_file()
 
     def set_access(self, key, allowed_cidrs, admin_password):
         """Only clients from ``allowed_cidrs`` (IPv4 networks; empty: every address) may

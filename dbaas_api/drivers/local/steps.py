@@ -160,7 +160,7 @@ CALLS = {
     "create": _create,
     "join_cluster": _on_server("join_cluster"),
     "follow_primary": _on_server("follow_primary", if_running=True),
-    "set_overrides": lambda driver, key, password, values: driver.set_overrides(key, values),
+    "set_overrides": lambda driver, key, password, values: driver.set_overrides(key, values, password),
     "resize": _resize,
     "restart": _restart,
     "set_access": lambda driver, key, password, cidrs: driver.set_access(key, cidrs, password),
