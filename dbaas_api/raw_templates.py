@@ -19,7 +19,6 @@ import yaml
 from dbaas_api import datastores
 from dbaas_api.model import ClusterSpec, InstanceSpec, MemberSpec, UserSpec
 
-TOPOLOGIES = ("single", "replica-pair", "cluster")
 _NOT_IDENTIFIER = re.compile(r"[^a-z0-9]+")
 HEADER = """\
 # Written by heat-dbaas's `dbaas template {command}`:

@@ -65,7 +65,7 @@ backup_model = ns.model("Backup", {
 backup_envelope = ns.model("BackupEnvelope", {"backup": fields.Nested(backup_model)})
 backup_page = ns.model("BackupPage", {
     "backups": fields.List(fields.Nested(backup_model)),
-    "links": fields.List(fields.Nested(views.LINK), description="rel=next when a further page exists"),
+    "links": views.PAGE_LINKS,
 })
 list_params = {
     **views.page_params("id"),

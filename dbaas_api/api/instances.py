@@ -55,12 +55,8 @@ default_configuration = ns.model("InstanceDefaultConfiguration", {"instance": fi
 instance_envelope = ns.model("InstanceEnvelope", {"instance": fields.Nested(instance_model)})
 instance_page = ns.model("InstancePage", {
     "instances": fields.List(fields.Nested(instance_model)),
-    "links": fields.List(fields.Nested(views.LINK), description="rel=next when a further page exists"),
+    "links": views.PAGE_LINKS,
 })
-page_params = {
-    "limit": {"description": "page size (default 20, at most 100)", "type": "integer", "in": "query"},
-    "marker": {"description": "the last id of the previous page", "type": "string", "in": "query"},
-}
 
 
 def _page(project_id, detail):
@@ -73,7 +69,7 @@ def _page(project_id, detail):
 
 @ns.route("")
 class Instances(Resource):
-    @ns.doc(params=page_params)
+    @ns.doc(params=views.page_params("id"))
     @ns.response(200, "A page of instances, newest first, from the stack list alone", instance_page)
     def get(self, project_id):
         return _page(project_id, detail=False)
@@ -93,7 +89,7 @@ class Instances(Resource):
 
 @ns.route("/detail")
 class InstancesDetail(Resource):
-    @ns.doc(params=page_params)
+    @ns.doc(params=views.page_params("id"))
     @ns.response(200, "A page of instances with created and updated", instance_page)
     def get(self, project_id):
         return _page(project_id, detail=True)

@@ -8,7 +8,7 @@ from dbaas_api.api import views
 from dbaas_api.api.not_built import PARAMETERS
 from dbaas_api.api.common import PROJECT_ID, authorize, json_body, page_args, services
 from dbaas_api import errors
-from dbaas_api.api.instances import instance_model, page_params
+from dbaas_api.api.instances import instance_model
 
 ns = Namespace("mgmt", description="Management across projects (admin)")
 
@@ -23,13 +23,13 @@ mgmt_instance_envelope = ns.model("MgmtInstanceEnvelope", {"instance": fields.Ne
         "task_description": fields.String}))})
 mgmt_instance_page = ns.model("MgmtInstancePage", {
     "instances": fields.List(fields.Nested(mgmt_instance_model)),
-    "links": fields.List(fields.Nested(views.LINK), description="rel=next when a further page exists"),
+    "links": views.PAGE_LINKS,
 })
 
 
 @ns.route("/instances")
 class MgmtInstances(Resource):
-    @ns.doc(params={**page_params, "project_id": {
+    @ns.doc(params={**views.page_params("id"), "project_id": {
         "description": "only this project's instances", "type": "string", "in": "query"}})
     @ns.response(200, "A page of every project's instances, newest first", mgmt_instance_page)
     @ns.response(403, "Not an administrator")

@@ -130,11 +130,6 @@ def find_datastore(name_or_id=None):
     return datastores.get(name_or_id)
 
 
-def find_version(datastore, name_or_id=None, known=BUILT_IN):
-    """The version number of ``datastore`` that ``name_or_id`` names (its default when omitted)."""
-    return known.find(datastore, name_or_id).number
-
-
 def find_flavor_ref(flavor_ref):
     """The flavor a request's ``flavorRef`` names (an id, a name, or a flavor link, as Trove
     accepts); 400 when there is none: the request is wrong, not a missing resource."""

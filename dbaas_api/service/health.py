@@ -25,7 +25,7 @@ import threading
 
 from dbaas_api.drivers.local import LocalDriver
 
-HEALTHY, SHUTDOWN, UNKNOWN = "HEALTHY", "SHUTDOWN", ""
+HEALTHY, SHUTDOWN = "HEALTHY", "SHUTDOWN"
 
 
 def probe_for(settings):

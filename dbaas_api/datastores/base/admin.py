@@ -48,6 +48,16 @@ class AdminSession:
         """Create the account of a model.UserSpec and grant it spec.databases."""
         raise NotImplementedError
 
+    def _check_user_spec(self, spec):
+        """A new account's name, password, host and the names of the databases it is to be
+        granted, before any statement runs."""
+        ds = self.datastore
+        ds.validate_user_name(spec.name)
+        ds.validate_password(spec.password)
+        ds.validate_host(spec.host)
+        for database in spec.databases:
+            ds.validate_database_name(database)
+
     def drop_user(self, name, host="%"):
         raise NotImplementedError
 

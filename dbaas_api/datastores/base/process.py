@@ -89,6 +89,17 @@ class LocalProcess:
         resize, so they hold no secrets."""
         raise NotImplementedError
 
+    def _main_config(self, paths, name, lines, include, primary_text):
+        """config_files() of a server whose main config ``name`` is ``lines`` and, last,
+        ``include`` of the override file, so that an attached configuration's values win
+        (see override_files); with the replica file (``replica_file``, the replication role's)
+        of a primary, ``primary_text``: a replica's is written by follow."""
+        lines = [*lines, f"{include} {paths.conf(self.override_file)}"]
+        files = {name: "\n".join(lines) + "\n"}
+        if not paths.conf(self.replica_file).exists():
+            files[self.replica_file] = primary_text
+        return files
+
     def initialise(self, paths, version, admin_password, runner):
         """Turn the empty paths.data into a server whose admin is admin_user/admin_password.
         ``runner.run(argv, stdin=b"")`` runs a command as the datastore user (no shell);

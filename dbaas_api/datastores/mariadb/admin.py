@@ -106,12 +106,8 @@ class MariaDBSession(AdminSession):
         return sorted(row[0] for row in self._execute("SHOW DATABASES") if row[0].casefold() not in reserved)
 
     def create_user(self, spec):
-        ds = self.datastore
-        ds.validate_user_name(spec.name)
-        ds.validate_password(spec.password)
-        ds.validate_host(spec.host)
+        self._check_user_spec(spec)
         for database in spec.databases:
-            ds.validate_database_name(database)
             self._require_database(database)
         if self._exists(spec.name, spec.host):
             raise errors.Conflict(f"User '{spec.name}'@'{spec.host}' already exists.")

@@ -73,12 +73,7 @@ class MariaDBProcess(Client, LocalProcess):
         if paths.conf(self.cluster_file).exists():   # a Galera member (see cluster_files)
             lines.append(f"!include {paths.conf(self.cluster_file)}")
         lines.append(f"!include {paths.conf(self.log_settings_file)}")
-        # Last, so that an attached configuration's values win (see override_files).
-        lines.append(f"!include {paths.conf(self.override_file)}")
-        files = {"my.cnf": "\n".join(lines) + "\n"}
-        if not paths.conf(self.replica_file).exists():   # a primary's; a replica's is written by follow
-            files[self.replica_file] = self.PRIMARY_CNF
-        return files
+        return self._main_config(paths, "my.cnf", lines, "!include", self.PRIMARY_CNF)
 
     def access_files(self, allowed_cidrs):
         """access.cnf, included by my.cnf: ``init_connect``, which the server runs for every

@@ -99,12 +99,7 @@ class PostgreSQLSession(AdminSession):
         return [row[0] for row in rows]
 
     def create_user(self, spec):
-        ds = self.datastore
-        ds.validate_user_name(spec.name)
-        ds.validate_password(spec.password)
-        ds.validate_host(spec.host)
-        for database in spec.databases:
-            ds.validate_database_name(database)
+        self._check_user_spec(spec)
         self._execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
             sql.Identifier(spec.name), sql.Literal(self._verifier(spec.name, spec.password))))
         try:

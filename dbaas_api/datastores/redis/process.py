@@ -41,12 +41,7 @@ class RedisProcess(Client, LocalProcess):
         lines.append(f"include {paths.conf(self.replica_file)}")
         if paths.conf(self.cluster_file).exists():   # a Redis Cluster node (see cluster_files)
             lines.append(f"include {paths.conf(self.cluster_file)}")
-        # Last, so that an attached configuration's values win (see override_files).
-        lines.append(f"include {paths.conf(self.override_file)}")
-        files = {"redis.conf": "\n".join(lines) + "\n"}
-        if not paths.conf(self.replica_file).exists():   # a primary's; a replica's is written by follow
-            files[self.replica_file] = self.PRIMARY_CONF
-        return files
+        return self._main_config(paths, "redis.conf", lines, "include", self.PRIMARY_CONF)
 
     def override_files(self, values):
         """The configuration's values, included at the end of redis.conf: what keeps them
