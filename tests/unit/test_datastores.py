@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dbaas_api import datastores, errors
+from dbaas_api.datastores import base
 from dbaas_api.datastores.base import Paths
 from dbaas_api.drivers import local
 from dbaas_api.drivers.local import processes
@@ -47,6 +48,24 @@ def test_each_datastore_names_its_admin_and_standard_port():
     assert (MARIADB.admin_user, MARIADB.port) == ("os_admin", 3306)
     assert (REDIS.admin_user, REDIS.port) == ("default", 6379)
     assert (PG.system_user, MARIADB.system_user, REDIS.system_user) == ("postgres", "mysql", "redis")
+
+
+# What a datastore supports follows from the roles it fills: a flag is set by the role module
+# of the datastore's own package (datastores/<name>/<role>.py), never beside it, so a datastore
+# without that module has the role base's default (no replication, no clusters...).
+ROLE_FLAGS = [(base.Replication, "supports_replication"), (base.Clustering, "cluster_kind"),
+              (base.Backups, "supports_incremental_backups")]
+
+
+@pytest.mark.parametrize("ds", datastores.all(), ids=lambda ds: ds.name)
+def test_what_a_datastore_supports_comes_from_the_role_modules_it_has(ds):
+    for role, attribute in ROLE_FLAGS:
+        own = [cls for cls in type(ds).__mro__[1:] if issubclass(cls, role) and cls is not role
+               and cls.__module__.startswith(f"dbaas_api.datastores.{ds.name}.")]
+        assert own or not getattr(ds, attribute), f"{ds.name}: {attribute} without a {role.__name__} module"
+        setter = next(cls for cls in type(ds).__mro__ if attribute in vars(cls))
+        assert setter is role or setter in own, f"{ds.name}.{attribute} is set in {setter.__module__}"
+    assert PG.cluster_kind == "" and (MARIADB.cluster_kind, REDIS.cluster_kind) == ("galera", "redis-cluster")
 
 
 # ---- names --------------------------------------------------------------------------------
