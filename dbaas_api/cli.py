@@ -12,10 +12,10 @@
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from dbaas_api.config import Settings
+from dbaas_api.waiting import TimedOut, poll_until
 
 
 def _embedded(args):
@@ -73,8 +73,10 @@ def cmd_wait(args):
     headers = {"X-Auth-Token": args.token} if args.token else {}
     show = f"{url}/v1.0/{project}/instances/{args.instance_id}"
     interactive = sys.stdout.isatty()
-    deadline, last = time.monotonic() + args.timeout, None
-    while True:
+    shown = {"line": None, "state": None}
+
+    def look():
+        """One GET: the exit code once there is one, None while the instance works."""
         try:
             response = requests.get(show, headers=headers, timeout=10)
         except requests.RequestException as exc:
@@ -85,11 +87,11 @@ def cmd_wait(args):
             return 1
         instance = response.json()["instance"]
         line = _progress_line(instance)
-        if line != last:
+        if line != shown["line"]:
             print(("\r" + line.ljust(BAR + 40)) if interactive else line, end="" if interactive else "\n",
                   flush=True)
-            last = line
-        state = instance["status"]
+            shown["line"] = line
+        state = shown["state"] = instance["status"]
         if state in SETTLED:
             print("\n" if interactive else "", end="")
             if state == "ERROR":
@@ -98,10 +100,13 @@ def cmd_wait(args):
         if instance.get("operating_status") == "SHUTDOWN" and not instance.get("progress"):
             print("\nthe database is not running (restart the instance)", file=sys.stderr)
             return 1
-        if time.monotonic() > deadline:
-            print(f"\ndbaas wait: still {state} after {args.timeout:.0f} s", file=sys.stderr)
-            return 2
-        time.sleep(args.interval)
+        return None
+
+    try:
+        return poll_until(look, until=lambda code: code is not None, timeout=args.timeout, interval=args.interval)
+    except TimedOut:
+        print(f"\ndbaas wait: still {shown['state']} after {args.timeout:.0f} s", file=sys.stderr)
+        return 2
 
 
 def cmd_template(args):

@@ -15,13 +15,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from dbaas_api.embedded.lifecycle import START_TIMEOUT, UMASK, Component, Embedded, make_private
 from dbaas_api.profiles import servers
+from dbaas_api.waiting import TimedOut, poll_until
 
 with warnings.catch_warnings():   # oslo.service's import of eventlet warns that it is deprecated
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -172,23 +172,26 @@ class Production(Embedded):
         import pymysql
         from urllib.parse import unquote, urlsplit
         url = urlsplit(self.database_url)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def reported():
             connection = pymysql.connect(host=url.hostname, port=url.port or 3306, user=unquote(url.username),
                                          password=unquote(url.password or ""), database=url.path.lstrip("/"))
             with connection, connection.cursor() as cursor:
                 cursor.execute("SELECT DISTINCT host FROM service WHERE deleted_at IS NULL AND updated_at >= %s",
                                (since,))
                 ready = {row[0] for row in cursor.fetchall()}
-            if set(hosts) <= ready:
-                return
-            for engine in self.engines:
-                if engine.name.removeprefix("heat-") in hosts and not engine.pid():
-                    raise RuntimeError(f"{engine.name} exited during start; see "
-                                       f"{self._log(engine.name)}:\n{engine.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Heat engines {sorted(set(hosts) - ready)} did not report within {timeout}s")
-            time.sleep(0.3)
+            if not set(hosts) <= ready:
+                for engine in self.engines:
+                    if engine.name.removeprefix("heat-") in hosts and not engine.pid():
+                        raise RuntimeError(f"{engine.name} exited during start; see "
+                                           f"{self._log(engine.name)}:\n{engine.log_tail()}")
+            return ready
+
+        try:
+            poll_until(reported, until=lambda ready: set(hosts) <= ready, timeout=timeout, interval=0.3)
+        except TimedOut as exc:
+            missing = sorted(set(hosts) - exc.last)
+            raise RuntimeError(f"Heat engines {missing} did not report within {timeout}s") from None
 
     def down(self):
         self.api.stop()
