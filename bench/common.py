@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dbaas_api.waiting import TimedOut, poll_until  # noqa: E402
 from tests.harness import Stack  # noqa: E402
 
 
@@ -35,21 +36,15 @@ def arguments(doc, runs, datastores="postgresql,mariadb,redis"):
 
 
 def until(check, timeout=60, pause=0.01, tolerate=False):
-    """check()'s first truthy result, asked every ``pause`` seconds for up to ``timeout``.
-    With ``tolerate``, an exception counts as "not yet" (a server still starting refuses
-    connections) until the time is up, when the last one is raised."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception:
-            if not tolerate or time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting")
-        time.sleep(pause)
+    """check()'s first truthy result, asked every ``pause`` seconds for up to ``timeout``
+    (waiting.poll_until). With ``tolerate``, an exception counts as "not yet" (a server still
+    starting refuses connections) until the time is up, when the last one is raised."""
+    try:
+        return poll_until(check, timeout=timeout, interval=pause, retry=Exception if tolerate else ())
+    except TimedOut as exc:
+        if isinstance(exc.last, Exception):
+            raise exc.last from None
+        raise TimeoutError("gave up waiting") from None
 
 
 def median_ms(call, repeat=20):

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import embedded_stack, until  # noqa: E402
 from dbaas_api.heat_gateway import HeatGateway  # noqa: E402
+from dbaas_api.waiting import TimedOut, poll_until  # noqa: E402
 
 DATASTORES = ("redis", "postgresql", "mariadb")
 ON_ITS_OWN = 30     # seconds an instance gets to settle by itself after the kill
@@ -62,12 +63,12 @@ def settled(stack, ids):
 
 
 def wait_settled(stack, ids, timeout):
-    deadline = time.monotonic() + timeout
-    done = settled(stack, ids)
-    while done != set(ids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        done = settled(stack, ids)
-    return done
+    """The ids settled once all are, or when ``timeout`` is up."""
+    try:
+        return poll_until(lambda: settled(stack, ids), until=lambda done: done == set(ids), timeout=timeout,
+                          interval=0.2)
+    except TimedOut as exc:
+        return exc.last
 
 
 def held(stack, host, mode):
