@@ -12,7 +12,9 @@ from flask_restx.swagger import Swagger
 from werkzeug.exceptions import HTTPException
 
 from dbaas_api import errors
-from dbaas_api.api import openapi
+from dbaas_api.api import (backup_strategies, backups, clusters, configurations, databases, datastores, flavors,
+                           instances, limits, logs, mgmt, networks, not_built, openapi, root, users, versions, views,
+                           volume_types)
 
 LOG = logging.getLogger(__name__)
 SWAGGER_PATH = "/v1.0/swagger.json"
@@ -40,10 +42,6 @@ class TroveApi(Api):
 
 def init_app(app):
     """Register every namespace and the error handler on ``app``."""
-    from dbaas_api.api import datastores, flavors, instances, mgmt, networks, versions, views, volume_types
-    from dbaas_api.api import backup_strategies, backups
-    from dbaas_api.api import clusters
-    from dbaas_api.api import configurations, databases, limits, logs, not_built, root, users
 
     api = TroveApi(
         title="heat-dbaas", version="v1.0", doc=False,
