@@ -10,7 +10,8 @@
   ``[service_credentials]`` (a keystoneauth1 session scoped to the service project, where
   every stack lives).
 """
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from dbaas_api import errors
 
@@ -40,6 +41,31 @@ def caller(settings, environ, url_project):
         raise errors.Forbidden("The project in the URL is not the project of the token.")
     roles = tuple(role.strip() for role in (environ.get("HTTP_X_ROLES") or "").split(",") if role.strip())
     return Caller(project, environ.get("HTTP_X_USER_ID") or "", roles)
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """The caller's own Swift account: its URL and the caller's token to reach it."""
+    url: str
+    token: str = field(repr=False)   # never in a log line
+
+
+def object_store(settings, environ):
+    """The caller's ObjectStore: the public ``object-store`` endpoint of its token's catalog
+    (keystonemiddleware hands the catalog over as X-Service-Catalog, in the v2 shape:
+    ``publicURL`` per region), or None: no Keystone, or no object-store in the catalog."""
+    if not settings.keystone or not environ.get("HTTP_X_AUTH_TOKEN"):
+        return None
+    try:
+        catalog = json.loads(environ.get("HTTP_X_SERVICE_CATALOG") or "[]")
+    except ValueError:
+        return None
+    for service in catalog if isinstance(catalog, list) else []:
+        if isinstance(service, dict) and service.get("type") == "object-store":
+            for endpoint in service.get("endpoints") or []:
+                if isinstance(endpoint, dict) and endpoint.get("publicURL"):
+                    return ObjectStore(endpoint["publicURL"], environ["HTTP_X_AUTH_TOKEN"])
+    return None
 
 
 def load_config(path):

@@ -186,11 +186,18 @@ class Keystone:
 
     def register_database(self, api_url):
         """The catalog entry the unmodified clients look up: service type ``database``."""
+        self._register("trove", "database", f"{api_url}/v1.0/$(project_id)s")
+
+    def register_object_store(self, swift_url):
+        """A Swift with Keystone auth (tests/swift_harness.py): service type ``object-store``,
+        one account per project, as troveclient's log save/tail look it up."""
+        self._register("swift", "object-store", f"{swift_url}/v1/AUTH_$(project_id)s")
+
+    def _register(self, name, service_type, url):
         ks = self._admin()
-        service = ks.services.create("trove", type="database", description="heat-dbaas")
+        service = ks.services.create(name, type=service_type, description=f"heat-dbaas tests: {name}")
         for interface in ("public", "internal", "admin"):
-            ks.endpoints.create(service, f"{api_url}/v1.0/$(project_id)s", interface=interface,
-                                region="RegionOne")
+            ks.endpoints.create(service, url, interface=interface, region="RegionOne")
 
     def dbaas_conf(self, policy_file=None):
         """The API's config file for the keystone profile, pointing at this Keystone."""

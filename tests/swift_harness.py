@@ -8,6 +8,11 @@ every process it started and removes the directory, also after a failed start.
     swift = SwiftAIO(); swift.start()
     swift.env  ->  {"DBAAS_BACKUP_STORAGE": "swift", "DBAAS_SWIFT_AUTH_URL": ..., ...}
     swift.stop()
+
+``SwiftAIO(keystone=...)`` (a tests/keystone.py Keystone) authenticates with Keystone instead
+of tempauth, as a cloud's Swift does: keystonemiddleware's auth_token (as the dbaas service
+user, from a 0600 proxy.conf) and Swift's keystoneauth, one account ``AUTH_<project id>`` per
+project, its members its operators.
 """
 import contextlib
 import fcntl
@@ -26,6 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 SWIFT_VENV = Path(os.environ.get("DBAAS_SWIFT_VENV", ROOT / ".venv-swift"))
 SWIFT_PIN = "swift==2.38.3"
+REQUIREMENTS = (SWIFT_PIN, "keystonemiddleware==13.0.1")   # the latter: Keystone auth (see above)
 USER, KEY = "test:tester", "testing"
 SERVERS = ("account", "container", "object")
 # Swift moves bytes 64 KiB at a time by default; at 1 MiB its Python does a sixteenth of the
@@ -43,28 +49,33 @@ def free_port():
 def ensure_swift_venv(venv=SWIFT_VENV):
     """Install swift into its own venv once (about 15 s); later calls return at once."""
     marker = venv / ".installed"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == " ".join(REQUIREMENTS):
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{venv}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)   # several test runs may share this checkout
-        if not marker.exists():
+        if not (marker.exists() and marker.read_text() == " ".join(REQUIREMENTS)):
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                                  SWIFT_PIN], capture_output=True, text=True)
+                                  *REQUIREMENTS], capture_output=True, text=True)
             if pip.returncode != 0:
-                raise RuntimeError(f"pip install {SWIFT_PIN} failed: {pip.stderr[-2000:]}")
-            marker.touch()
+                raise RuntimeError(f"pip install {' '.join(REQUIREMENTS)} failed: {pip.stderr[-2000:]}")
+            marker.write_text(" ".join(REQUIREMENTS))
     return venv
 
 
 class SwiftAIO:
-    def __init__(self, venv=SWIFT_VENV):
+    def __init__(self, venv=SWIFT_VENV, keystone=None):
         self.venv = venv
+        self.keystone = keystone
         self.dir = None
         self.processes = []
         self.ports = {}
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.ports['proxy']}"
 
     @property
     def auth_url(self):
@@ -79,6 +90,14 @@ class SwiftAIO:
     def connection(self):
         import swiftclient
         return swiftclient.Connection(authurl=self.auth_url, user=USER, key=KEY, retries=1)
+
+    def connection_for(self, account):
+        """A swiftclient connection as a tests/keystone.py Account (Keystone auth)."""
+        import swiftclient
+        return swiftclient.Connection(
+            authurl=account.auth_url, user=account.username, key=account.password, auth_version="3", retries=1,
+            os_options={"project_name": account.project_name, "user_domain_name": "Default",
+                        "project_domain_name": "Default"})
 
     def start(self, timeout=60):
         ensure_swift_venv(self.venv)
@@ -137,17 +156,45 @@ class SwiftAIO:
             (self.etc / f"{server}.conf").write_text(
                 common + f"bind_port = {self.ports[server]}\n\n[pipeline:main]\npipeline = {server}-server\n\n"
                 f"[app:{server}-server]\nuse = egg:swift#{server}\n{CHUNKS}")
-        (self.etc / "proxy.conf").write_text(
+        proxy = self.etc / "proxy.conf"
+        proxy.touch(mode=0o600)   # the keystone filters hold the service user's password
+        proxy.write_text(
             common + f"bind_port = {self.ports['proxy']}\n\n[pipeline:main]\n"
             # slo and dlo, as in Swift's sample proxy pipeline: `swift upload` of a stream
             # (the benchmark's raw pipeline) makes a static large object.
-            "pipeline = catch_errors proxy-logging cache tempauth slo dlo proxy-logging proxy-server\n\n"
+            f"pipeline = catch_errors proxy-logging cache {self._auth_filters()} slo dlo proxy-logging proxy-server\n\n"
             f"[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n{CHUNKS}\n"
-            f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = {KEY} .admin\n\n"
+            f"{self._auth_sections()}\n"
             f"[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{self.ports['memcached']}\n\n"
             "[filter:catch_errors]\nuse = egg:swift#catch_errors\n\n"
             "[filter:slo]\nuse = egg:swift#slo\n\n[filter:dlo]\nuse = egg:swift#dlo\n\n"
             "[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n")
+
+    def _auth_filters(self):
+        return "authtoken keystoneauth" if self.keystone else "tempauth"
+
+    def _auth_sections(self):
+        if not self.keystone:
+            return f"[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = {KEY} .admin\n"
+        service = self.keystone.account("dbaas")
+        return ("[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+                f"www_authenticate_uri = {service.auth_url}\nauth_url = {service.auth_url}\n"
+                f"auth_type = password\nusername = {service.username}\npassword = {service.password}\n"
+                f"project_name = {service.project_name}\nuser_domain_name = Default\n"
+                "project_domain_name = Default\ndelay_auth_decision = true\n\n"
+                "[filter:keystoneauth]\nuse = egg:swift#keystoneauth\noperator_roles = admin, member\n")
+
+    def _ready(self):
+        """Whether the proxy serves an account: tempauth's, or the service project's."""
+        if self.keystone:
+            storage = f"{self.url}/v1/AUTH_{self.keystone.project_ids['service']}"
+            token = self.keystone.token("dbaas")
+        else:
+            response = requests.get(self.auth_url, headers={"X-Auth-User": USER, "X-Auth-Key": KEY}, timeout=2)
+            if response.status_code != 200:
+                return False
+            storage, token = response.headers["X-Storage-Url"], response.headers["X-Auth-Token"]
+        return requests.head(storage, headers={"X-Auth-Token": token}, timeout=2).status_code < 300
 
     def _spawn(self, argv, name):
         log = open(self.dir / f"{name}.log", "ab")
@@ -162,13 +209,8 @@ class SwiftAIO:
                 if process.poll() is not None:
                     raise RuntimeError(f"a Swift process exited with {process.returncode}; logs in {self.dir}")
             try:
-                response = requests.get(self.auth_url, headers={"X-Auth-User": USER, "X-Auth-Key": KEY},
-                                        timeout=2)
-                if response.status_code == 200:
-                    storage = response.headers["X-Storage-Url"]
-                    token = response.headers["X-Auth-Token"]
-                    if requests.head(storage, headers={"X-Auth-Token": token}, timeout=2).status_code < 300:
-                        return
+                if self._ready():
+                    return
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:

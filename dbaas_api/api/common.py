@@ -34,6 +34,11 @@ def caller_user_id(project_id):
     return identity.caller(services().settings, request.environ, project_id).user_id
 
 
+def object_store():
+    """The caller's own Swift account (identity.ObjectStore), or None."""
+    return identity.object_store(services().settings, request.environ)
+
+
 def instance_project(project_id, instance_id, rule):
     """authorize() for a call on one instance, and the project that owns it: the caller's
     own; or, when ``rule`` holds with the instance's owner as its target (by default for

@@ -3,7 +3,7 @@
 from flask_restx import Namespace, Resource, fields
 
 from dbaas_api import schemas
-from dbaas_api.api.common import authorize, json_body, services
+from dbaas_api.api.common import authorize, json_body, object_store, services
 
 ns = Namespace("instance-logs", description="The instance's logs: list, show, enable, disable, publish, discard")
 
@@ -25,7 +25,7 @@ class Logs(Resource):
     @ns.response(404, "No such instance in this project")
     def get(self, project_id, instance_id):
         project = authorize(project_id, "dbaas:instance:log:list")
-        return {"logs": services().logs.list(project, instance_id)}
+        return {"logs": services().logs.list(project, instance_id, object_store())}
 
     @ns.expect(action_request)
     @ns.response(200, "The log after the action (none: show)", log_answer)
@@ -37,4 +37,4 @@ class Logs(Resource):
         project = authorize(project_id, "dbaas:instance:log:action")
         body = json_body()
         schemas.validate(schemas.LOG_ACTION, body)
-        return {"log": services().logs.action(project, instance_id, body)}
+        return {"log": services().logs.action(project, instance_id, body, object_store())}

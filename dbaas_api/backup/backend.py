@@ -75,8 +75,9 @@ class Storage:
     def location(self, prefix):
         raise NotImplementedError
 
-    def put_stream(self, prefix, name, chunks):
-        """Store the object from an iterable of bytes; returns nothing, raises on failure."""
+    def put_stream(self, prefix, name, chunks, headers=None):
+        """Store the object from an iterable of bytes; returns nothing, raises on failure.
+        ``headers``: Swift metadata for the object (``X-Object-Meta-*``); a file has none."""
         raise NotImplementedError
 
     def get_stream(self, prefix, name):

@@ -71,7 +71,7 @@ class LocalStorage(Storage):
     def location(self, prefix):
         return f"file://{self.root / checked_prefix(prefix)}"
 
-    def put_stream(self, prefix, name, chunks):
+    def put_stream(self, prefix, name, chunks, headers=None):
         path = self._directory(prefix) / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:

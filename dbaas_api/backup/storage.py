@@ -22,7 +22,7 @@ from dbaas_api.backup.local import LocalStorage
 from dbaas_api.backup.swift import SwiftStorage
 
 __all__ = ["CONTAINER", "REFUSALS", "CorruptBackup", "LocalStorage", "Storage", "StorageRefused", "Stored",
-           "SwiftStorage", "for_location", "from_settings", "hash_list", "segment_name"]
+           "SwiftStorage", "for_location", "from_settings", "in_users_account", "hash_list", "segment_name"]
 
 # A container a user may name: safe as a Swift container and as a directory name, and short
 # enough for a Heat tag (``container:<name>``, at most 80 characters).
@@ -44,6 +44,13 @@ def from_settings(settings, container=None):
         return SwiftStorage(lambda: swift.connection(settings), container or settings.swift_container,
                             settings.backup_segment_mb << 20)
     raise errors.DBaaSError(f"DBAAS_BACKUP_STORAGE must be 'local' or 'swift', not {settings.backup_storage!r}.")
+
+
+def in_users_account(url, token, container):
+    """Storage in the caller's own Swift account (``url``: the object-store endpoint of the
+    caller's token catalog), reached with the caller's token: what the caller's own clients
+    then read (``openstack database log save``)."""
+    return SwiftStorage(lambda: swift.users_connection(url, token), container, None)
 
 
 def for_location(settings, location):

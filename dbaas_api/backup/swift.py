@@ -31,7 +31,7 @@ class SwiftStorage(Storage):
     def location(self, prefix):
         return f"swift://{self.container}/{checked_prefix(prefix)}"
 
-    def put_stream(self, prefix, name, chunks):
+    def put_stream(self, prefix, name, chunks, headers=None):
         # A segment comes with its MD5 (the splitter's thread computed it); anything else
         # is hashed here as it is sent.
         md5 = None if hasattr(chunks, "md5") else hashlib.md5(usedforsecurity=False)
@@ -47,7 +47,7 @@ class SwiftStorage(Storage):
                 # its source, so a missing container must not be found by a failed PUT.
                 self.conn.put_container(self.container)
                 self._container_ready = True
-            etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted())
+            etag = self.conn.put_object(self.container, f"{prefix}/{name}", counted(), headers=headers)
         if etag != (chunks.md5 if md5 is None else md5.hexdigest()):
             raise CorruptBackup(f"Swift stored {prefix}/{name} with ETag {etag}, not the MD5 we sent.")
 
@@ -85,6 +85,13 @@ def connection(settings):
     return swiftclient.Connection(authurl=settings.swift_auth_url, user=settings.swift_user,
                                   key=settings.swift_key, auth_version=settings.swift_auth_version,
                                   os_options=os_options, retries=2, timeout=60)
+
+
+def users_connection(url, token):
+    """A connection to a caller's own account (``url``, from its token's catalog) with the
+    caller's token, as Trove's swift_client(context) makes one."""
+    import swiftclient
+    return swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=2, timeout=60)
 
 
 @contextlib.contextmanager

@@ -16,11 +16,16 @@ to logrotate), which the published copy sees as Rotated.
 Publishing copies what is new since the last publish into the backup storage, in
 Trove's container ``database_logs`` (on local storage a directory under the backup dir),
 in objects of at most OBJECT_BYTES, at most PUBLISH_BYTES a call (the rest stays pending:
-``Partial``). The record of what was published is the ``metafile`` object beside them, as in
-Trove: its size and the digest of the log's first line, so a log that was rotated or began
-again (a restored or restarted server) is noticed and published from its start. What was
-published is kept nowhere else (not here, not in the stack): every API process reads the same
-files and the same metafile.
+``Partial``), each with Trove's ``X-Object-Meta-Lines``. On Swift, with Keystone, the container
+is in the caller's own account, written with the caller's token (the object-store endpoint of
+its token's catalog), as Trove's guest does: so the unmodified ``openstack database log save``
+and ``log tail`` read it with the caller's credentials. Without an object-store in the catalog
+(or without Keystone) it is the operator's backup storage. The record of what was published is
+the metafile beside the objects and outside their prefix (troveclient reads every object under
+the prefix as log), as in Trove: its size and the digest of the log's first line, so a log
+that was rotated or began again (a restored or restarted server) is noticed and published
+from its start. What was published is kept nowhere else (not here, not in the stack): every
+API process reads the same objects and the same metafile.
 """
 import hashlib
 import json
@@ -47,11 +52,12 @@ class LogService:
         self.probe = probe   # the live signal (service/health.py), built once by create_app
         self.changes = changes   # the one InstanceChanges: enable and disable change the stack
 
-    def list(self, project_id, instance_id):
-        instance = self._instance(project_id, instance_id)
-        return [self._view(instance, name) for name in sorted(instance.files)]
+    def list(self, project_id, instance_id, account=None):
+        """``account``: the caller's identity.ObjectStore, or None (see the docstring)."""
+        instance, storage = self._instance(project_id, instance_id), self._storage(account)
+        return [self._view(storage, instance, name) for name in sorted(instance.files)]
 
-    def action(self, project_id, instance_id, body):
+    def action(self, project_id, instance_id, body, account=None):
         """``{"name", "enable"|"disable"|"publish"|"discard": 1}``, or the name alone: show."""
         name = body["name"]
         asked = [action for action in ACTIONS if body.get(action)]
@@ -65,11 +71,12 @@ class LogService:
                                     f"('{name}'): it is always on.")
         if "enable" in asked or "disable" in asked:
             instance = self._switch(project_id, instance, name, "enable" in asked)
+        storage = self._storage(account)
         if "discard" in asked:
-            self._storage().delete_prefix(_prefix(instance, name))
+            _discard(storage, instance, name)
         if "publish" in asked:
-            self._publish(instance, name)
-        return self._view(instance, name)
+            self._publish(storage, instance, name)
+        return self._view(storage, instance, name)
 
     def _switch(self, project_id, instance, name, enable):
         """The stack's guest_logs with ``name`` on or off (nothing to do: no change)."""
@@ -96,7 +103,9 @@ class LogService:
                          enabled=tuple(from_json((stack.get("parameters") or {}).get("guest_logs"), [])),
                          started=tuple(started))
 
-    def _storage(self):
+    def _storage(self, account):
+        if account is not None and self.settings.backup_storage == "swift":
+            return backup_storage.in_users_account(account.url, account.token, CONTAINER)
         return backup_storage.from_settings(self.settings, CONTAINER)
 
     def _file(self, instance, name):
@@ -108,22 +117,22 @@ class LogService:
             os.truncate(path, 0)
         return path
 
-    def _published(self, instance, name):
+    def _published(self, storage, instance, name):
         """The metafile's {"log_size", "log_header_digest", "objects"}; empty when none."""
         try:
-            return json.loads(b"".join(self._storage().get_stream(_prefix(instance, name), METAFILE)))
+            return json.loads(b"".join(storage.get_stream(_meta_prefix(instance, name), METAFILE)))
         except (backup_storage.CorruptBackup, ValueError):
             return {}
 
-    def _publish(self, instance, name):
+    def _publish(self, storage, instance, name):
         path = self._file(instance, name)
         if path is None or not path.is_file():
             raise errors.Conflict(f"Log '{name}' cannot be published: the server's log file is not "
                                   "reachable from the API on this driver, or the server has none yet.")
-        storage, prefix = self._storage(), _prefix(instance, name)
-        published, digest = self._published(instance, name), _header_digest(path)
-        if published and _rotated(published, digest, path.stat().st_size):
-            storage.delete_prefix(prefix)
+        prefix = _prefix(instance, name)
+        published, digest = self._published(storage, instance, name), _header_digest(path)
+        if not published or _rotated(published, digest, path.stat().st_size):
+            _discard(storage, instance, name)   # objects without a metafile: an unfinished publish
             published = {}
         offset, objects = published.get("log_size", 0), published.get("objects", 0)
         with open(path, "rb") as log:
@@ -132,18 +141,19 @@ class LogService:
         for start in range(0, len(pending), OBJECT_BYTES):
             part = pending[start:start + OBJECT_BYTES]
             storage.put_stream(prefix, f"log-{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}-{objects:06d}",
-                               [part])
+                               [part], headers={"X-Object-Meta-Lines": str(part.count(b"\n"))})
             objects, offset = objects + 1, offset + len(part)
-        storage.put_stream(prefix, METAFILE, [json.dumps(
+        storage.settle(prefix)
+        storage.put_stream(_meta_prefix(instance, name), METAFILE, [json.dumps(
             {"log_name": name, "log_type": instance.type(name), "log_size": offset, "log_header_digest": digest,
              "objects": objects}, sort_keys=True).encode()])
-        storage.settle(prefix)
+        storage.settle(_meta_prefix(instance, name))
 
-    def _view(self, instance, name):
+    def _view(self, storage, instance, name):
         """Trove's GuestLog.show(): sizes in bytes; container and prefix once published."""
         path = self._file(instance, name)
         size = path.stat().st_size if path is not None and path.is_file() else 0
-        published = self._published(instance, name)
+        published = self._published(storage, instance, name)
         done = published.get("log_size", 0)
         if published and _rotated(published, _header_digest(path), size):
             status, pending = "Rotated", size
@@ -161,7 +171,7 @@ class LogService:
         prefix = _prefix(instance, name)
         return {"name": name, "type": instance.type(name), "status": status, "published": done, "pending": pending,
                 "container": CONTAINER if done else "None", "prefix": f"{prefix}/" if done else "None",
-                "metafile": f"{prefix}/{METAFILE}"}
+                "metafile": f"{_meta_prefix(instance, name)}/{METAFILE}"}
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,16 @@ def _restart_required(current, logs, started):
 def _prefix(instance, name):
     """Trove's ``<instance id>/<datastore>-<log>/`` as one storage prefix (no slash in it)."""
     return f"{instance.id}_{instance.datastore.name}-{name}"
+
+
+def _meta_prefix(instance, name):
+    """Where the metafile is: beside the log's prefix, not under it (Trove's <prefix>_metafile)."""
+    return f"{_prefix(instance, name)}_metafile"
+
+
+def _discard(storage, instance, name):
+    storage.delete_prefix(_prefix(instance, name))
+    storage.delete_prefix(_meta_prefix(instance, name))
 
 
 def _header_digest(path):

@@ -49,16 +49,16 @@ def change(client, stack, method, path, body=None, expect=202):
     return response
 
 
-def heat_client(stack, project=None):
+def heat_client(stack, project=None, token=None):
     """heatclient on the embedded Heat (the service project by default) as the person who
-    owns the installation: with its access token."""
+    owns the installation: with its access token (or ``token``, a Keystone one)."""
     return heatclient.Client("1", endpoint=f"{stack.settings.heat_endpoint}/{project or stack.settings.service_project}",
-                             token=access_token.read(stack.state_dir))
+                             token=token or access_token.read(stack.state_dir))
 
 
-def admin_password(stack, instance_id):
+def admin_password(stack, instance_id, project=None, token=None):
     """The instance's admin password, from its stack (the test is the operator here)."""
-    return heat_client(stack).resources.get(instance_id, "admin_password").attributes["value"]
+    return heat_client(stack, project, token).resources.get(instance_id, "admin_password").attributes["value"]
 
 
 @contextlib.contextmanager

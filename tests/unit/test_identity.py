@@ -56,6 +56,40 @@ def test_keystone_caller_comes_from_the_validated_token(keystone_settings):
     assert caller == identity.Caller("p1", "u1", ("reader", "member"))
 
 
+# The caller's own Swift account (where its published logs go, service/logs.py).
+
+SWIFT = "http://swift.example/v1/AUTH_p1"
+
+
+def catalog(*services):
+    import json
+    return {"HTTP_X_AUTH_TOKEN": "the-token", "HTTP_X_SERVICE_CATALOG": json.dumps(list(services))}
+
+
+def test_the_callers_object_store_is_the_public_swift_endpoint_of_its_catalog(keystone_settings):
+    environ = catalog({"type": "database", "endpoints": [{"publicURL": "http://trove"}]},
+                      {"type": "object-store", "endpoints": [{"region": "RegionOne", "internalURL": "http://in",
+                                                              "publicURL": SWIFT}]})
+    found = identity.object_store(keystone_settings, environ)
+    assert (found.url, found.token) == (SWIFT, "the-token") and "the-token" not in repr(found)
+
+
+@pytest.mark.parametrize("environ", [
+    catalog({"type": "database", "endpoints": [{"publicURL": "http://trove"}]}),
+    catalog({"type": "object-store", "endpoints": [{"internalURL": SWIFT}]}),
+    {"HTTP_X_AUTH_TOKEN": "t", "HTTP_X_SERVICE_CATALOG": "not json"},
+    {"HTTP_X_SERVICE_CATALOG": catalog({"type": "object-store", "endpoints": [{"publicURL": SWIFT}]})[
+        "HTTP_X_SERVICE_CATALOG"]},   # no token
+])
+def test_no_object_store_without_a_public_swift_endpoint_and_a_token(keystone_settings, environ):
+    assert identity.object_store(keystone_settings, environ) is None
+
+
+def test_no_object_store_without_keystone():
+    assert identity.object_store(Settings(), catalog(
+        {"type": "object-store", "endpoints": [{"publicURL": SWIFT}]})) is None
+
+
 @pytest.mark.parametrize("environ", [
     {}, {"HTTP_X_IDENTITY_STATUS": "Invalid"},
     # What a client sends itself is never trusted: auth_token strips X-* identity headers,

@@ -35,15 +35,15 @@ def test_publish_copies_what_is_new_and_discard_removes_it(api, tmp_path):
     prefix = f"{iid}_postgresql-error"
     assert api.get(f"/instances/{iid}/log").get_json() == {"logs": [{
         "name": "error", "type": "SYS", "status": "Unavailable", "published": 0, "pending": 0,
-        "container": "None", "prefix": "None", "metafile": f"{prefix}/metafile"}, {
+        "container": "None", "prefix": "None", "metafile": f"{prefix}_metafile/metafile"}, {
         "name": "general", "type": "USER", "status": "Disabled", "published": 0, "pending": 0,
-        "container": "None", "prefix": "None", "metafile": f"{iid}_postgresql-general/metafile"}]}
+        "container": "None", "prefix": "None", "metafile": f"{iid}_postgresql-general_metafile/metafile"}]}
     server_log = tmp_path / "server" / "server.log"
     server_log.write_bytes(b"first line\nsecond\n")
     assert (log(api, iid)["status"], log(api, iid)["pending"]) == ("Ready", 18)
     published = log(api, iid, publish=1)
     assert published == {"name": "error", "type": "SYS", "status": "Published", "published": 18, "pending": 0,
-                         "container": "database_logs", "prefix": f"{prefix}/", "metafile": f"{prefix}/metafile"}
+                         "container": "database_logs", "prefix": f"{prefix}/", "metafile": f"{prefix}_metafile/metafile"}
     stored = tmp_path / "backups" / "database_logs" / prefix
     with server_log.open("ab") as more:
         more.write(b"third\n")
