@@ -27,7 +27,8 @@ put in an error message.
 The package: lifecycle.py (LocalDriver: create, start, stop, resize, destroy; ServerSpec, what
 a new server is), layout.py (the state dir, records, server files, addresses), processes.py
 (spawning and stopping servers, setup commands, waiting for readiness), replication.py and
-clusters.py (role steps), steps.py (a long step in a process of its own, for the plugins).
+clusters.py (role steps), steps.py (a long step in a process of its own, for the plugins) and
+step_main.py (what that process runs).
 """
 from dbaas_api.drivers.local.layout import check_placement
 from dbaas_api.drivers.local.lifecycle import LocalDriver, LocalInstance, ServerSpec

@@ -5,7 +5,7 @@ Heat's timeout or cancel ends it (``Step.cancel``: the step's process group is k
 had spawned, servers and setup commands, runs in sessions of its own and is the caller's to
 clean up, as LocalDriver.destroy does).
 
-The step is ``python -m dbaas_api.drivers.local.steps <state dir> <key>``: its argv names the
+The step is ``python -m dbaas_api.drivers.local.step_main <state dir> <key>``: its argv names the
 instance, so LocalDriver.destroy finds and ends a step still under way for it (one an engine
 that died left running, say). The request, the admin password included, is one JSON line on
 its stdin (a pipe: never argv, a file or a log); the answer one JSON line on its stdout,
@@ -13,7 +13,7 @@ its stdin (a pipe: never argv, a file or a log); the answer one JSON line on its
 the engine: a create the engine's death interrupted still finishes, and a later check of the
 stack (reset_status) finds its server.
 
-A call is ``[name, arguments]`` (see CALLS); the calls of one request run in order, so an
+A call is ``[name, arguments]`` (see step_main.CALLS); the calls of one request run in order, so an
 update's several changes keep the order the plugin gives them.
 """
 import json
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dbaas_api import errors
 
-MODULE = "dbaas_api.drivers.local.steps"
+MODULE = "dbaas_api.drivers.local.step_main"   # the step's side: what runs the calls
 
 
 class Step:
@@ -106,93 +106,3 @@ def step_pids(state_dir, key):
         if argv[1:5] == wanted:
             found.append(int(name))
     return found
-
-
-# ---- the step's side ---------------------------------------------------------------------
-
-def _create(driver, key, password, spec):
-    from dbaas_api import datastores
-    from dbaas_api.backup import streams
-    from dbaas_api.config import Settings
-    from dbaas_api.drivers.local.lifecycle import ServerSpec
-    source = spec.pop("replica_of", None)
-    chain = spec.pop("restore", None)
-    driver.create(key, ServerSpec(
-        datastores.get(spec.pop("datastore")), spec.pop("version"), datastores.find_flavor(spec.pop("flavor")),
-        password, allowed_cidrs=tuple(spec.pop("allowed_cidrs", ())), logs=tuple(spec.pop("logs", ())),
-        restore=streams.open_chain(Settings.from_env(), chain) if chain else None,
-        replica_of=_source(source), **spec))
-
-
-def _source(fields):
-    """A replication source (streams.Source) from its JSON fields."""
-    if not fields:
-        return None
-    from dbaas_api.backup import streams
-    return streams.Source(**dict(fields, datadir=Path(fields["datadir"]) if fields.get("datadir") else None))
-
-
-def _on_server(method, if_running=False):
-    """A datastore call on the instance's server (its address, port and the password first);
-    ``if_running``: nothing when the server is not running (it reads the change at its start)."""
-    def call(driver, key, password, **arguments):
-        from dbaas_api import datastores
-        instance = driver.get(key)
-        if instance is None:
-            raise errors.NotFound(f"Local instance '{key}' cannot be found.")
-        if if_running and instance.pid is None:
-            return
-        getattr(datastores.get(instance.datastore), method)(instance.address, instance.port, password, **arguments)
-    return call
-
-
-def _resize(driver, key, password, flavor):
-    from dbaas_api import datastores
-    driver.resize(key, datastores.find_flavor(flavor), password)
-
-
-def _restart(driver, key, password, unless_running=False):
-    if not (unless_running and driver.is_running(key)):
-        driver.restart(key, password)
-
-
-CALLS = {
-    "create": _create,
-    "join_cluster": _on_server("join_cluster"),
-    "follow_primary": _on_server("follow_primary", if_running=True),
-    "set_overrides": lambda driver, key, password, values: driver.set_overrides(key, values, password),
-    "resize": _resize,
-    "restart": _restart,
-    "set_access": lambda driver, key, password, cidrs: driver.set_access(key, cidrs, password),
-    "set_logs": lambda driver, key, password, logs: driver.set_logs(key, logs, password),
-    "follow": lambda driver, key, password, source: driver.follow(key, _source(source), password),
-    "promote": lambda driver, key, password, fenced=None: driver.promote(key, password, fenced=fenced),
-    "set_membership": lambda driver, key, password, membership: driver.set_membership(key, membership),
-}
-
-
-def run(state_dir, key, line):
-    """Run a request's calls in order; the answer as a dict."""
-    from dbaas_api.drivers.local.lifecycle import LocalDriver
-    asked = json.loads(line)
-    driver = LocalDriver(state_dir)
-    try:
-        for name, arguments in asked["calls"]:
-            CALLS[name](driver, key, asked["password"], **arguments)
-    except errors.DBaaSError as exc:
-        return {"error": exc.message}
-    return {}
-
-
-def main():
-    state_dir, key = sys.argv[1:3]
-    answer = run(state_dir, key, sys.stdin.readline())
-    try:
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:   # the engine that asked is gone; the work is done all the same
-        pass
-
-
-if __name__ == "__main__":
-    main()
