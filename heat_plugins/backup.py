@@ -23,14 +23,14 @@ import shutil
 
 from heat.common import exception
 from heat.common.i18n import _
-from heat.engine import attributes, constraints, properties, resource, support
+from heat.engine import attributes, properties, resource, support
 
 from dbaas_api import datastores
 from dbaas_api.backup import storage as backup_storage
 from dbaas_api.backup import client, streams
 from dbaas_api.config import Settings
 from dbaas_api.errors import DBaaSError
-from heat_plugins import instance_stacks
+from heat_plugins import instance_stacks, schemas
 from heat_plugins.failures import resource_in_error
 
 
@@ -47,9 +47,7 @@ class Backup(resource.Resource):
     properties_schema = {
         INSTANCE_ID: properties.Schema(
             properties.Schema.STRING, _("The instance stack whose server is backed up."), required=True),
-        DATASTORE: properties.Schema(
-            properties.Schema.STRING, _("Datastore type of the instance."), required=True,
-            constraints=[constraints.AllowedValues([ds.name for ds in datastores.all()])]),
+        DATASTORE: schemas.datastore_type(_("Datastore type of the instance.")),
         DATASTORE_VERSION: properties.Schema(
             properties.Schema.STRING, _("Datastore version of the instance."), required=True),
         PARENT: properties.Schema(

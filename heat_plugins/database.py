@@ -13,11 +13,12 @@ import contextlib
 
 from heat.common import exception
 from heat.common.i18n import _
-from heat.engine import constraints, properties, resource, support
+from heat.engine import properties, resource, support
 
 from dbaas_api import datastores
 from dbaas_api.errors import Conflict, DBaaSError, NotFound
 from dbaas_api.model import UserSpec
+from heat_plugins import schemas
 from heat_plugins.failures import resource_in_error, validation_failed
 
 
@@ -30,9 +31,7 @@ class AdminEndpointResource(resource.Resource):
         "datastore", "host", "port", "admin_password")
 
     endpoint_schema = {
-        DATASTORE: properties.Schema(
-            properties.Schema.STRING, _("Datastore type of the server."), required=True,
-            constraints=[constraints.AllowedValues([ds.name for ds in datastores.all()])]),
+        DATASTORE: schemas.datastore_type(_("Datastore type of the server.")),
         HOST: properties.Schema(
             properties.Schema.STRING, _("Admin address of the server."), required=True),
         PORT: properties.Schema(

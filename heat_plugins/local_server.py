@@ -29,7 +29,7 @@ from dbaas_api.config import Settings
 from dbaas_api.drivers import local as local_driver
 from dbaas_api.drivers.local import LocalDriver, steps
 from dbaas_api.service import access as access_rules
-from heat_plugins import instance_stacks
+from heat_plugins import instance_stacks, schemas
 from heat_plugins.failures import resource_in_error, validation_failed
 
 
@@ -57,12 +57,7 @@ class LocalServer(resource.Resource):
     NETWORK, SUBNET, SUBNET_CIDR, FIXED_IP, VOLUME_TYPE = "network", "subnet", "subnet_cidr", "fixed_ip", "volume_type"
 
     properties_schema = {
-        DATASTORE: properties.Schema(
-            properties.Schema.STRING,
-            _("Datastore type, from the datastore registry."),
-            required=True,
-            constraints=[constraints.AllowedValues([ds.name for ds in datastores.all()])],
-        ),
+        DATASTORE: schemas.datastore_type(_("Datastore type, from the datastore registry.")),
         DATASTORE_VERSION: properties.Schema(
             properties.Schema.STRING,
             _("Datastore version, from the datastore registry."),
